@@ -1,0 +1,228 @@
+//! The one registry of supported actions. Each tool is one entry: its MCP name, the IAM
+//! action that authorizes it, what it touches (for the ARN), and truthful annotations.
+//! Each service's file also lists every IAM action name of that service, so that a
+//! misspelt action in a policy is an error with a suggestion.
+//!
+//! Adding a tool touches one file: its service's `TOOLS` (and `TOOL_ACTIONS` when the IAM
+//! action is new).
+
+mod dynamodb;
+mod s3;
+mod sqs;
+mod sts;
+
+use crate::policy::{ApprovalSummary, Policy, ServiceVocabulary, Vocabulary};
+
+/// How a tool's call affects AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Lists resources; changes nothing.
+    List,
+    /// Reads a resource; changes nothing.
+    Read,
+    /// Changes AWS state.
+    Write,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::List => "list",
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// What the call's resource ARN is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceShape {
+    /// AWS does not scope the action to a resource: the request is on `*`.
+    None,
+    Bucket,
+    Object,
+    Table,
+    Queue,
+}
+
+impl ResourceShape {
+    /// The ARN template, in AWS's documentation style.
+    pub fn template(self) -> &'static str {
+        match self {
+            ResourceShape::None => "*",
+            ResourceShape::Bucket => "arn:${Partition}:s3:::${Bucket}",
+            ResourceShape::Object => "arn:${Partition}:s3:::${Bucket}/${Key}",
+            ResourceShape::Table => "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}",
+            ResourceShape::Queue => "arn:${Partition}:sqs:${Region}:${Account}:${QueueName}",
+        }
+    }
+}
+
+/// MCP tool annotations, set truthfully per tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Annotations {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+/// A reading tool: no side effects, so also not destructive and idempotent.
+pub const READS: Annotations = Annotations { read_only: true, destructive: false, idempotent: true, open_world: true };
+
+/// One tool of the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolSpec {
+    /// The MCP tool name, `service_action_in_snake_case`.
+    pub name: &'static str,
+    /// Lowercase service prefix.
+    pub service: &'static str,
+    /// The AWS API operation the tool calls, e.g. `HeadObject`.
+    pub operation: &'static str,
+    /// The IAM action that authorizes it, e.g. `GetObject` for `HeadObject`.
+    pub action: &'static str,
+    pub access: Access,
+    pub resource: ResourceShape,
+    pub annotations: Annotations,
+    /// What the tool does, for its description.
+    pub summary: &'static str,
+}
+
+impl ToolSpec {
+    /// `service:Action`, as policies write it.
+    pub fn iam_action(&self) -> String {
+        format!("{}:{}", self.service, self.action)
+    }
+}
+
+struct Service {
+    vocabulary: ServiceVocabulary,
+    tools: &'static [ToolSpec],
+}
+
+const SERVICES: &[Service] = &[
+    Service {
+        vocabulary: ServiceVocabulary { name: "s3", actions: s3::IAM_ACTIONS, tool_actions: s3::TOOL_ACTIONS },
+        tools: s3::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "dynamodb",
+            actions: dynamodb::IAM_ACTIONS,
+            tool_actions: dynamodb::TOOL_ACTIONS,
+        },
+        tools: dynamodb::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary { name: "sqs", actions: sqs::IAM_ACTIONS, tool_actions: sqs::TOOL_ACTIONS },
+        tools: sqs::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary { name: "sts", actions: sts::IAM_ACTIONS, tool_actions: sts::TOOL_ACTIONS },
+        tools: sts::TOOLS,
+    },
+];
+
+/// The services and IAM action names, as the gate needs them.
+pub fn vocabulary() -> Vocabulary {
+    Vocabulary::new(SERVICES.iter().map(|s| s.vocabulary).collect())
+}
+
+/// Every tool, service by service.
+pub fn tools() -> impl Iterator<Item = &'static ToolSpec> {
+    SERVICES.iter().flat_map(|s| s.tools.iter())
+}
+
+pub fn find_tool(name: &str) -> Option<&'static ToolSpec> {
+    tools().find(|t| t.name == name)
+}
+
+/// The tool's description under a policy: what it does and what the policy lets it
+/// touch, so the agent does not have to guess resource names.
+pub fn describe(tool: &ToolSpec, policy: &Policy) -> String {
+    let action = tool.iam_action();
+    let mut text = format!("{} IAM action `{action}`.", tool.summary);
+    if tool.resource == ResourceShape::None {
+        text.push_str(" Not scoped to a resource.");
+    } else {
+        let allowed = policy.allowed_resources(&action);
+        if allowed.is_empty() {
+            text.push_str(" The policy allows no resource for it (audit mode lists it anyway).");
+        } else {
+            text.push_str(&format!(" Allowed resources: {}.", allowed.join(", ")));
+        }
+        let denied = policy.denied_resources(&action);
+        if !denied.is_empty() {
+            text.push_str(&format!(" Denied: {}.", denied.join(", ")));
+        }
+        text.push_str(&format!(" Resource ARN: {}.", tool.resource.template()));
+    }
+    match policy.approval_summary(&action) {
+        ApprovalSummary::None => {}
+        ApprovalSummary::Required => text.push_str(" Each call waits for a human's approval."),
+        ApprovalSummary::Depends => text.push_str(" Some resources need a human's approval per call."),
+    }
+    text
+}
+
+/// `GetQueueUrl` -> `get_queue_url`: a lowercase letter or digit followed by an uppercase
+/// letter starts a new word, and so does the last capital of a run (`ACLs` -> `acls`).
+pub fn snake_case(action: &str) -> String {
+    let chars: Vec<char> = action.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let previous = i.checked_sub(1).and_then(|p| chars.get(p));
+        let next = chars.get(i + 1);
+        let boundary = c.is_ascii_uppercase()
+            && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase())));
+        if boundary {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_follow_the_naming_rule() {
+        for tool in tools() {
+            assert_eq!(tool.name, format!("{}_{}", tool.service, snake_case(tool.operation)), "{tool:?}");
+            assert!(tool.name.len() <= 64 && tool.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        }
+        assert_eq!(snake_case("ListAllMyBuckets"), "list_all_my_buckets");
+        assert_eq!(snake_case("GetQueueUrl"), "get_queue_url");
+        assert_eq!(snake_case("PartiQLSelect"), "parti_ql_select");
+    }
+
+    #[test]
+    fn tool_actions_are_real_iam_actions_and_match_the_tools() {
+        for service in SERVICES {
+            let v = service.vocabulary;
+            for action in v.tool_actions {
+                assert!(v.actions.contains(action), "{}:{action} is not in the IAM list", v.name);
+                assert!(service.tools.iter().any(|t| t.action == *action), "{}:{action} has no tool", v.name);
+            }
+            for tool in service.tools {
+                assert_eq!(tool.service, v.name);
+                assert!(v.tool_actions.contains(&tool.action), "{} is missing from TOOL_ACTIONS", tool.name);
+            }
+        }
+    }
+
+    #[test]
+    fn tool_names_are_unique_and_annotations_consistent() {
+        let names: Vec<&str> = tools().map(|t| t.name).collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(names.len(), unique.len());
+        for tool in tools() {
+            assert_eq!(tool.annotations.read_only, tool.access != Access::Write, "{}", tool.name);
+            assert!(!(tool.annotations.read_only && tool.annotations.destructive), "{}", tool.name);
+        }
+    }
+}

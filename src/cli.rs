@@ -1,0 +1,321 @@
+//! The `awsgate` command line: argument definitions and every subcommand but `serve`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::catalog::{self, ResourceShape, ToolSpec};
+use crate::policy::{self, Decision, Diagnostic, Loaded, Policy, PolicyError, Request, Severity};
+
+#[derive(Debug, Parser)]
+#[command(name = "awsgate", version, about = "An MCP server that gives AI agents AWS access through an IAM-faithful policy gate")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    Stdio,
+    Http,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MCP server.
+    Serve {
+        #[arg(long, env = "AWSGATE_POLICY")]
+        policy: PathBuf,
+        #[arg(long, value_enum, default_value = "stdio")]
+        transport: Transport,
+        /// Address for `--transport http`.
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: String,
+        /// Audit log file (JSON lines); overrides the policy's `audit.log`.
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+        /// File holding the bearer token HTTP clients must send (else `AWSGATE_AUTH_TOKEN`).
+        #[arg(long)]
+        auth_token_file: Option<PathBuf>,
+    },
+    /// Validate policy files.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Evaluate a request without calling AWS, like the IAM policy simulator.
+    Simulate {
+        #[arg(long, env = "AWSGATE_POLICY")]
+        policy: PathBuf,
+        #[arg(long)]
+        action: String,
+        /// A resource ARN, or `*` for actions without one. Repeat for several.
+        #[arg(long = "resource", required = true)]
+        resources: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tools this policy exposes.
+    Tools {
+        #[arg(long, env = "AWSGATE_POLICY")]
+        policy: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the equivalent least-privilege IAM policy.
+    IamPolicy {
+        #[arg(long, env = "AWSGATE_POLICY")]
+        policy: PathBuf,
+    },
+    /// The catalog of supported actions and their tool names.
+    Actions {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What went wrong, by cause; `main` maps each to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotBuilt(&'static str),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// The process outcome of a command that ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// A check failed.
+    Failed,
+}
+
+pub fn run(cli: Cli) -> Result<Outcome, CliError> {
+    let stdout = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Serve { .. } => Err(CliError::NotBuilt("`awsgate serve` is not built yet: the MCP server comes next")),
+        Command::Check { files } => check(&files, stdout),
+        Command::Simulate { policy, action, resources, json } => {
+            let loaded = load(&policy)?;
+            simulate(&loaded.policy, &action, &resources, json, stdout)
+        }
+        Command::Tools { policy, json } => tools(&load(&policy)?.policy, json, stdout),
+        Command::IamPolicy { policy } => {
+            let loaded = load(&policy)?;
+            let document = policy::least_privilege(loaded.policy.document(), &catalog::vocabulary());
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&document).unwrap_or_default())?;
+            Ok(Outcome::Ok)
+        }
+        Command::Actions { json } => actions(json, stdout),
+    }
+}
+
+/// Loads a policy for a command that needs one; warnings go to stderr.
+pub fn load(path: &Path) -> Result<Loaded, CliError> {
+    let loaded = policy::load_file(path, &catalog::vocabulary())?;
+    let stderr = &mut std::io::stderr().lock();
+    for warning in &loaded.warnings {
+        writeln!(stderr, "{}:{warning}", path.display())?;
+    }
+    Ok(loaded)
+}
+
+/// Prints a policy error the way `check` does: every diagnostic, located.
+pub fn report(error: &PolicyError, out: &mut impl Write) -> std::io::Result<()> {
+    match error {
+        PolicyError::Invalid { path, diagnostics } => print_diagnostics(path, diagnostics, out),
+        PolicyError::Read { .. } => writeln!(out, "{error}"),
+    }
+}
+
+fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic], out: &mut impl Write) -> std::io::Result<()> {
+    for diagnostic in diagnostics {
+        writeln!(out, "{}:{diagnostic}", path.display())?;
+    }
+    Ok(())
+}
+
+fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
+    let vocabulary = catalog::vocabulary();
+    let mut outcome = Outcome::Ok;
+    for path in files {
+        match policy::load_file(path, &vocabulary) {
+            Ok(loaded) => {
+                print_diagnostics(path, &loaded.warnings, out)?;
+                let policy = &loaded.policy;
+                let tools = catalog::tools().filter(|t| policy.lists_tool(&t.iam_action())).count();
+                writeln!(
+                    out,
+                    "{}: ok ({} statements, {tools} tools, {} warnings)",
+                    path.display(),
+                    policy.document().statements.len(),
+                    loaded.warnings.len()
+                )?;
+            }
+            Err(error) => {
+                outcome = Outcome::Failed;
+                report(&error, out)?;
+                if let PolicyError::Invalid { diagnostics, .. } = &error {
+                    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+                    writeln!(out, "{}: {errors} error(s)", path.display())?;
+                }
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Refuses inputs that could only be typos, so that a simulation never answers a question
+/// the user did not mean to ask.
+fn validate_request(action: &str, resources: &[String]) -> Result<(), CliError> {
+    let Some((service, name)) = action.split_once(':') else {
+        return Err(CliError::Invalid(format!("`{action}` is not an IAM action: write `service:Action`, like `s3:GetObject`")));
+    };
+    if name.is_empty() || action.contains(['*', '?']) {
+        return Err(CliError::Invalid(format!("`{action}` is not one action: simulate takes an action name without wildcards")));
+    }
+    if let Some(known) = catalog::vocabulary().service(&service.to_ascii_lowercase()) {
+        if !known.actions.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+            let hint = policy::closest(name, known.actions.iter().copied())
+                .map_or_else(String::new, |hit| format!("; did you mean `{service}:{hit}`?"));
+            return Err(CliError::Invalid(format!("unknown action `{action}`{hint}")));
+        }
+    }
+    for resource in resources {
+        if resource != "*" && !resource.starts_with("arn:") {
+            return Err(CliError::Invalid(format!("`{resource}` is not a resource: give an ARN (`arn:aws:s3:::bucket/key`) or `*`")));
+        }
+    }
+    Ok(())
+}
+
+fn simulate(policy: &Policy, action: &str, resources: &[String], as_json: bool, out: &mut impl Write) -> Result<Outcome, CliError> {
+    validate_request(action, resources)?;
+    let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
+    let request = Request { action, resources: &resources };
+    let decision = policy.decide(&request);
+    if as_json {
+        writeln!(out, "{}", simulation_json(&decision, &request))?;
+    } else {
+        writeln!(out, "decision:  {}{}", decision.effect(), if decision.enforced { "" } else { " (audit mode: not enforced)" })?;
+        writeln!(out, "statement: {}", decision.statement.unwrap_or("-"))?;
+        writeln!(out, "reason:    {}", decision.explain(&request))?;
+        writeln!(out, "approval:  {}", approval_word(&decision))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn approval_word(decision: &Decision<'_>) -> &'static str {
+    if decision.approval_required { "required" } else { "not_required" }
+}
+
+/// The `simulate --json` object, exactly as the spec gives it.
+pub fn simulation_json(decision: &Decision<'_>, request: &Request<'_>) -> serde_json::Value {
+    json!({
+        "decision": decision.effect(),
+        "enforced": decision.enforced,
+        "statement": decision.statement,
+        "reason": decision.explain(request),
+        "approval": approval_word(decision),
+    })
+}
+
+fn tools(policy: &Policy, as_json: bool, out: &mut impl Write) -> Result<Outcome, CliError> {
+    let listed: Vec<&ToolSpec> = catalog::tools().filter(|t| policy.lists_tool(&t.iam_action())).collect();
+    if as_json {
+        let items: Vec<serde_json::Value> = listed
+            .iter()
+            .map(|tool| {
+                let action = tool.iam_action();
+                json!({
+                    "name": tool.name,
+                    "action": action,
+                    "access": tool.access.as_str(),
+                    "approval": policy.approval_summary(&action).as_str(),
+                    "resources": resources_for(tool, policy),
+                    "annotations": annotations_json(tool),
+                    "description": catalog::describe(tool, policy),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&items).unwrap_or_default())?;
+        return Ok(Outcome::Ok);
+    }
+    if listed.is_empty() {
+        writeln!(out, "this policy exposes no tools")?;
+        return Ok(Outcome::Ok);
+    }
+    writeln!(out, "{:<31} {:<28} {:<6} {:<20} {:<19} RESOURCES", "TOOL", "ACTION", "ACCESS", "APPROVAL", "HINTS")?;
+    for tool in listed {
+        let action = tool.iam_action();
+        let a = tool.annotations;
+        let hints: Vec<&str> = [
+            (a.read_only, "read-only"),
+            (a.destructive, "destructive"),
+            (a.idempotent, "idempotent"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect();
+        writeln!(
+            out,
+            "{:<31} {:<28} {:<6} {:<20} {:<19} {}",
+            tool.name,
+            action,
+            tool.access.as_str(),
+            policy.approval_summary(&action).as_str(),
+            hints.join(","),
+            resources_for(tool, policy).join(" ")
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn resources_for(tool: &ToolSpec, policy: &Policy) -> Vec<String> {
+    if tool.resource == ResourceShape::None {
+        return vec!["*".into()];
+    }
+    policy.allowed_resources(&tool.iam_action())
+}
+
+pub fn annotations_json(tool: &ToolSpec) -> serde_json::Value {
+    let a = tool.annotations;
+    json!({
+        "readOnlyHint": a.read_only,
+        "destructiveHint": a.destructive,
+        "idempotentHint": a.idempotent,
+        "openWorldHint": a.open_world,
+    })
+}
+
+fn actions(as_json: bool, out: &mut impl Write) -> Result<Outcome, CliError> {
+    if as_json {
+        let items: Vec<serde_json::Value> = catalog::tools()
+            .map(|tool| {
+                json!({
+                    "tool": tool.name,
+                    "action": tool.iam_action(),
+                    "operation": tool.operation,
+                    "access": tool.access.as_str(),
+                    "resource": tool.resource.template(),
+                    "annotations": annotations_json(tool),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&items).unwrap_or_default())?;
+        return Ok(Outcome::Ok);
+    }
+    writeln!(out, "{:<31} {:<33} {:<6} RESOURCE", "TOOL", "IAM ACTION", "ACCESS")?;
+    for tool in catalog::tools() {
+        writeln!(out, "{:<31} {:<33} {:<6} {}", tool.name, tool.iam_action(), tool.access.as_str(), tool.resource.template())?;
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,866 @@
+//! The policy file's meaning: the typed document, and the validation that builds it from
+//! the located tree while collecting every error and warning.
+//!
+//! Two formats share one model: awsgate's own (`version: 1`, snake_case keys) and a plain
+//! IAM policy document (`Version`, `Statement`), whose settings all take their defaults.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::PathBuf;
+
+use super::Vocabulary;
+use super::source::{Key, Location, Node, Value};
+use super::suggest::{closest, did_you_mean};
+
+/// Whether a denial stops the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Denied calls are refused. The default: the safest choice.
+    #[default]
+    Enforce,
+    /// Every decision is computed and logged as in enforce, but denied calls still run.
+    Audit,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// Whether a human must confirm each call a statement allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Approval {
+    #[default]
+    None,
+    Required,
+}
+
+/// A value with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub at: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// The `sid`, or `statements[N]` (0-based) when it has none.
+    pub label: String,
+    pub sid: Option<String>,
+    pub at: Location,
+    pub effect: Effect,
+    /// Action patterns; they list what the statement does *not* cover when `not_actions`.
+    pub actions: Vec<Spanned<String>>,
+    pub not_actions: bool,
+    /// Resource patterns; they list what the statement does *not* cover when `not_resources`.
+    pub resources: Vec<Spanned<String>>,
+    pub not_resources: bool,
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionPolicy {
+    /// The AssumeRole request carries the policy's own least-privilege IAM document.
+    #[default]
+    Derived,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    pub duration_seconds: u32,
+    pub session_policy: SessionPolicy,
+    pub mfa_serial: Option<String>,
+    pub web_identity_token_file: Option<PathBuf>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            profile: None,
+            role_arn: None,
+            external_id: None,
+            session_name: "awsgate".into(),
+            duration_seconds: 900,
+            session_policy: SessionPolicy::Derived,
+            mfa_serial: None,
+            web_identity_token_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Per MCP session, all tools together; 0 means unlimited.
+    pub calls_per_minute: u32,
+    pub max_output_bytes: u64,
+    pub call_timeout_seconds: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            calls_per_minute: 60,
+            max_output_bytes: 1_048_576,
+            call_timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AuditLog {
+    #[default]
+    Stderr,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Native,
+    Iam,
+}
+
+/// A validated policy file, before compilation.
+#[derive(Debug, Clone)]
+pub struct PolicyDocument {
+    pub format: Format,
+    pub name: String,
+    pub mode: Mode,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    /// Lowercase service names; `None` means every supported service.
+    pub services: Option<Vec<String>>,
+    pub credentials: Option<Credentials>,
+    pub statements: Vec<Statement>,
+    pub limits: Limits,
+    pub audit_log: AuditLog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding of validation, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub at: Location,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}: {severity}: {}", self.at, self.message)
+    }
+}
+
+const NATIVE_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "mode",
+    "region",
+    "account",
+    "services",
+    "credentials",
+    "statements",
+    "limits",
+    "audit",
+];
+const IAM_KEYS: &[&str] = &["Version", "Id", "Statement"];
+const CREDENTIAL_KEYS: &[&str] = &[
+    "profile",
+    "role_arn",
+    "external_id",
+    "session_name",
+    "duration_seconds",
+    "session_policy",
+    "mfa_serial",
+    "web_identity_token_file",
+];
+const LIMIT_KEYS: &[&str] = &["calls_per_minute", "max_output_bytes", "call_timeout_seconds"];
+const AUDIT_KEYS: &[&str] = &["log"];
+
+/// The names a statement's parts go by in each format.
+struct StatementKeys {
+    sid: &'static str,
+    effect: &'static str,
+    actions: &'static str,
+    not_actions: &'static str,
+    resources: &'static str,
+    not_resources: &'static str,
+    approval: Option<&'static str>,
+    /// Keys the format knows but awsgate cannot evaluate, with why.
+    unsupported: &'static [(&'static str, &'static str)],
+    /// A statement must name its resources (IAM requires it); else they default to `*`.
+    resources_required: bool,
+}
+
+const NATIVE_STATEMENT: StatementKeys = StatementKeys {
+    sid: "sid",
+    effect: "effect",
+    actions: "actions",
+    not_actions: "not_actions",
+    resources: "resources",
+    not_resources: "not_resources",
+    approval: Some("approval"),
+    unsupported: &[
+        ("conditions", "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy"),
+        ("condition", "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy"),
+    ],
+    resources_required: false,
+};
+
+const IAM_STATEMENT: StatementKeys = StatementKeys {
+    sid: "Sid",
+    effect: "Effect",
+    actions: "Action",
+    not_actions: "NotAction",
+    resources: "Resource",
+    not_resources: "NotResource",
+    approval: None,
+    unsupported: &[
+        ("Condition", "`Condition` is not supported: the gate cannot evaluate it, and a condition it ignored would widen the policy"),
+        ("Principal", "`Principal` belongs to resource-based policies; awsgate reads identity policies"),
+        ("NotPrincipal", "`NotPrincipal` belongs to resource-based policies; awsgate reads identity policies"),
+    ],
+    resources_required: true,
+};
+
+/// Collects diagnostics while reading the tree.
+pub struct Validator<'v> {
+    vocabulary: &'v Vocabulary,
+    diagnostics: Vec<Diagnostic>,
+    warned_services: HashSet<String>,
+}
+
+impl<'v> Validator<'v> {
+    pub fn new(vocabulary: &'v Vocabulary) -> Self {
+        Validator {
+            vocabulary,
+            diagnostics: Vec::new(),
+            warned_services: HashSet::new(),
+        }
+    }
+
+    pub fn into_diagnostics(mut self) -> Vec<Diagnostic> {
+        self.diagnostics.sort_by_key(|d| (d.at, d.severity));
+        self.diagnostics
+    }
+
+    fn error(&mut self, at: Location, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            at,
+            message: message.into(),
+        });
+    }
+
+    fn warning(&mut self, at: Location, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            at,
+            message: message.into(),
+        });
+    }
+
+    /// Reads the whole document. `default_name` names a policy that has no `name`.
+    pub fn document(&mut self, root: &Node, default_name: &str) -> Option<PolicyDocument> {
+        let Value::Mapping(entries) = &root.value else {
+            self.error(root.at, format!("a policy is a mapping with `version` and `statements`; found {}", root.kind()));
+            return None;
+        };
+        let is_iam = entries.iter().any(|(key, _)| key.name == "Statement" || key.name == "Version");
+        if is_iam {
+            self.iam_document(root.at, entries, default_name)
+        } else {
+            self.native_document(root.at, entries, default_name)
+        }
+    }
+
+    fn native_document(&mut self, at: Location, entries: &[(Key, Node)], default_name: &str) -> Option<PolicyDocument> {
+        self.known_keys(entries, NATIVE_KEYS, "the policy");
+        let mut document = PolicyDocument {
+            format: Format::Native,
+            name: default_name.to_string(),
+            mode: Mode::default(),
+            region: None,
+            account: None,
+            services: None,
+            credentials: None,
+            statements: Vec::new(),
+            limits: Limits::default(),
+            audit_log: AuditLog::default(),
+        };
+        match find(entries, "version") {
+            None => self.error(at, "missing `version: 1`"),
+            Some(node) => {
+                if self.scalar(node, "`version`").is_some_and(|v| v.value != "1") {
+                    self.error(node.at, "`version` must be 1");
+                }
+            }
+        }
+        if let Some(name) = find(entries, "name").and_then(|n| self.scalar(n, "`name`")) {
+            document.name = name.value;
+        }
+        if let Some(mode) = find(entries, "mode").and_then(|n| self.scalar(n, "`mode`")) {
+            match mode.value.as_str() {
+                "enforce" => document.mode = Mode::Enforce,
+                "audit" => {
+                    document.mode = Mode::Audit;
+                    self.warning(mode.at, "mode is `audit`: calls the policy denies still run (they are logged as not enforced)");
+                }
+                other => self.error(mode.at, format!("`mode` must be `enforce` or `audit`, not `{other}`")),
+            }
+        }
+        if let Some(region) = find(entries, "region").and_then(|n| self.scalar(n, "`region`")) {
+            if is_region(&region.value) {
+                document.region = Some(region.value);
+            } else {
+                self.error(region.at, format!("`{}` is not an AWS region name (like `us-east-1`)", region.value));
+            }
+        }
+        if let Some(account) = find(entries, "account").and_then(|n| self.scalar(n, "`account`")) {
+            if is_account(&account.value) {
+                document.account = Some(account.value);
+            } else {
+                self.error(account.at, format!("`{}` is not an AWS account id: it has 12 digits", account.value));
+            }
+        }
+        if let Some(node) = find(entries, "services") {
+            document.services = Some(self.services(node));
+        }
+        if let Some(node) = find(entries, "credentials") {
+            document.credentials = self.credentials(node);
+        }
+        match find(entries, "statements") {
+            None => self.error(at, "missing `statements`: a policy without statements allows nothing"),
+            Some(node) => match &node.value {
+                Value::Sequence(items) => {
+                    for (index, item) in items.iter().enumerate() {
+                        if let Some(statement) = self.statement(item, index, &NATIVE_STATEMENT) {
+                            document.statements.push(statement);
+                        }
+                    }
+                }
+                _ => self.error(node.at, format!("`statements` must be a list; found {}", node.kind())),
+            },
+        }
+        if let Some(node) = find(entries, "limits") {
+            document.limits = self.limits(node);
+        }
+        if let Some(node) = find(entries, "audit") {
+            document.audit_log = self.audit(node);
+        }
+        self.cross_checks(&document);
+        Some(document)
+    }
+
+    fn iam_document(&mut self, at: Location, entries: &[(Key, Node)], default_name: &str) -> Option<PolicyDocument> {
+        self.known_keys(entries, IAM_KEYS, "an IAM policy document");
+        match find(entries, "Version").and_then(|n| self.scalar(n, "`Version`")) {
+            None => self.error(at, "missing `Version`: IAM documents use \"2012-10-17\""),
+            Some(version) if version.value == "2012-10-17" || version.value == "2008-10-17" => {}
+            Some(version) => self.error(version.at, format!("`Version` must be \"2012-10-17\", not `{}`", version.value)),
+        }
+        if let Some(id) = find(entries, "Id") {
+            self.scalar(id, "`Id`");
+        }
+        let mut statements = Vec::new();
+        match find(entries, "Statement") {
+            None => self.error(at, "missing `Statement`"),
+            Some(node) => {
+                let items: Vec<&Node> = match &node.value {
+                    Value::Sequence(items) => items.iter().collect(),
+                    Value::Mapping(_) => vec![node],
+                    _ => {
+                        self.error(node.at, format!("`Statement` must be a statement or a list of them; found {}", node.kind()));
+                        Vec::new()
+                    }
+                };
+                for (index, item) in items.into_iter().enumerate() {
+                    if let Some(statement) = self.statement(item, index, &IAM_STATEMENT) {
+                        statements.push(statement);
+                    }
+                }
+            }
+        }
+        let document = PolicyDocument {
+            format: Format::Iam,
+            name: default_name.to_string(),
+            mode: Mode::default(),
+            region: None,
+            account: None,
+            services: None,
+            credentials: None,
+            statements,
+            limits: Limits::default(),
+            audit_log: AuditLog::default(),
+        };
+        self.cross_checks(&document);
+        Some(document)
+    }
+
+    /// Unknown keys are errors, with the nearest known key as a suggestion.
+    fn known_keys(&mut self, entries: &[(Key, Node)], known: &[&str], context: &str) {
+        for (key, _) in entries {
+            if !known.contains(&key.name.as_str()) {
+                let hint = did_you_mean(&key.name, known.iter().copied());
+                self.error(key.at, format!("unknown key `{}` in {context}{hint}", key.name));
+            }
+        }
+    }
+
+    /// A string-valued scalar. Plain `null` is refused: a key that is present must say something.
+    fn scalar(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+        match &node.value {
+            Value::Scalar { .. } if node.is_null() => {
+                self.error(node.at, format!("{what} is empty"));
+                None
+            }
+            Value::Scalar { text, .. } => Some(Spanned {
+                value: text.clone(),
+                at: node.at,
+            }),
+            _ => {
+                self.error(node.at, format!("{what} must be a single value; found {}", node.kind()));
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, node: &Node, what: &str) -> Vec<Spanned<String>> {
+        match &node.value {
+            Value::Sequence(items) => {
+                if items.is_empty() {
+                    self.error(node.at, format!("{what} is an empty list"));
+                }
+                items.iter().filter_map(|item| self.scalar(item, what)).collect()
+            }
+            _ => self.scalar(node, what).into_iter().collect(),
+        }
+    }
+
+    fn number(&mut self, node: &Node, what: &str, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+        let text = self.scalar(node, what)?;
+        match text.value.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Some(n),
+            Ok(n) => {
+                self.error(node.at, format!("{what} must be between {} and {}; found {n}", range.start(), range.end()));
+                None
+            }
+            Err(_) => {
+                self.error(node.at, format!("{what} must be a whole number; found `{}`", text.value));
+                None
+            }
+        }
+    }
+
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Key, Node)]> {
+        match &node.value {
+            Value::Mapping(entries) => Some(entries),
+            _ => {
+                self.error(node.at, format!("{what} must be a mapping; found {}", node.kind()));
+                None
+            }
+        }
+    }
+
+    fn services(&mut self, node: &Node) -> Vec<String> {
+        let mut services = Vec::new();
+        for name in self.strings(node, "`services`") {
+            let lower = name.value.to_ascii_lowercase();
+            if self.vocabulary.service(&lower).is_some() {
+                services.push(lower);
+            } else {
+                let hint = did_you_mean(&lower, self.vocabulary.service_names());
+                self.error(
+                    name.at,
+                    format!(
+                        "awsgate has no tools for service `{}` (it supports {}){hint}",
+                        name.value,
+                        self.vocabulary.service_names().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
+        services
+    }
+
+    fn credentials(&mut self, node: &Node) -> Option<Credentials> {
+        let entries = self.mapping(node, "`credentials`")?;
+        self.known_keys(entries, CREDENTIAL_KEYS, "`credentials`");
+        let mut credentials = Credentials::default();
+        let text = |v: &mut Self, key: &str| find(entries, key).and_then(|n| v.scalar(n, &format!("`credentials.{key}`")));
+        credentials.profile = text(self, "profile").map(|s| s.value);
+        if let Some(role) = text(self, "role_arn") {
+            if is_arn_of(&role.value, "iam", "role/") {
+                credentials.role_arn = Some(role.value);
+            } else {
+                self.error(role.at, format!("`{}` is not an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`)", role.value));
+            }
+        }
+        credentials.external_id = text(self, "external_id").map(|s| s.value);
+        if let Some(name) = text(self, "session_name") {
+            let valid = (2..=64).contains(&name.value.len())
+                && name.value.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c));
+            if valid {
+                credentials.session_name = name.value;
+            } else {
+                self.error(name.at, "`credentials.session_name` must be 2 to 64 letters, digits or `+=,.@-_`");
+            }
+        }
+        if let Some(node) = find(entries, "duration_seconds") {
+            if let Some(seconds) = self.number(node, "`credentials.duration_seconds`", 900..=43_200) {
+                credentials.duration_seconds = u32::try_from(seconds).unwrap_or(900);
+            }
+        }
+        if let Some(policy) = text(self, "session_policy") {
+            match policy.value.as_str() {
+                "derived" => credentials.session_policy = SessionPolicy::Derived,
+                "none" => credentials.session_policy = SessionPolicy::None,
+                other => self.error(policy.at, format!("`credentials.session_policy` must be `derived` or `none`, not `{other}`")),
+            }
+        }
+        if let Some(serial) = text(self, "mfa_serial") {
+            if is_arn_of(&serial.value, "iam", "mfa/") || is_arn_of(&serial.value, "iam", "u2f/") {
+                credentials.mfa_serial = Some(serial.value);
+            } else {
+                self.error(serial.at, format!("`{}` is not an MFA device ARN (`arn:aws:iam::ACCOUNT:mfa/NAME`)", serial.value));
+            }
+        }
+        credentials.web_identity_token_file = text(self, "web_identity_token_file").map(|s| PathBuf::from(s.value));
+        if credentials.role_arn.is_none() {
+            for key in ["external_id", "session_policy", "mfa_serial", "web_identity_token_file", "duration_seconds", "session_name"] {
+                if let Some((key, _)) = entries.iter().find(|(k, _)| k.name == key) {
+                    self.error(key.at, format!("`credentials.{}` needs `credentials.role_arn`", key.name));
+                }
+            }
+        }
+        if credentials.web_identity_token_file.is_some() && credentials.profile.is_some() {
+            self.error(node.at, "`credentials` takes `profile` or `web_identity_token_file` as the source identity, not both");
+        }
+        Some(credentials)
+    }
+
+    fn limits(&mut self, node: &Node) -> Limits {
+        let mut limits = Limits::default();
+        let Some(entries) = self.mapping(node, "`limits`") else {
+            return limits;
+        };
+        self.known_keys(entries, LIMIT_KEYS, "`limits`");
+        if let Some(n) = find(entries, "calls_per_minute").and_then(|n| self.number(n, "`limits.calls_per_minute`", 0..=1_000_000)) {
+            limits.calls_per_minute = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(n) = find(entries, "max_output_bytes").and_then(|n| self.number(n, "`limits.max_output_bytes`", 1024..=1 << 30)) {
+            limits.max_output_bytes = n;
+        }
+        if let Some(n) = find(entries, "call_timeout_seconds").and_then(|n| self.number(n, "`limits.call_timeout_seconds`", 1..=3600)) {
+            limits.call_timeout_seconds = n;
+        }
+        limits
+    }
+
+    fn audit(&mut self, node: &Node) -> AuditLog {
+        let Some(entries) = self.mapping(node, "`audit`") else {
+            return AuditLog::default();
+        };
+        self.known_keys(entries, AUDIT_KEYS, "`audit`");
+        match find(entries, "log").and_then(|n| self.scalar(n, "`audit.log`")) {
+            Some(log) if log.value == "stderr" => AuditLog::Stderr,
+            Some(log) => AuditLog::File(PathBuf::from(log.value)),
+            None => AuditLog::default(),
+        }
+    }
+
+    fn statement(&mut self, node: &Node, index: usize, keys: &StatementKeys) -> Option<Statement> {
+        let entries = self.mapping(node, "a statement")?;
+        let mut known: Vec<&str> = vec![keys.sid, keys.effect, keys.actions, keys.not_actions, keys.resources, keys.not_resources];
+        known.extend(keys.approval);
+        for (key, _) in entries {
+            if let Some((_, why)) = keys.unsupported.iter().find(|(name, _)| *name == key.name) {
+                self.error(key.at, *why);
+            } else if !known.contains(&key.name.as_str()) {
+                let hint = did_you_mean(&key.name, known.iter().copied());
+                self.error(key.at, format!("unknown key `{}` in a statement{hint}", key.name));
+            }
+        }
+        let sid = find(entries, keys.sid).and_then(|n| self.scalar(n, &format!("`{}`", keys.sid)));
+        let label = sid.as_ref().map_or_else(
+            || match keys.approval {
+                Some(_) => format!("statements[{index}]"),
+                None => format!("Statement[{index}]"),
+            },
+            |sid| sid.value.clone(),
+        );
+        let effect = match find(entries, keys.effect) {
+            None => {
+                self.error(node.at, format!("statement `{label}` has no `{}` (allow or deny)", keys.effect));
+                None
+            }
+            Some(n) => self.scalar(n, &format!("`{}`", keys.effect)).and_then(|e| match e.value.to_ascii_lowercase().as_str() {
+                "allow" => Some(Effect::Allow),
+                "deny" => Some(Effect::Deny),
+                _ => {
+                    self.error(e.at, format!("`{}` must be allow or deny, not `{}`", keys.effect, e.value));
+                    None
+                }
+            }),
+        };
+        let (actions, not_actions) = match (find(entries, keys.actions), find(entries, keys.not_actions)) {
+            (Some(_), Some(second)) => {
+                self.error(second.at, format!("a statement takes `{}` or `{}`, not both", keys.actions, keys.not_actions));
+                (Vec::new(), false)
+            }
+            (Some(n), None) => (self.strings(n, &format!("`{}`", keys.actions)), false),
+            (None, Some(n)) => (self.strings(n, &format!("`{}`", keys.not_actions)), true),
+            (None, None) => {
+                self.error(node.at, format!("statement `{label}` needs `{}` or `{}`", keys.actions, keys.not_actions));
+                (Vec::new(), false)
+            }
+        };
+        let (resources, not_resources) = match (find(entries, keys.resources), find(entries, keys.not_resources)) {
+            (Some(_), Some(second)) => {
+                self.error(second.at, format!("a statement takes `{}` or `{}`, not both", keys.resources, keys.not_resources));
+                (Vec::new(), false)
+            }
+            (Some(n), None) => (self.strings(n, &format!("`{}`", keys.resources)), false),
+            (None, Some(n)) => (self.strings(n, &format!("`{}`", keys.not_resources)), true),
+            (None, None) if keys.resources_required => {
+                self.error(node.at, format!("statement `{label}` needs `{}` or `{}`", keys.resources, keys.not_resources));
+                (Vec::new(), false)
+            }
+            (None, None) => (vec![Spanned { value: "*".into(), at: node.at }], false),
+        };
+        let approval = match keys.approval.and_then(|key| find(entries, key)) {
+            None => Approval::None,
+            Some(n) => match self.scalar(n, "`approval`") {
+                Some(a) if a.value == "none" => Approval::None,
+                Some(a) if a.value == "required" => Approval::Required,
+                Some(a) => {
+                    self.error(a.at, format!("`approval` must be `none` or `required`, not `{}`", a.value));
+                    Approval::None
+                }
+                None => Approval::None,
+            },
+        };
+        for action in &actions {
+            self.action(action);
+        }
+        for resource in &resources {
+            self.resource(resource);
+        }
+        let effect = effect?;
+        if effect == Effect::Deny && approval == Approval::Required {
+            self.warning(node.at, format!("statement `{label}` denies: `approval: required` has no effect on a deny"));
+        }
+        let everything = |list: &[Spanned<String>]| list.iter().any(|s| s.value == "*");
+        if effect == Effect::Allow && !not_actions && !not_resources && everything(&actions) && everything(&resources) {
+            self.warning(node.at, format!("statement `{label}` allows every action on every resource"));
+        }
+        Some(Statement {
+            label,
+            sid: sid.map(|s| s.value),
+            at: node.at,
+            effect,
+            actions,
+            not_actions,
+            resources,
+            not_resources,
+            approval,
+        })
+    }
+
+    fn action(&mut self, action: &Spanned<String>) {
+        let text = action.value.as_str();
+        if text == "*" {
+            return;
+        }
+        let Some((service, name)) = text.split_once(':') else {
+            self.error(action.at, format!("`{text}` is not an IAM action: write `service:Action`, like `s3:GetObject`"));
+            return;
+        };
+        let well_formed = !service.is_empty()
+            && !name.is_empty()
+            && service.chars().all(|c| c.is_ascii_alphanumeric() || "-*?".contains(c))
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "*?".contains(c));
+        if !well_formed {
+            self.error(action.at, format!("`{text}` is not an IAM action: write `service:Action`, like `s3:GetObject`"));
+            return;
+        }
+        if service.contains(['*', '?']) {
+            return;
+        }
+        let service = service.to_ascii_lowercase();
+        let Some(known) = self.vocabulary.service(&service) else {
+            if self.warned_services.insert(service.clone()) {
+                self.warning(
+                    action.at,
+                    format!("awsgate has no tools for service `{service}`: its actions are kept and take part in evaluation, but no tool uses them"),
+                );
+            }
+            return;
+        };
+        let pattern = super::pattern::ActionPattern::new(text);
+        let matches_some = known
+            .actions
+            .iter()
+            .any(|a| pattern.matches_lowercase(&format!("{service}:{}", a.to_ascii_lowercase())));
+        if matches_some {
+            return;
+        }
+        if name.contains(['*', '?']) {
+            self.error(action.at, format!("`{text}` matches no {service} action"));
+        } else {
+            let hint = closest(name, known.actions.iter().copied())
+                .map_or_else(String::new, |hit| format!("; did you mean `{service}:{hit}`?"));
+            self.error(action.at, format!("unknown action `{text}`{hint}"));
+        }
+    }
+
+    fn resource(&mut self, resource: &Spanned<String>) {
+        let text = resource.value.as_str();
+        if text == "*" {
+            return;
+        }
+        if text.contains("${") {
+            self.error(resource.at, format!("policy variables are not supported: `{text}`"));
+            return;
+        }
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        let [arn, partition, service, region, account, rest] = parts.as_slice() else {
+            self.error(
+                resource.at,
+                format!("malformed ARN `{text}`: an ARN is `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, or `*`"),
+            );
+            return;
+        };
+        if *arn != "arn" || partition.is_empty() || service.is_empty() || rest.is_empty() {
+            self.error(
+                resource.at,
+                format!("malformed ARN `{text}`: an ARN is `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, or `*`"),
+            );
+            return;
+        }
+        let wild = |s: &str| s.contains(['*', '?']);
+        if !wild(partition) && !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f" | "aws-eusc") {
+            self.error(resource.at, format!("unknown partition `{partition}` in `{text}` (`aws`, `aws-cn`, `aws-us-gov`...)"));
+        }
+        if !wild(region) && !region.is_empty() && !is_region(region) {
+            self.error(resource.at, format!("`{region}` in `{text}` is not a region name"));
+        }
+        if !wild(account) && !account.is_empty() && !is_account(account) {
+            self.error(resource.at, format!("`{account}` in `{text}` is not a 12-digit account id"));
+        }
+        if *service == "s3" && (!region.is_empty() || !account.is_empty()) && !(wild(region) || wild(account)) {
+            self.warning(resource.at, format!("S3 bucket and object ARNs have no region or account (`arn:aws:s3:::BUCKET/KEY`): `{text}` matches nothing"));
+        }
+    }
+
+    /// Warnings that need the whole document: ARNs naming another region or account than
+    /// the policy's, and statements about services the policy does not enable.
+    fn cross_checks(&mut self, document: &PolicyDocument) {
+        for statement in &document.statements {
+            for resource in &statement.resources {
+                let parts: Vec<&str> = resource.value.splitn(6, ':').collect();
+                if let [_, _, _, region, account, _] = parts.as_slice() {
+                    if let Some(ours) = &document.region {
+                        if !region.is_empty() && !region.contains(['*', '?']) && region != ours {
+                            self.warning(resource.at, format!("`{}` names region `{region}` but the policy's region is `{ours}`: it matches nothing awsgate calls", resource.value));
+                        }
+                    }
+                    if let Some(ours) = &document.account {
+                        if !account.is_empty() && !account.contains(['*', '?']) && account != ours {
+                            self.warning(resource.at, format!("`{}` names account `{account}` but the policy's account is `{ours}`: it matches nothing awsgate calls", resource.value));
+                        }
+                    }
+                }
+            }
+            if let (Some(enabled), Effect::Allow, false) = (&document.services, statement.effect, statement.not_actions) {
+                for action in &statement.actions {
+                    if let Some((service, _)) = action.value.split_once(':') {
+                        let service = service.to_ascii_lowercase();
+                        if self.vocabulary.service(&service).is_some() && !enabled.contains(&service) {
+                            self.warning(action.at, format!("service `{service}` is not in `services`, so `{}` is never allowed", action.value));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn find<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Node> {
+    entries.iter().find(|(key, _)| key.name == name).map(|(_, node)| node)
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`...
+pub fn is_region(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let first_ok = parts.next().is_some_and(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_lowercase()));
+    let rest: Vec<&str> = parts.collect();
+    first_ok
+        && rest.len() >= 2
+        && rest.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && rest
+            .iter()
+            .rev()
+            .skip(1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+}
+
+pub fn is_account(text: &str) -> bool {
+    text.len() == 12 && text.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `arn:PARTITION:SERVICE::ACCOUNT:KIND...` with a 12-digit account.
+fn is_arn_of(text: &str, service: &str, kind: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, s, "", account, rest]
+        if !partition.is_empty() && *s == service && is_account(account) && rest.starts_with(kind) && rest.len() > kind.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_and_account_shapes() {
+        assert!(is_region("us-east-1"));
+        assert!(is_region("us-gov-west-1"));
+        assert!(!is_region("useast1"));
+        assert!(!is_region("US-EAST-1"));
+        assert!(is_account("123456789012"));
+        assert!(!is_account("12345678901"));
+        assert!(is_arn_of("arn:aws:iam::123456789012:role/agent", "iam", "role/"));
+        assert!(!is_arn_of("arn:aws:iam::123456789012:user/agent", "iam", "role/"));
+    }
+}

@@ -1,0 +1,596 @@
+//! The compiled policy and its decisions.
+//!
+//! Compilation does the work once: every action awsgate knows gets an [`ActionTable`]
+//! listing the statements whose action clause matches it, with their resource patterns
+//! indexed by literal prefix. A decision is then a hash lookup for the action and, per
+//! resource, a binary search in that table plus a walk up a short chain of prefixes; its
+//! cost does not grow with the number of statements that cannot match.
+
+use std::collections::HashMap;
+
+use super::document::{Approval, Effect, Mode, PolicyDocument, Statement};
+use super::pattern::{ActionPattern, ArnPattern};
+use super::Vocabulary;
+
+/// A request to the gate: one action on one or more resources. A resource is an ARN, or
+/// `*` for actions that AWS does not scope to a resource (`s3:ListAllMyBuckets`).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub action: &'a str,
+    pub resources: &'a [&'a str],
+}
+
+/// Why the gate decided as it did. Indices point into the request's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The action's service is not in the policy's `services`.
+    ServiceNotEnabled,
+    /// A deny statement matched this resource.
+    ExplicitDeny { resource: usize },
+    /// No allow statement matched this resource.
+    ImplicitDeny { resource: usize },
+    /// The request named no resource at all.
+    NoResource,
+    /// Every resource was allowed.
+    Allowed,
+}
+
+/// The gate's answer. The same value feeds `simulate`, the tool error and the audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<'p> {
+    pub allowed: bool,
+    /// False in audit mode: the call runs whatever the decision.
+    pub enforced: bool,
+    /// The deciding statement: the deny that matched, or the allow (the one that asks
+    /// for approval, when one does). `None` for an implicit deny.
+    pub statement: Option<&'p str>,
+    /// A human must confirm the call before it runs.
+    pub approval_required: bool,
+    pub reason: Reason,
+}
+
+impl Decision<'_> {
+    /// Whether the call goes ahead (before any approval): allowed, or audit mode.
+    pub fn permits_call(&self) -> bool {
+        self.allowed || !self.enforced
+    }
+
+    pub fn effect(&self) -> &'static str {
+        if self.allowed { "allow" } else { "deny" }
+    }
+
+    /// The resource that decided a denial, if one did.
+    pub fn denied_resource<'r>(&self, request: &Request<'r>) -> Option<&'r str> {
+        match self.reason {
+            Reason::ExplicitDeny { resource } | Reason::ImplicitDeny { resource } => request.resources.get(resource).copied(),
+            _ => None,
+        }
+    }
+
+    /// One sentence for people: the action, the resource and the statement.
+    pub fn explain(&self, request: &Request<'_>) -> String {
+        let action = request.action;
+        let resource = |index: usize| request.resources.get(index).copied().unwrap_or("*");
+        let statement = self.statement.unwrap_or("?");
+        match self.reason {
+            Reason::ServiceNotEnabled => {
+                let service = action.split_once(':').map_or(action, |(s, _)| s);
+                format!("service `{service}` is not enabled by this policy's `services`, so `{action}` is denied")
+            }
+            Reason::ExplicitDeny { resource: r } => {
+                format!("statement `{statement}` explicitly denies `{action}` on `{}`", resource(r))
+            }
+            Reason::ImplicitDeny { resource: r } => {
+                format!("no statement allows `{action}` on `{}` (implicit deny)", resource(r))
+            }
+            Reason::NoResource => format!("the request for `{action}` names no resource"),
+            Reason::Allowed => {
+                let on = match request.resources {
+                    [one] => format!("`{one}`"),
+                    many => format!("all {} resources", many.len()),
+                };
+                if self.approval_required {
+                    format!("statement `{statement}` allows `{action}` on {on} with a human's approval")
+                } else {
+                    format!("statement `{statement}` allows `{action}` on {on}")
+                }
+            }
+        }
+    }
+}
+
+/// What the policy says of one action across all resources, for listing tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalSummary {
+    None,
+    /// Every allow statement for this action asks for approval.
+    Required,
+    /// Some resources need approval, others not.
+    Depends,
+}
+
+impl ApprovalSummary {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalSummary::None => "none",
+            ApprovalSummary::Required => "required",
+            ApprovalSummary::Depends => "depends on resource",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CompiledStatement {
+    label: String,
+    effect: Effect,
+    approval: Approval,
+    actions: Vec<ActionPattern>,
+    not_actions: bool,
+    /// Ids into `Policy::patterns`.
+    resources: Vec<u32>,
+    not_resources: bool,
+}
+
+impl CompiledStatement {
+    fn matches_action(&self, lower: &str) -> bool {
+        self.actions.iter().any(|p| p.matches_lowercase(lower)) != self.not_actions
+    }
+}
+
+/// Statements whose action clause matches one action, ready for resource matching.
+#[derive(Debug, Default)]
+struct ActionTable {
+    /// Statements with `resources`, indexed by the literal prefixes of their patterns.
+    by_prefix: PrefixIndex,
+    /// Statements with `not_resources`: checked one by one (they are rare).
+    not_resource: Vec<u32>,
+    /// Statements that cover a `*` request (an action with no resource).
+    any_request: Vec<u32>,
+    /// Every matching statement, in order.
+    all: Vec<u32>,
+}
+
+/// Resource patterns sorted by literal prefix. Every pattern that can match an ARN has a
+/// prefix that is a prefix of the ARN, and all such prefixes are ancestors of the greatest
+/// prefix not above the ARN; each node links to its longest proper prefix in the set.
+#[derive(Debug, Default)]
+struct PrefixIndex {
+    nodes: Vec<PrefixNode>,
+    /// (statement, pattern) pairs, grouped by node.
+    members: Vec<(u32, u32)>,
+}
+
+#[derive(Debug)]
+struct PrefixNode {
+    prefix: Box<str>,
+    members: std::ops::Range<usize>,
+    parent: Option<usize>,
+}
+
+impl PrefixIndex {
+    fn build(patterns: &[ArnPattern], mut entries: Vec<(u32, u32)>) -> PrefixIndex {
+        let prefix_of = |pattern: u32| patterns.get(pattern as usize).map_or("", ArnPattern::literal_prefix);
+        entries.sort_by(|a, b| prefix_of(a.1).cmp(prefix_of(b.1)).then(a.0.cmp(&b.0)));
+        let mut nodes: Vec<PrefixNode> = Vec::new();
+        let mut ancestors: Vec<usize> = Vec::new();
+        for (position, &(_, pattern)) in entries.iter().enumerate() {
+            let prefix = prefix_of(pattern);
+            if let Some(last) = nodes.last_mut() {
+                if *last.prefix == *prefix {
+                    last.members.end = position + 1;
+                    continue;
+                }
+            }
+            // Sorted order puts every extension of a prefix right after it.
+            while let Some(&top) = ancestors.last() {
+                if nodes.get(top).is_some_and(|n| prefix.starts_with(&*n.prefix)) {
+                    break;
+                }
+                ancestors.pop();
+            }
+            nodes.push(PrefixNode {
+                prefix: prefix.into(),
+                members: position..position + 1,
+                parent: ancestors.last().copied(),
+            });
+            ancestors.push(nodes.len() - 1);
+        }
+        PrefixIndex { nodes, members: entries }
+    }
+
+    /// Calls `f(statement, pattern)` for each pattern whose literal prefix starts `arn`.
+    fn candidates(&self, arn: &str, mut f: impl FnMut(u32, u32)) {
+        let above = self.nodes.partition_point(|node| *node.prefix <= *arn);
+        let mut next = above.checked_sub(1);
+        while let Some(index) = next {
+            let Some(node) = self.nodes.get(index) else { break };
+            if arn.starts_with(&*node.prefix) {
+                for &(statement, pattern) in self.members.get(node.members.clone()).unwrap_or(&[]) {
+                    f(statement, pattern);
+                }
+            }
+            next = node.parent;
+        }
+    }
+}
+
+/// The first deny, first allow and first approval-requiring allow seen for one resource.
+#[derive(Debug, Default, Clone, Copy)]
+struct Verdict {
+    deny: Option<u32>,
+    allow: Option<u32>,
+    approval: Option<u32>,
+}
+
+impl Verdict {
+    fn note(&mut self, index: u32, statement: &CompiledStatement) {
+        let first = |slot: &mut Option<u32>| *slot = Some(slot.map_or(index, |seen| seen.min(index)));
+        match statement.effect {
+            Effect::Deny => first(&mut self.deny),
+            Effect::Allow => {
+                first(&mut self.allow);
+                if statement.approval == Approval::Required {
+                    first(&mut self.approval);
+                }
+            }
+        }
+    }
+}
+
+/// A compiled, immutable policy.
+#[derive(Debug)]
+pub struct Policy {
+    document: PolicyDocument,
+    statements: Vec<CompiledStatement>,
+    patterns: Vec<ArnPattern>,
+    /// Lowercased `service:action` of every known action, to its table.
+    known: HashMap<Box<str>, usize>,
+    tables: Vec<ActionTable>,
+}
+
+impl Policy {
+    pub fn compile(document: PolicyDocument, vocabulary: &Vocabulary) -> Policy {
+        let mut patterns: Vec<ArnPattern> = Vec::new();
+        let mut pattern_ids: HashMap<String, u32> = HashMap::new();
+        let statements: Vec<CompiledStatement> = document
+            .statements
+            .iter()
+            .map(|statement| compile_statement(statement, &mut patterns, &mut pattern_ids))
+            .collect();
+
+        let mut known = HashMap::new();
+        let mut names: Vec<String> = Vec::new();
+        for service in vocabulary.services() {
+            for action in service.actions {
+                let lower = format!("{}:{}", service.name, action.to_ascii_lowercase());
+                known.insert(lower.clone().into_boxed_str(), names.len());
+                names.push(lower);
+            }
+        }
+        // Which statements match which known action: literal patterns by lookup, wildcard
+        // patterns by trying the actions of their service.
+        let mut matching: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
+        for (index, statement) in statements.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            if !statement.not_actions && statement.actions.iter().all(|p| p.literal().is_some()) {
+                for id in statement.actions.iter().filter_map(|p| p.literal()).filter_map(|l| known.get(l)) {
+                    if let Some(list) = matching.get_mut(*id) {
+                        if list.last() != Some(&index) {
+                            list.push(index);
+                        }
+                    }
+                }
+                continue;
+            }
+            for (id, name) in names.iter().enumerate() {
+                if statement.matches_action(name) {
+                    if let Some(list) = matching.get_mut(id) {
+                        list.push(index);
+                    }
+                }
+            }
+        }
+        let tables = names
+            .iter()
+            .zip(matching)
+            .map(|(name, all)| build_table(name, all, &statements, &patterns))
+            .collect();
+        Policy {
+            document,
+            statements,
+            patterns,
+            known,
+            tables,
+        }
+    }
+
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+
+    pub fn name(&self) -> &str {
+        &self.document.name
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.document.mode
+    }
+
+    /// Is the action's service enabled by `services` (all are when it is absent)?
+    pub fn service_enabled(&self, action: &str) -> bool {
+        let service = action.split_once(':').map_or(action, |(s, _)| s);
+        self.document
+            .services
+            .as_ref()
+            .is_none_or(|enabled| enabled.iter().any(|s| s.eq_ignore_ascii_case(service)))
+    }
+
+    /// Runs `f` with the action's table: the precompiled one for a known action, or one
+    /// built now for an action awsgate has no tool for (only `simulate` asks for those).
+    fn with_table<R>(&self, action: &str, f: impl FnOnce(&ActionTable) -> R) -> R {
+        let mut buffer = [0u8; 128];
+        let lower = ascii_lowercase(action, &mut buffer);
+        if let Some(table) = lower.and_then(|l| self.known.get(l)).and_then(|&id| self.tables.get(id)) {
+            return f(table);
+        }
+        let lower = action.to_ascii_lowercase();
+        let all = (0u32..)
+            .zip(&self.statements)
+            .filter(|(_, s)| s.matches_action(&lower))
+            .map(|(i, _)| i)
+            .collect();
+        f(&build_table(&lower, all, &self.statements, &self.patterns))
+    }
+
+    /// Decides a request by IAM's rules: a service outside `services` is denied; an
+    /// explicit deny wins; else an allow allows; else the call is denied. Several
+    /// resources are allowed only if each one is.
+    pub fn decide(&self, request: &Request<'_>) -> Decision<'_> {
+        let enforced = self.document.mode == Mode::Enforce;
+        let deny = |reason, statement: Option<u32>| Decision {
+            allowed: false,
+            enforced,
+            statement: statement.and_then(|i| self.label(i)),
+            approval_required: false,
+            reason,
+        };
+        if !self.service_enabled(request.action) {
+            return deny(Reason::ServiceNotEnabled, None);
+        }
+        if request.resources.is_empty() {
+            return deny(Reason::NoResource, None);
+        }
+        self.with_table(request.action, |table| {
+            let mut first_implicit: Option<usize> = None;
+            let mut allow: Option<u32> = None;
+            let mut approval: Option<u32> = None;
+            for (position, resource) in request.resources.iter().enumerate() {
+                let verdict = self.verdict(table, resource);
+                if let Some(statement) = verdict.deny {
+                    return deny(Reason::ExplicitDeny { resource: position }, Some(statement));
+                }
+                match verdict.allow {
+                    None => {
+                        first_implicit.get_or_insert(position);
+                    }
+                    Some(statement) => {
+                        allow.get_or_insert(statement);
+                        if approval.is_none() {
+                            approval = verdict.approval;
+                        }
+                    }
+                }
+            }
+            if let Some(resource) = first_implicit {
+                return deny(Reason::ImplicitDeny { resource }, None);
+            }
+            Decision {
+                allowed: true,
+                enforced,
+                statement: approval.or(allow).and_then(|i| self.label(i)),
+                approval_required: approval.is_some(),
+                reason: Reason::Allowed,
+            }
+        })
+    }
+
+    fn label(&self, index: u32) -> Option<&str> {
+        self.statements.get(index as usize).map(|s| s.label.as_str())
+    }
+
+    fn statement(&self, index: u32) -> Option<&CompiledStatement> {
+        self.statements.get(index as usize)
+    }
+
+    fn pattern(&self, id: u32) -> Option<&ArnPattern> {
+        self.patterns.get(id as usize)
+    }
+
+    fn verdict(&self, table: &ActionTable, resource: &str) -> Verdict {
+        let mut verdict = Verdict::default();
+        if resource == "*" {
+            for &index in &table.any_request {
+                if let Some(statement) = self.statement(index) {
+                    verdict.note(index, statement);
+                }
+            }
+            return verdict;
+        }
+        table.by_prefix.candidates(resource, |index, pattern| {
+            if self.pattern(pattern).is_some_and(|p| p.matches(resource)) {
+                if let Some(statement) = self.statement(index) {
+                    verdict.note(index, statement);
+                }
+            }
+        });
+        for &index in &table.not_resource {
+            if let Some(statement) = self.statement(index) {
+                let excluded = statement
+                    .resources
+                    .iter()
+                    .any(|&id| self.pattern(id).is_some_and(|p| p.matches(resource)));
+                if !excluded {
+                    verdict.note(index, statement);
+                }
+            }
+        }
+        verdict
+    }
+
+    /// Should a tool for `action` be listed? In enforce mode: some allow statement can
+    /// allow it and no deny statement denies it on every resource. In audit mode: its
+    /// service is enabled.
+    pub fn lists_tool(&self, action: &str) -> bool {
+        if !self.service_enabled(action) {
+            return false;
+        }
+        if self.document.mode == Mode::Audit {
+            return true;
+        }
+        self.with_table(action, |table| {
+            let service = action.split_once(':').map_or(action, |(s, _)| s);
+            let mut allowed = false;
+            for statement in table.all.iter().filter_map(|&i| self.statement(i)) {
+                match statement.effect {
+                    Effect::Allow => allowed = true,
+                    Effect::Deny if !statement.not_resources => {
+                        // A pattern that covers `*` requests covers every resource of the
+                        // service in the region and account awsgate calls.
+                        let everywhere = statement.resources.iter().filter_map(|&id| self.pattern(id)).any(|p| covers_any_request(p, service));
+                        if everywhere {
+                            return false;
+                        }
+                    }
+                    Effect::Deny => {}
+                }
+            }
+            allowed
+        })
+    }
+
+    /// What the allow statements let `action` touch, for tool descriptions: resource
+    /// patterns, or `everything except ...` for `not_resources`.
+    pub fn allowed_resources(&self, action: &str) -> Vec<String> {
+        self.with_table(action, |table| {
+            let mut out: Vec<String> = Vec::new();
+            for statement in table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Allow) {
+                let patterns: Vec<&str> = statement.resources.iter().filter_map(|&id| self.pattern(id)).map(ArnPattern::as_str).collect();
+                let text = if statement.not_resources {
+                    vec![format!("everything except {}", patterns.join(", "))]
+                } else {
+                    patterns.into_iter().map(str::to_string).collect()
+                };
+                for item in text {
+                    if !out.contains(&item) {
+                        out.push(item);
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// Resource patterns that a deny statement keeps `action` away from, for descriptions.
+    pub fn denied_resources(&self, action: &str) -> Vec<String> {
+        self.with_table(action, |table| {
+            let mut out: Vec<String> = Vec::new();
+            for statement in table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Deny) {
+                for pattern in statement.resources.iter().filter_map(|&id| self.pattern(id)) {
+                    let item = if statement.not_resources {
+                        format!("everything except {}", pattern.as_str())
+                    } else {
+                        pattern.as_str().to_string()
+                    };
+                    if !out.contains(&item) {
+                        out.push(item);
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    /// Whether calls of `action` need a human's approval.
+    pub fn approval_summary(&self, action: &str) -> ApprovalSummary {
+        self.with_table(action, |table| {
+            let allows: Vec<&CompiledStatement> = table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Allow).collect();
+            let required = allows.iter().filter(|s| s.approval == Approval::Required).count();
+            match required {
+                0 => ApprovalSummary::None,
+                n if n == allows.len() => ApprovalSummary::Required,
+                _ => ApprovalSummary::Depends,
+            }
+        })
+    }
+}
+
+fn compile_statement(statement: &Statement, patterns: &mut Vec<ArnPattern>, ids: &mut HashMap<String, u32>) -> CompiledStatement {
+    let resources = statement
+        .resources
+        .iter()
+        .map(|resource| {
+            *ids.entry(resource.value.clone()).or_insert_with(|| {
+                patterns.push(ArnPattern::new(&resource.value));
+                u32::try_from(patterns.len() - 1).unwrap_or(u32::MAX)
+            })
+        })
+        .collect();
+    CompiledStatement {
+        label: statement.label.clone(),
+        effect: statement.effect,
+        approval: statement.approval,
+        actions: statement.actions.iter().map(|a| ActionPattern::new(&a.value)).collect(),
+        not_actions: statement.not_actions,
+        resources,
+        not_resources: statement.not_resources,
+    }
+}
+
+fn build_table(action: &str, all: Vec<u32>, statements: &[CompiledStatement], patterns: &[ArnPattern]) -> ActionTable {
+    let service = action.split_once(':').map_or(action, |(s, _)| s);
+    let mut entries = Vec::new();
+    let mut table = ActionTable::default();
+    for &index in &all {
+        let Some(statement) = statements.get(index as usize) else { continue };
+        let listed = statement.resources.iter().filter_map(|&id| patterns.get(id as usize));
+        let covers_any = if statement.not_resources {
+            // A `*` request lies outside every listed ARN; only `*` itself excludes it.
+            !listed.clone().any(ArnPattern::is_everything)
+        } else {
+            listed.clone().any(|p| covers_any_request(p, service))
+        };
+        if covers_any {
+            table.any_request.push(index);
+        }
+        if statement.not_resources {
+            table.not_resource.push(index);
+        } else {
+            entries.extend(statement.resources.iter().map(|&pattern| (index, pattern)));
+        }
+    }
+    table.by_prefix = PrefixIndex::build(patterns, entries);
+    table.all = all;
+    table
+}
+
+/// Does this pattern cover a request on `*` (an action AWS does not scope to a resource)?
+/// Yes for `*`, and for an ARN of the action's service whose resource part is `*`, like
+/// `arn:aws:s3:::*` or `arn:aws:sqs:us-east-1:123456789012:*`.
+fn covers_any_request(pattern: &ArnPattern, service: &str) -> bool {
+    if pattern.is_everything() {
+        return true;
+    }
+    let parts: Vec<&str> = pattern.as_str().splitn(6, ':').collect();
+    match parts.as_slice() {
+        [_, _, pattern_service, _, _, "*"] => ActionPattern::new(pattern_service).matches_lowercase(service),
+        _ => false,
+    }
+}
+
+/// Lowercases ASCII `text` into `buffer` without allocating; `None` if it does not fit.
+fn ascii_lowercase<'b>(text: &str, buffer: &'b mut [u8; 128]) -> Option<&'b str> {
+    let target = buffer.get_mut(..text.len())?;
+    target.copy_from_slice(text.as_bytes());
+    target.make_ascii_lowercase();
+    std::str::from_utf8(target).ok()
+}

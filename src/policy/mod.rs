@@ -1,0 +1,107 @@
+//! The gate: parse, validate, compile and evaluate policies. Pure: no I/O beyond reading
+//! the policy file, no async runtime, no AWS SDK, no MCP. What it knows of AWS's actions
+//! comes in as a [`Vocabulary`] from the catalog.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod document;
+mod gate;
+mod iam;
+mod pattern;
+mod source;
+mod suggest;
+
+use std::path::{Path, PathBuf};
+
+pub use document::{
+    Approval, AuditLog, Credentials, Diagnostic, Effect, Format, Limits, Mode, PolicyDocument, SessionPolicy, Severity,
+    Spanned, Statement,
+};
+pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request};
+pub use iam::{IAM_POLICY_VERSION, least_privilege};
+pub use pattern::{ActionPattern, ArnPattern};
+pub use source::Location;
+pub use suggest::closest;
+
+/// The IAM action names of one service awsgate has tools for.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceVocabulary {
+    /// Lowercase service prefix, as in `s3:GetObject`.
+    pub name: &'static str,
+    /// Every IAM action of the service, in AWS's spelling.
+    pub actions: &'static [&'static str],
+    /// The actions awsgate has tools for (a subset of `actions`).
+    pub tool_actions: &'static [&'static str],
+}
+
+/// What the gate knows of AWS: the services awsgate has tools for and their actions.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    services: Vec<ServiceVocabulary>,
+}
+
+impl Vocabulary {
+    pub fn new(services: Vec<ServiceVocabulary>) -> Vocabulary {
+        Vocabulary { services }
+    }
+
+    pub fn service(&self, name: &str) -> Option<&ServiceVocabulary> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = &ServiceVocabulary> {
+        self.services.iter()
+    }
+
+    pub fn service_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.services.iter().map(|s| s.name)
+    }
+}
+
+/// A policy that passed validation, with the warnings it raised.
+#[derive(Debug)]
+pub struct Loaded {
+    pub policy: Policy,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("policy `{}` is invalid ({} error(s))", path.display(), errors(diagnostics))]
+    Invalid { path: PathBuf, diagnostics: Vec<Diagnostic> },
+}
+
+fn errors(diagnostics: &[Diagnostic]) -> usize {
+    diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
+}
+
+/// Validates and compiles policy text. On failure, returns every diagnostic (errors and
+/// warnings, in file order); on success, the warnings.
+pub fn parse(text: &str, default_name: &str, vocabulary: &Vocabulary) -> Result<Loaded, Vec<Diagnostic>> {
+    let root = source::parse(text).map_err(|syntax| {
+        syntax
+            .into_iter()
+            .map(|e| Diagnostic { severity: Severity::Error, at: e.at, message: e.message })
+            .collect::<Vec<_>>()
+    })?;
+    let mut validator = document::Validator::new(vocabulary);
+    let document = validator.document(&root, default_name);
+    let diagnostics = validator.into_diagnostics();
+    match document {
+        Some(document) if errors(&diagnostics) == 0 => Ok(Loaded {
+            policy: Policy::compile(document, vocabulary),
+            warnings: diagnostics,
+        }),
+        _ => Err(diagnostics),
+    }
+}
+
+/// Reads, validates and compiles a policy file. A policy with no `name` is named after
+/// the file.
+pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+    let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
+    parse(&text, default_name, vocabulary).map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })
+}
