@@ -252,7 +252,7 @@ fn tools(policy: &Policy, as_json: bool, out: &mut impl Write) -> Result<Outcome
         writeln!(out, "this policy exposes no tools")?;
         return Ok(Outcome::Ok);
     }
-    writeln!(out, "{:<31} {:<28} {:<6} {:<20} {:<19} RESOURCES", "TOOL", "ACTION", "ACCESS", "APPROVAL", "HINTS")?;
+    writeln!(out, "{:<24} {:<22} {:<6} {:<9} {:<23} RESOURCES", "TOOL", "ACTION", "ACCESS", "APPROVAL", "HINTS")?;
     for tool in listed {
         let action = tool.iam_action();
         let a = tool.annotations;
@@ -267,7 +267,7 @@ fn tools(policy: &Policy, as_json: bool, out: &mut impl Write) -> Result<Outcome
         .collect();
         writeln!(
             out,
-            "{:<31} {:<28} {:<6} {:<20} {:<19} {}",
+            "{:<24} {:<22} {:<6} {:<9} {:<23} {}",
             tool.name,
             action,
             tool.access.as_str(),

@@ -114,7 +114,7 @@ impl ApprovalSummary {
         match self {
             ApprovalSummary::None => "none",
             ApprovalSummary::Required => "required",
-            ApprovalSummary::Depends => "depends on resource",
+            ApprovalSummary::Depends => "some",
         }
     }
 }
