@@ -465,7 +465,11 @@ impl<'v> Validator<'v> {
                 }
                 items.iter().filter_map(|item| self.scalar(item, what)).collect()
             }
-            _ => self.scalar(node, what).into_iter().collect(),
+            Value::Mapping(_) => {
+                self.error(node.at, format!("{what} must be a list of names; found a mapping"));
+                Vec::new()
+            }
+            Value::Scalar { .. } => self.scalar(node, what).into_iter().collect(),
         }
     }
 
@@ -793,12 +797,12 @@ impl<'v> Validator<'v> {
                 let parts: Vec<&str> = resource.value.splitn(6, ':').collect();
                 if let [_, _, _, region, account, _] = parts.as_slice() {
                     if let Some(ours) = &document.region {
-                        if !region.is_empty() && !region.contains(['*', '?']) && region != ours {
+                        if is_region(region) && region != ours {
                             self.warning(resource.at, format!("`{}` names region `{region}` but the policy's region is `{ours}`: it matches nothing awsgate calls", resource.value));
                         }
                     }
                     if let Some(ours) = &document.account {
-                        if !account.is_empty() && !account.contains(['*', '?']) && account != ours {
+                        if is_account(account) && account != ours {
                             self.warning(resource.at, format!("`{}` names account `{account}` but the policy's account is `{ours}`: it matches nothing awsgate calls", resource.value));
                         }
                     }

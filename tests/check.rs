@@ -1,0 +1,79 @@
+//! `awsgate check` over broken policy files: every error located at its line and column.
+//! Each `tests/golden/check/NAME` has its expected output in `NAME.expected`; run with
+//! `AWSGATE_BLESS=1` to rewrite them after a deliberate change, then review the diff.
+
+use std::path::Path;
+use std::process::Command;
+
+fn check(dir: &Path, file: &str) -> (String, Option<i32>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_awsgate"))
+        .arg("check")
+        .arg(file)
+        .current_dir(dir)
+        .output()
+        .expect("run awsgate check");
+    (String::from_utf8(output.stdout).expect("utf-8"), output.status.code())
+}
+
+#[test]
+fn broken_files_match_their_golden_diagnostics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/check");
+    let bless = std::env::var_os("AWSGATE_BLESS").is_some();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("golden dir")
+        .map(|e| e.expect("entry").file_name().into_string().expect("name"))
+        .filter(|n| !n.ends_with(".expected"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8);
+    let mut mismatches = Vec::new();
+    for name in &names {
+        let (stdout, code) = check(&dir, name);
+        assert_eq!(code, Some(1), "{name} should fail check:\n{stdout}");
+        let expected_path = dir.join(format!("{name}.expected"));
+        if bless {
+            std::fs::write(&expected_path, &stdout).expect("bless");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if stdout != expected {
+            mismatches.push(format!("--- {name}: expected\n{expected}--- got\n{stdout}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// The locations that matter most, asserted directly rather than through blessed files.
+#[test]
+fn key_errors_point_at_the_offending_text() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/check");
+    let (out, _) = check(&dir, "bad-actions.yaml");
+    assert!(out.contains("bad-actions.yaml:6:9: error: unknown action `s3:GetObjects`; did you mean `s3:GetObject`?"), "{out}");
+    assert!(out.contains("bad-actions.yaml:10:9: warning: awsgate has no tools for service `rds`"), "{out}");
+    let (out, _) = check(&dir, "unknown-keys.yaml");
+    assert!(out.contains("unknown-keys.yaml:3:1: error: unknown key `statments` in the policy; did you mean `statements`?"), "{out}");
+    let (out, _) = check(&dir, "bad-arns.yaml");
+    assert!(out.contains("bad-arns.yaml:9:9: error: malformed ARN `arn:aws:s3::reports`"), "{out}");
+    let (out, _) = check(&dir, "conditions.json");
+    assert!(out.contains("conditions.json:9:7: error: `Condition` is not supported"), "{out}");
+    let (out, _) = check(&dir, "duplicate-key.yaml");
+    assert!(out.contains("duplicate-key.yaml:6:5: error: duplicate key `effect` (first at line 4)"), "{out}");
+}
+
+#[test]
+fn every_starter_policy_passes_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(root.join("policies"))
+        .expect("policies")
+        .map(|e| format!("policies/{}", e.expect("entry").file_name().to_string_lossy()))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    let output = Command::new(env!("CARGO_BIN_EXE_awsgate")).arg("check").args(&files).current_dir(root).output().expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    for file in &files {
+        assert!(stdout.contains(&format!("{file}: ok (")), "{file} not ok:\n{stdout}");
+    }
+    assert!(!stdout.contains(": error:"), "{stdout}");
+}
