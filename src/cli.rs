@@ -10,7 +10,11 @@ use crate::catalog::{self, ResourceShape, ToolSpec};
 use crate::policy::{self, Decision, Diagnostic, Loaded, Policy, PolicyError, Request, Severity};
 
 #[derive(Debug, Parser)]
-#[command(name = "awsgate", version, about = "An MCP server that gives AI agents AWS access through an IAM-faithful policy gate")]
+#[command(
+    name = "awsgate",
+    version,
+    about = "An MCP server that gives AI agents AWS access through an IAM-faithful policy gate"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -176,10 +180,14 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
 /// the user did not mean to ask.
 fn validate_request(action: &str, resources: &[String]) -> Result<(), CliError> {
     let Some((service, name)) = action.split_once(':') else {
-        return Err(CliError::Invalid(format!("`{action}` is not an IAM action: write `service:Action`, like `s3:GetObject`")));
+        return Err(CliError::Invalid(format!(
+            "`{action}` is not an IAM action: write `service:Action`, like `s3:GetObject`"
+        )));
     };
     if name.is_empty() || action.contains(['*', '?']) {
-        return Err(CliError::Invalid(format!("`{action}` is not one action: simulate takes an action name without wildcards")));
+        return Err(CliError::Invalid(format!(
+            "`{action}` is not one action: simulate takes an action name without wildcards"
+        )));
     }
     if let Some(known) = catalog::vocabulary().service(&service.to_ascii_lowercase()) {
         if !known.actions.iter().any(|a| a.eq_ignore_ascii_case(name)) {
@@ -190,13 +198,21 @@ fn validate_request(action: &str, resources: &[String]) -> Result<(), CliError> 
     }
     for resource in resources {
         if resource != "*" && !resource.starts_with("arn:") {
-            return Err(CliError::Invalid(format!("`{resource}` is not a resource: give an ARN (`arn:aws:s3:::bucket/key`) or `*`")));
+            return Err(CliError::Invalid(format!(
+                "`{resource}` is not a resource: give an ARN (`arn:aws:s3:::bucket/key`) or `*`"
+            )));
         }
     }
     Ok(())
 }
 
-fn simulate(policy: &Policy, action: &str, resources: &[String], as_json: bool, out: &mut impl Write) -> Result<Outcome, CliError> {
+fn simulate(
+    policy: &Policy,
+    action: &str,
+    resources: &[String],
+    as_json: bool,
+    out: &mut impl Write,
+) -> Result<Outcome, CliError> {
     validate_request(action, resources)?;
     let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
     let request = Request { action, resources: &resources };
@@ -204,7 +220,12 @@ fn simulate(policy: &Policy, action: &str, resources: &[String], as_json: bool, 
     if as_json {
         writeln!(out, "{}", simulation_json(&decision, &request))?;
     } else {
-        writeln!(out, "decision:  {}{}", decision.effect(), if decision.enforced { "" } else { " (audit mode: not enforced)" })?;
+        writeln!(
+            out,
+            "decision:  {}{}",
+            decision.effect(),
+            if decision.enforced { "" } else { " (audit mode: not enforced)" }
+        )?;
         writeln!(out, "statement: {}", decision.statement.unwrap_or("-"))?;
         writeln!(out, "reason:    {}", decision.explain(&request))?;
         writeln!(out, "approval:  {}", approval_word(&decision))?;
@@ -256,15 +277,12 @@ fn tools(policy: &Policy, as_json: bool, out: &mut impl Write) -> Result<Outcome
     for tool in listed {
         let action = tool.iam_action();
         let a = tool.annotations;
-        let hints: Vec<&str> = [
-            (a.read_only, "read-only"),
-            (a.destructive, "destructive"),
-            (a.idempotent, "idempotent"),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, name)| *name)
-        .collect();
+        let hints: Vec<&str> =
+            [(a.read_only, "read-only"), (a.destructive, "destructive"), (a.idempotent, "idempotent")]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| *name)
+                .collect();
         writeln!(
             out,
             "{:<24} {:<22} {:<6} {:<9} {:<23} {}",
@@ -315,7 +333,14 @@ fn actions(as_json: bool, out: &mut impl Write) -> Result<Outcome, CliError> {
     }
     writeln!(out, "{:<31} {:<33} {:<6} RESOURCE", "TOOL", "IAM ACTION", "ACCESS")?;
     for tool in catalog::tools() {
-        writeln!(out, "{:<31} {:<33} {:<6} {}", tool.name, tool.iam_action(), tool.access.as_str(), tool.resource.template())?;
+        writeln!(
+            out,
+            "{:<31} {:<33} {:<6} {}",
+            tool.name,
+            tool.iam_action(),
+            tool.access.as_str(),
+            tool.resource.template()
+        )?;
     }
     Ok(Outcome::Ok)
 }

@@ -48,10 +48,16 @@ fn broken_files_match_their_golden_diagnostics() {
 fn key_errors_point_at_the_offending_text() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/check");
     let (out, _) = check(&dir, "bad-actions.yaml");
-    assert!(out.contains("bad-actions.yaml:6:9: error: unknown action `s3:GetObjects`; did you mean `s3:GetObject`?"), "{out}");
+    assert!(
+        out.contains("bad-actions.yaml:6:9: error: unknown action `s3:GetObjects`; did you mean `s3:GetObject`?"),
+        "{out}"
+    );
     assert!(out.contains("bad-actions.yaml:10:9: warning: awsgate has no tools for service `rds`"), "{out}");
     let (out, _) = check(&dir, "unknown-keys.yaml");
-    assert!(out.contains("unknown-keys.yaml:3:1: error: unknown key `statments` in the policy; did you mean `statements`?"), "{out}");
+    assert!(
+        out.contains("unknown-keys.yaml:3:1: error: unknown key `statments` in the policy; did you mean `statements`?"),
+        "{out}"
+    );
     let (out, _) = check(&dir, "bad-arns.yaml");
     assert!(out.contains("bad-arns.yaml:9:9: error: malformed ARN `arn:aws:s3::reports`"), "{out}");
     let (out, _) = check(&dir, "conditions.json");
@@ -69,7 +75,8 @@ fn every_starter_policy_passes_check() {
         .collect();
     files.sort();
     assert!(files.len() >= 5);
-    let output = Command::new(env!("CARGO_BIN_EXE_awsgate")).arg("check").args(&files).current_dir(root).output().expect("run");
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_awsgate")).arg("check").args(&files).current_dir(root).output().expect("run");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     for file in &files {

@@ -174,7 +174,11 @@ pub fn snake_case(action: &str) -> String {
         let previous = i.checked_sub(1).and_then(|p| chars.get(p));
         let next = chars.get(i + 1);
         let boundary = c.is_ascii_uppercase()
-            && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase())));
+            && previous.is_some_and(|p| {
+                p.is_ascii_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+            });
         if boundary {
             out.push('_');
         }
@@ -191,7 +195,10 @@ mod tests {
     fn tool_names_follow_the_naming_rule() {
         for tool in tools() {
             assert_eq!(tool.name, format!("{}_{}", tool.service, snake_case(tool.operation)), "{tool:?}");
-            assert!(tool.name.len() <= 64 && tool.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert!(
+                tool.name.len() <= 64
+                    && tool.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            );
         }
         assert_eq!(snake_case("ListAllMyBuckets"), "list_all_my_buckets");
         assert_eq!(snake_case("GetQueueUrl"), "get_queue_url");

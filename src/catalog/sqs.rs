@@ -2,8 +2,23 @@
 
 use super::{Access, Annotations, READS, ResourceShape, ToolSpec};
 
-const fn queue_tool(name: &'static str, operation: &'static str, access: Access, annotations: Annotations, summary: &'static str) -> ToolSpec {
-    ToolSpec { name, service: "sqs", operation, action: operation, access, resource: ResourceShape::Queue, annotations, summary }
+const fn queue_tool(
+    name: &'static str,
+    operation: &'static str,
+    access: Access,
+    annotations: Annotations,
+    summary: &'static str,
+) -> ToolSpec {
+    ToolSpec {
+        name,
+        service: "sqs",
+        operation,
+        action: operation,
+        access,
+        resource: ResourceShape::Queue,
+        annotations,
+        summary,
+    }
 }
 
 pub const TOOLS: &[ToolSpec] = &[
@@ -18,7 +33,13 @@ pub const TOOLS: &[ToolSpec] = &[
         summary: "List the queue URLs of the account in this region, optionally by name prefix.",
     },
     queue_tool("sqs_get_queue_url", "GetQueueUrl", Access::Read, READS, "Look up a queue's URL by its name."),
-    queue_tool("sqs_get_queue_attributes", "GetQueueAttributes", Access::Read, READS, "Read a queue's attributes (message counts, timeouts, ARN...)."),
+    queue_tool(
+        "sqs_get_queue_attributes",
+        "GetQueueAttributes",
+        Access::Read,
+        READS,
+        "Read a queue's attributes (message counts, timeouts, ARN...).",
+    ),
     queue_tool(
         "sqs_send_message",
         "SendMessage",
@@ -58,15 +79,37 @@ pub const TOOLS: &[ToolSpec] = &[
 ];
 
 pub const TOOL_ACTIONS: &[&str] = &[
-    "ListQueues", "GetQueueUrl", "GetQueueAttributes", "SendMessage", "ReceiveMessage", "DeleteMessage",
-    "ChangeMessageVisibility", "PurgeQueue",
+    "ListQueues",
+    "GetQueueUrl",
+    "GetQueueAttributes",
+    "SendMessage",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "ChangeMessageVisibility",
+    "PurgeQueue",
 ];
 
 /// Every IAM action of SQS, for validating policies. (The batch APIs are authorized by the
 /// single-message actions.)
 pub const IAM_ACTIONS: &[&str] = &[
-    "AddPermission", "CancelMessageMoveTask", "ChangeMessageVisibility", "CreateQueue", "DeleteMessage",
-    "DeleteQueue", "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues", "ListMessageMoveTasks",
-    "ListQueueTags", "ListQueues", "PurgeQueue", "ReceiveMessage", "RemovePermission", "SendMessage",
-    "SetQueueAttributes", "StartMessageMoveTask", "TagQueue", "UntagQueue",
+    "AddPermission",
+    "CancelMessageMoveTask",
+    "ChangeMessageVisibility",
+    "CreateQueue",
+    "DeleteMessage",
+    "DeleteQueue",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "ListQueues",
+    "PurgeQueue",
+    "ReceiveMessage",
+    "RemovePermission",
+    "SendMessage",
+    "SetQueueAttributes",
+    "StartMessageMoveTask",
+    "TagQueue",
+    "UntagQueue",
 ];

@@ -17,7 +17,19 @@ pub const TOOL_ACTIONS: &[&str] = &["GetCallerIdentity"];
 
 /// Every IAM action of STS, for validating policies.
 pub const IAM_ACTIONS: &[&str] = &[
-    "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot", "DecodeAuthorizationMessage",
-    "GetAccessKeyInfo", "GetCallerIdentity", "GetDelegatedAccessToken", "GetFederationToken",
-    "GetServiceBearerToken", "GetSessionToken", "GetWebIdentityToken", "SetContext", "SetSourceIdentity", "TagSession",
+    "AssumeRole",
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "AssumeRoot",
+    "DecodeAuthorizationMessage",
+    "GetAccessKeyInfo",
+    "GetCallerIdentity",
+    "GetDelegatedAccessToken",
+    "GetFederationToken",
+    "GetServiceBearerToken",
+    "GetSessionToken",
+    "GetWebIdentityToken",
+    "SetContext",
+    "SetSourceIdentity",
+    "TagSession",
 ];

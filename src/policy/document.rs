@@ -122,11 +122,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            calls_per_minute: 60,
-            max_output_bytes: 1_048_576,
-            call_timeout_seconds: 30,
-        }
+        Limits { calls_per_minute: 60, max_output_bytes: 1_048_576, call_timeout_seconds: 30 }
     }
 }
 
@@ -183,18 +179,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-const NATIVE_KEYS: &[&str] = &[
-    "version",
-    "name",
-    "mode",
-    "region",
-    "account",
-    "services",
-    "credentials",
-    "statements",
-    "limits",
-    "audit",
-];
+const NATIVE_KEYS: &[&str] =
+    &["version", "name", "mode", "region", "account", "services", "credentials", "statements", "limits", "audit"];
 const IAM_KEYS: &[&str] = &["Version", "Id", "Statement"];
 const CREDENTIAL_KEYS: &[&str] = &[
     "profile",
@@ -233,8 +219,14 @@ const NATIVE_STATEMENT: StatementKeys = StatementKeys {
     not_resources: "not_resources",
     approval: Some("approval"),
     unsupported: &[
-        ("conditions", "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy"),
-        ("condition", "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy"),
+        (
+            "conditions",
+            "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy",
+        ),
+        (
+            "condition",
+            "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy",
+        ),
     ],
     resources_required: false,
 };
@@ -248,7 +240,10 @@ const IAM_STATEMENT: StatementKeys = StatementKeys {
     not_resources: "NotResource",
     approval: None,
     unsupported: &[
-        ("Condition", "`Condition` is not supported: the gate cannot evaluate it, and a condition it ignored would widen the policy"),
+        (
+            "Condition",
+            "`Condition` is not supported: the gate cannot evaluate it, and a condition it ignored would widen the policy",
+        ),
         ("Principal", "`Principal` belongs to resource-based policies; awsgate reads identity policies"),
         ("NotPrincipal", "`NotPrincipal` belongs to resource-based policies; awsgate reads identity policies"),
     ],
@@ -264,11 +259,7 @@ pub struct Validator<'v> {
 
 impl<'v> Validator<'v> {
     pub fn new(vocabulary: &'v Vocabulary) -> Self {
-        Validator {
-            vocabulary,
-            diagnostics: Vec::new(),
-            warned_services: HashSet::new(),
-        }
+        Validator { vocabulary, diagnostics: Vec::new(), warned_services: HashSet::new() }
     }
 
     pub fn into_diagnostics(mut self) -> Vec<Diagnostic> {
@@ -277,25 +268,20 @@ impl<'v> Validator<'v> {
     }
 
     fn error(&mut self, at: Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic {
-            severity: Severity::Error,
-            at,
-            message: message.into(),
-        });
+        self.diagnostics.push(Diagnostic { severity: Severity::Error, at, message: message.into() });
     }
 
     fn warning(&mut self, at: Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic {
-            severity: Severity::Warning,
-            at,
-            message: message.into(),
-        });
+        self.diagnostics.push(Diagnostic { severity: Severity::Warning, at, message: message.into() });
     }
 
     /// Reads the whole document. `default_name` names a policy that has no `name`.
     pub fn document(&mut self, root: &Node, default_name: &str) -> Option<PolicyDocument> {
         let Value::Mapping(entries) = &root.value else {
-            self.error(root.at, format!("a policy is a mapping with `version` and `statements`; found {}", root.kind()));
+            self.error(
+                root.at,
+                format!("a policy is a mapping with `version` and `statements`; found {}", root.kind()),
+            );
             return None;
         };
         let is_iam = entries.iter().any(|(key, _)| key.name == "Statement" || key.name == "Version");
@@ -336,7 +322,10 @@ impl<'v> Validator<'v> {
                 "enforce" => document.mode = Mode::Enforce,
                 "audit" => {
                     document.mode = Mode::Audit;
-                    self.warning(mode.at, "mode is `audit`: calls the policy denies still run (they are logged as not enforced)");
+                    self.warning(
+                        mode.at,
+                        "mode is `audit`: calls the policy denies still run (they are logged as not enforced)",
+                    );
                 }
                 other => self.error(mode.at, format!("`mode` must be `enforce` or `audit`, not `{other}`")),
             }
@@ -389,7 +378,9 @@ impl<'v> Validator<'v> {
         match find(entries, "Version").and_then(|n| self.scalar(n, "`Version`")) {
             None => self.error(at, "missing `Version`: IAM documents use \"2012-10-17\""),
             Some(version) if version.value == "2012-10-17" || version.value == "2008-10-17" => {}
-            Some(version) => self.error(version.at, format!("`Version` must be \"2012-10-17\", not `{}`", version.value)),
+            Some(version) => {
+                self.error(version.at, format!("`Version` must be \"2012-10-17\", not `{}`", version.value))
+            }
         }
         if let Some(id) = find(entries, "Id") {
             self.scalar(id, "`Id`");
@@ -402,7 +393,10 @@ impl<'v> Validator<'v> {
                     Value::Sequence(items) => items.iter().collect(),
                     Value::Mapping(_) => vec![node],
                     _ => {
-                        self.error(node.at, format!("`Statement` must be a statement or a list of them; found {}", node.kind()));
+                        self.error(
+                            node.at,
+                            format!("`Statement` must be a statement or a list of them; found {}", node.kind()),
+                        );
                         Vec::new()
                     }
                 };
@@ -446,10 +440,7 @@ impl<'v> Validator<'v> {
                 self.error(node.at, format!("{what} is empty"));
                 None
             }
-            Value::Scalar { text, .. } => Some(Spanned {
-                value: text.clone(),
-                at: node.at,
-            }),
+            Value::Scalar { text, .. } => Some(Spanned { value: text.clone(), at: node.at }),
             _ => {
                 self.error(node.at, format!("{what} must be a single value; found {}", node.kind()));
                 None
@@ -523,13 +514,17 @@ impl<'v> Validator<'v> {
         let entries = self.mapping(node, "`credentials`")?;
         self.known_keys(entries, CREDENTIAL_KEYS, "`credentials`");
         let mut credentials = Credentials::default();
-        let text = |v: &mut Self, key: &str| find(entries, key).and_then(|n| v.scalar(n, &format!("`credentials.{key}`")));
+        let text =
+            |v: &mut Self, key: &str| find(entries, key).and_then(|n| v.scalar(n, &format!("`credentials.{key}`")));
         credentials.profile = text(self, "profile").map(|s| s.value);
         if let Some(role) = text(self, "role_arn") {
             if is_arn_of(&role.value, "iam", "role/") {
                 credentials.role_arn = Some(role.value);
             } else {
-                self.error(role.at, format!("`{}` is not an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`)", role.value));
+                self.error(
+                    role.at,
+                    format!("`{}` is not an IAM role ARN (`arn:aws:iam::ACCOUNT:role/NAME`)", role.value),
+                );
             }
         }
         credentials.external_id = text(self, "external_id").map(|s| s.value);
@@ -551,26 +546,42 @@ impl<'v> Validator<'v> {
             match policy.value.as_str() {
                 "derived" => credentials.session_policy = SessionPolicy::Derived,
                 "none" => credentials.session_policy = SessionPolicy::None,
-                other => self.error(policy.at, format!("`credentials.session_policy` must be `derived` or `none`, not `{other}`")),
+                other => self.error(
+                    policy.at,
+                    format!("`credentials.session_policy` must be `derived` or `none`, not `{other}`"),
+                ),
             }
         }
         if let Some(serial) = text(self, "mfa_serial") {
             if is_arn_of(&serial.value, "iam", "mfa/") || is_arn_of(&serial.value, "iam", "u2f/") {
                 credentials.mfa_serial = Some(serial.value);
             } else {
-                self.error(serial.at, format!("`{}` is not an MFA device ARN (`arn:aws:iam::ACCOUNT:mfa/NAME`)", serial.value));
+                self.error(
+                    serial.at,
+                    format!("`{}` is not an MFA device ARN (`arn:aws:iam::ACCOUNT:mfa/NAME`)", serial.value),
+                );
             }
         }
         credentials.web_identity_token_file = text(self, "web_identity_token_file").map(|s| PathBuf::from(s.value));
         if credentials.role_arn.is_none() {
-            for key in ["external_id", "session_policy", "mfa_serial", "web_identity_token_file", "duration_seconds", "session_name"] {
+            for key in [
+                "external_id",
+                "session_policy",
+                "mfa_serial",
+                "web_identity_token_file",
+                "duration_seconds",
+                "session_name",
+            ] {
                 if let Some((key, _)) = entries.iter().find(|(k, _)| k.name == key) {
                     self.error(key.at, format!("`credentials.{}` needs `credentials.role_arn`", key.name));
                 }
             }
         }
         if credentials.web_identity_token_file.is_some() && credentials.profile.is_some() {
-            self.error(node.at, "`credentials` takes `profile` or `web_identity_token_file` as the source identity, not both");
+            self.error(
+                node.at,
+                "`credentials` takes `profile` or `web_identity_token_file` as the source identity, not both",
+            );
         }
         Some(credentials)
     }
@@ -581,13 +592,19 @@ impl<'v> Validator<'v> {
             return limits;
         };
         self.known_keys(entries, LIMIT_KEYS, "`limits`");
-        if let Some(n) = find(entries, "calls_per_minute").and_then(|n| self.number(n, "`limits.calls_per_minute`", 0..=1_000_000)) {
+        if let Some(n) =
+            find(entries, "calls_per_minute").and_then(|n| self.number(n, "`limits.calls_per_minute`", 0..=1_000_000))
+        {
             limits.calls_per_minute = u32::try_from(n).unwrap_or(u32::MAX);
         }
-        if let Some(n) = find(entries, "max_output_bytes").and_then(|n| self.number(n, "`limits.max_output_bytes`", 1024..=1 << 30)) {
+        if let Some(n) =
+            find(entries, "max_output_bytes").and_then(|n| self.number(n, "`limits.max_output_bytes`", 1024..=1 << 30))
+        {
             limits.max_output_bytes = n;
         }
-        if let Some(n) = find(entries, "call_timeout_seconds").and_then(|n| self.number(n, "`limits.call_timeout_seconds`", 1..=3600)) {
+        if let Some(n) = find(entries, "call_timeout_seconds")
+            .and_then(|n| self.number(n, "`limits.call_timeout_seconds`", 1..=3600))
+        {
             limits.call_timeout_seconds = n;
         }
         limits
@@ -607,7 +624,8 @@ impl<'v> Validator<'v> {
 
     fn statement(&mut self, node: &Node, index: usize, keys: &StatementKeys) -> Option<Statement> {
         let entries = self.mapping(node, "a statement")?;
-        let mut known: Vec<&str> = vec![keys.sid, keys.effect, keys.actions, keys.not_actions, keys.resources, keys.not_resources];
+        let mut known: Vec<&str> =
+            vec![keys.sid, keys.effect, keys.actions, keys.not_actions, keys.resources, keys.not_resources];
         known.extend(keys.approval);
         for (key, _) in entries {
             if let Some((_, why)) = keys.unsupported.iter().find(|(name, _)| *name == key.name) {
@@ -630,18 +648,23 @@ impl<'v> Validator<'v> {
                 self.error(node.at, format!("statement `{label}` has no `{}` (allow or deny)", keys.effect));
                 None
             }
-            Some(n) => self.scalar(n, &format!("`{}`", keys.effect)).and_then(|e| match e.value.to_ascii_lowercase().as_str() {
-                "allow" => Some(Effect::Allow),
-                "deny" => Some(Effect::Deny),
-                _ => {
-                    self.error(e.at, format!("`{}` must be allow or deny, not `{}`", keys.effect, e.value));
-                    None
+            Some(n) => self.scalar(n, &format!("`{}`", keys.effect)).and_then(|e| {
+                match e.value.to_ascii_lowercase().as_str() {
+                    "allow" => Some(Effect::Allow),
+                    "deny" => Some(Effect::Deny),
+                    _ => {
+                        self.error(e.at, format!("`{}` must be allow or deny, not `{}`", keys.effect, e.value));
+                        None
+                    }
                 }
             }),
         };
         let (actions, not_actions) = match (find(entries, keys.actions), find(entries, keys.not_actions)) {
             (Some(_), Some(second)) => {
-                self.error(second.at, format!("a statement takes `{}` or `{}`, not both", keys.actions, keys.not_actions));
+                self.error(
+                    second.at,
+                    format!("a statement takes `{}` or `{}`, not both", keys.actions, keys.not_actions),
+                );
                 (Vec::new(), false)
             }
             (Some(n), None) => (self.strings(n, &format!("`{}`", keys.actions)), false),
@@ -653,13 +676,19 @@ impl<'v> Validator<'v> {
         };
         let (resources, not_resources) = match (find(entries, keys.resources), find(entries, keys.not_resources)) {
             (Some(_), Some(second)) => {
-                self.error(second.at, format!("a statement takes `{}` or `{}`, not both", keys.resources, keys.not_resources));
+                self.error(
+                    second.at,
+                    format!("a statement takes `{}` or `{}`, not both", keys.resources, keys.not_resources),
+                );
                 (Vec::new(), false)
             }
             (Some(n), None) => (self.strings(n, &format!("`{}`", keys.resources)), false),
             (None, Some(n)) => (self.strings(n, &format!("`{}`", keys.not_resources)), true),
             (None, None) if keys.resources_required => {
-                self.error(node.at, format!("statement `{label}` needs `{}` or `{}`", keys.resources, keys.not_resources));
+                self.error(
+                    node.at,
+                    format!("statement `{label}` needs `{}` or `{}`", keys.resources, keys.not_resources),
+                );
                 (Vec::new(), false)
             }
             (None, None) => (vec![Spanned { value: "*".into(), at: node.at }], false),
@@ -709,7 +738,10 @@ impl<'v> Validator<'v> {
             return;
         }
         let Some((service, name)) = text.split_once(':') else {
-            self.error(action.at, format!("`{text}` is not an IAM action: write `service:Action`, like `s3:GetObject`"));
+            self.error(
+                action.at,
+                format!("`{text}` is not an IAM action: write `service:Action`, like `s3:GetObject`"),
+            );
             return;
         };
         let well_formed = !service.is_empty()
@@ -717,7 +749,10 @@ impl<'v> Validator<'v> {
             && service.chars().all(|c| c.is_ascii_alphanumeric() || "-*?".contains(c))
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "*?".contains(c));
         if !well_formed {
-            self.error(action.at, format!("`{text}` is not an IAM action: write `service:Action`, like `s3:GetObject`"));
+            self.error(
+                action.at,
+                format!("`{text}` is not an IAM action: write `service:Action`, like `s3:GetObject`"),
+            );
             return;
         }
         if service.contains(['*', '?']) {
@@ -734,10 +769,8 @@ impl<'v> Validator<'v> {
             return;
         };
         let pattern = super::pattern::ActionPattern::new(text);
-        let matches_some = known
-            .actions
-            .iter()
-            .any(|a| pattern.matches_lowercase(&format!("{service}:{}", a.to_ascii_lowercase())));
+        let matches_some =
+            known.actions.iter().any(|a| pattern.matches_lowercase(&format!("{service}:{}", a.to_ascii_lowercase())));
         if matches_some {
             return;
         }
@@ -775,8 +808,16 @@ impl<'v> Validator<'v> {
             return;
         }
         let wild = |s: &str| s.contains(['*', '?']);
-        if !wild(partition) && !matches!(*partition, "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f" | "aws-eusc") {
-            self.error(resource.at, format!("unknown partition `{partition}` in `{text}` (`aws`, `aws-cn`, `aws-us-gov`...)"));
+        if !wild(partition)
+            && !matches!(
+                *partition,
+                "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f" | "aws-eusc"
+            )
+        {
+            self.error(
+                resource.at,
+                format!("unknown partition `{partition}` in `{text}` (`aws`, `aws-cn`, `aws-us-gov`...)"),
+            );
         }
         if !wild(region) && !region.is_empty() && !is_region(region) {
             self.error(resource.at, format!("`{region}` in `{text}` is not a region name"));
@@ -808,12 +849,19 @@ impl<'v> Validator<'v> {
                     }
                 }
             }
-            if let (Some(enabled), Effect::Allow, false) = (&document.services, statement.effect, statement.not_actions) {
+            if let (Some(enabled), Effect::Allow, false) = (&document.services, statement.effect, statement.not_actions)
+            {
                 for action in &statement.actions {
                     if let Some((service, _)) = action.value.split_once(':') {
                         let service = service.to_ascii_lowercase();
                         if self.vocabulary.service(&service).is_some() && !enabled.contains(&service) {
-                            self.warning(action.at, format!("service `{service}` is not in `services`, so `{}` is never allowed", action.value));
+                            self.warning(
+                                action.at,
+                                format!(
+                                    "service `{service}` is not in `services`, so `{}` is never allowed",
+                                    action.value
+                                ),
+                            );
                         }
                     }
                 }
@@ -834,11 +882,7 @@ pub fn is_region(text: &str) -> bool {
     first_ok
         && rest.len() >= 2
         && rest.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        && rest
-            .iter()
-            .rev()
-            .skip(1)
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && rest.iter().rev().skip(1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
 }
 
 pub fn is_account(text: &str) -> bool {

@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
+use super::Vocabulary;
 use super::document::{Approval, Effect, Mode, PolicyDocument, Statement};
 use super::pattern::{ActionPattern, ArnPattern};
-use super::Vocabulary;
 
 /// A request to the gate: one action on one or more resources. A resource is an ARN, or
 /// `*` for actions that AWS does not scope to a resource (`s3:ListAllMyBuckets`).
@@ -62,7 +62,9 @@ impl Decision<'_> {
     /// The resource that decided a denial, if one did.
     pub fn denied_resource<'r>(&self, request: &Request<'r>) -> Option<&'r str> {
         match self.reason {
-            Reason::ExplicitDeny { resource } | Reason::ImplicitDeny { resource } => request.resources.get(resource).copied(),
+            Reason::ExplicitDeny { resource } | Reason::ImplicitDeny { resource } => {
+                request.resources.get(resource).copied()
+            }
             _ => None,
         }
     }
@@ -290,18 +292,9 @@ impl Policy {
                 }
             }
         }
-        let tables = names
-            .iter()
-            .zip(matching)
-            .map(|(name, all)| build_table(name, all, &statements, &patterns))
-            .collect();
-        Policy {
-            document,
-            statements,
-            patterns,
-            known,
-            tables,
-        }
+        let tables =
+            names.iter().zip(matching).map(|(name, all)| build_table(name, all, &statements, &patterns)).collect();
+        Policy { document, statements, patterns, known, tables }
     }
 
     pub fn document(&self) -> &PolicyDocument {
@@ -319,10 +312,7 @@ impl Policy {
     /// Is the action's service enabled by `services` (all are when it is absent)?
     pub fn service_enabled(&self, action: &str) -> bool {
         let service = action.split_once(':').map_or(action, |(s, _)| s);
-        self.document
-            .services
-            .as_ref()
-            .is_none_or(|enabled| enabled.iter().any(|s| s.eq_ignore_ascii_case(service)))
+        self.document.services.as_ref().is_none_or(|enabled| enabled.iter().any(|s| s.eq_ignore_ascii_case(service)))
     }
 
     /// Runs `f` with the action's table: the precompiled one for a known action, or one
@@ -334,11 +324,7 @@ impl Policy {
             return f(table);
         }
         let lower = action.to_ascii_lowercase();
-        let all = (0u32..)
-            .zip(&self.statements)
-            .filter(|(_, s)| s.matches_action(&lower))
-            .map(|(i, _)| i)
-            .collect();
+        let all = (0u32..).zip(&self.statements).filter(|(_, s)| s.matches_action(&lower)).map(|(i, _)| i).collect();
         f(&build_table(&lower, all, &self.statements, &self.patterns))
     }
 
@@ -425,10 +411,8 @@ impl Policy {
         });
         for &index in &table.not_resource {
             if let Some(statement) = self.statement(index) {
-                let excluded = statement
-                    .resources
-                    .iter()
-                    .any(|&id| self.pattern(id).is_some_and(|p| p.matches(resource)));
+                let excluded =
+                    statement.resources.iter().any(|&id| self.pattern(id).is_some_and(|p| p.matches(resource)));
                 if !excluded {
                     verdict.note(index, statement);
                 }
@@ -456,7 +440,11 @@ impl Policy {
                     Effect::Deny if !statement.not_resources => {
                         // A pattern that covers `*` requests covers every resource of the
                         // service in the region and account awsgate calls.
-                        let everywhere = statement.resources.iter().filter_map(|&id| self.pattern(id)).any(|p| covers_any_request(p, service));
+                        let everywhere = statement
+                            .resources
+                            .iter()
+                            .filter_map(|&id| self.pattern(id))
+                            .any(|p| covers_any_request(p, service));
                         if everywhere {
                             return false;
                         }
@@ -474,7 +462,8 @@ impl Policy {
         self.with_table(action, |table| {
             let mut out: Vec<String> = Vec::new();
             for statement in table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Allow) {
-                let patterns: Vec<&str> = statement.resources.iter().filter_map(|&id| self.pattern(id)).map(ArnPattern::as_str).collect();
+                let patterns: Vec<&str> =
+                    statement.resources.iter().filter_map(|&id| self.pattern(id)).map(ArnPattern::as_str).collect();
                 let text = if statement.not_resources {
                     vec![format!("everything except {}", patterns.join(", "))]
                 } else {
@@ -513,7 +502,8 @@ impl Policy {
     /// Whether calls of `action` need a human's approval.
     pub fn approval_summary(&self, action: &str) -> ApprovalSummary {
         self.with_table(action, |table| {
-            let allows: Vec<&CompiledStatement> = table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Allow).collect();
+            let allows: Vec<&CompiledStatement> =
+                table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Allow).collect();
             let required = allows.iter().filter(|s| s.approval == Approval::Required).count();
             match required {
                 0 => ApprovalSummary::None,
@@ -524,7 +514,11 @@ impl Policy {
     }
 }
 
-fn compile_statement(statement: &Statement, patterns: &mut Vec<ArnPattern>, ids: &mut HashMap<String, u32>) -> CompiledStatement {
+fn compile_statement(
+    statement: &Statement,
+    patterns: &mut Vec<ArnPattern>,
+    ids: &mut HashMap<String, u32>,
+) -> CompiledStatement {
     let resources = statement
         .resources
         .iter()

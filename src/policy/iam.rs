@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
+use super::Vocabulary;
 use super::document::{Effect, PolicyDocument};
 use super::pattern::ActionPattern;
-use super::Vocabulary;
 
 pub const IAM_POLICY_VERSION: &str = "2012-10-17";
 
@@ -20,7 +20,8 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
         let actions: Vec<String> = match statement.effect {
             Effect::Deny => statement.actions.iter().map(|a| a.value.clone()).collect(),
             Effect::Allow => {
-                let patterns: Vec<ActionPattern> = statement.actions.iter().map(|a| ActionPattern::new(&a.value)).collect();
+                let patterns: Vec<ActionPattern> =
+                    statement.actions.iter().map(|a| ActionPattern::new(&a.value)).collect();
                 let mut reachable = Vec::new();
                 for service in vocabulary.services() {
                     let enabled = document.services.as_ref().is_none_or(|s| s.iter().any(|n| n == service.name));

@@ -90,10 +90,9 @@ pub fn parse(text: &str, default_name: &str, vocabulary: &Vocabulary) -> Result<
     let document = validator.document(&root, default_name);
     let diagnostics = validator.into_diagnostics();
     match document {
-        Some(document) if errors(&diagnostics) == 0 => Ok(Loaded {
-            policy: Policy::compile(document, vocabulary),
-            warnings: diagnostics,
-        }),
+        Some(document) if errors(&diagnostics) == 0 => {
+            Ok(Loaded { policy: Policy::compile(document, vocabulary), warnings: diagnostics })
+        }
         _ => Err(diagnostics),
     }
 }
@@ -101,7 +100,9 @@ pub fn parse(text: &str, default_name: &str, vocabulary: &Vocabulary) -> Result<
 /// Reads, validates and compiles a policy file. A policy with no `name` is named after
 /// the file.
 pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
     let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
-    parse(&text, default_name, vocabulary).map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })
+    parse(&text, default_name, vocabulary)
+        .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })
 }

@@ -59,7 +59,9 @@ fn glob_match(tokens: &[Token], text: &str) -> bool {
             Some(Token::Literal(lit)) if text.get(pos..).is_some_and(|rest| rest.starts_with(&**lit)) => {
                 Some((t + 1, pos + lit.len()))
             }
-            Some(Token::One) => text.get(pos..).and_then(|rest| rest.chars().next()).map(|c| (t + 1, pos + c.len_utf8())),
+            Some(Token::One) => {
+                text.get(pos..).and_then(|rest| rest.chars().next()).map(|c| (t + 1, pos + c.len_utf8()))
+            }
             Some(Token::Star) => {
                 backtrack = Some((t + 1, pos));
                 Some((t + 1, pos))
@@ -100,10 +102,7 @@ impl ActionPattern {
     pub fn new(pattern: &str) -> ActionPattern {
         let lower = pattern.to_ascii_lowercase();
         let literal = (!lower.contains(['*', '?'])).then(|| lower.clone().into());
-        ActionPattern {
-            tokens: tokenize(&lower),
-            literal,
-        }
+        ActionPattern { tokens: tokenize(&lower), literal }
     }
 
     /// `action` must already be ASCII-lowercased.
@@ -167,20 +166,10 @@ impl ArnPattern {
                     Segment { tokens, open_end }
                 })
                 .collect();
-            let needs_search = segments
-                .iter()
-                .rev()
-                .skip(1)
-                .any(|segment| segment.open_end);
-            Shape::Segments {
-                segments,
-                needs_search,
-            }
+            let needs_search = segments.iter().rev().skip(1).any(|segment| segment.open_end);
+            Shape::Segments { segments, needs_search }
         };
-        ArnPattern {
-            source: pattern.into(),
-            shape,
-        }
+        ArnPattern { source: pattern.into(), shape }
     }
 
     pub fn as_str(&self) -> &str {
@@ -203,23 +192,15 @@ impl ArnPattern {
         match &self.shape {
             Shape::Everything => true,
             Shape::Exact => *self.source == *arn,
-            Shape::Segments {
-                segments,
-                needs_search: false,
-            } => match_in_order(segments, arn),
-            Shape::Segments {
-                segments,
-                needs_search: true,
-            } => match_searching(segments, arn),
+            Shape::Segments { segments, needs_search: false } => match_in_order(segments, arn),
+            Shape::Segments { segments, needs_search: true } => match_searching(segments, arn),
         }
     }
 }
 
 /// The end of the text segment that starts at `from`: the next `:` or the end.
 fn segment_end(text: &str, from: usize) -> usize {
-    text.get(from..)
-        .and_then(|rest| rest.find(':'))
-        .map_or(text.len(), |offset| from + offset)
+    text.get(from..).and_then(|rest| rest.find(':')).map_or(text.len(), |offset| from + offset)
 }
 
 /// The common case: only the last segment may be open-ended, so segments pair up one to
@@ -294,13 +275,7 @@ mod tests {
 
     macro_rules! arn {
         ($pattern:expr, $arn:expr, $expected:expr) => {
-            assert_eq!(
-                ArnPattern::new($pattern).matches($arn),
-                $expected,
-                "pattern {:?} against {:?}",
-                $pattern,
-                $arn
-            );
+            assert_eq!(ArnPattern::new($pattern).matches($arn), $expected, "pattern {:?} against {:?}", $pattern, $arn);
         };
     }
 

@@ -17,10 +17,7 @@ pub struct Location {
 
 impl Location {
     fn of(span: &Span) -> Location {
-        Location {
-            line: span.start.line(),
-            column: span.start.col() + 1,
-        }
+        Location { line: span.start.line(), column: span.start.col() + 1 }
     }
 }
 
@@ -41,7 +38,10 @@ pub struct Node {
 pub enum Value {
     /// A scalar as written. `plain` is false for quoted and block scalars, which are always
     /// strings; a plain `true`, `12` or `null` is read as that type where a type is expected.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Sequence(Vec<Node>),
     /// Keys in file order; duplicates are reported while the tree is built.
     Mapping(Vec<(Key, Node)>),
@@ -80,10 +80,7 @@ pub struct SyntaxError {
 /// Parses `text` into a located tree. Returns the first syntax error, since the parser
 /// cannot go on after one; structural problems found while building are all returned.
 pub fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
-    let mut builder = Builder {
-        parser: Parser::new_from_str(text),
-        errors: Vec::new(),
-    };
+    let mut builder = Builder { parser: Parser::new_from_str(text), errors: Vec::new() };
     let root = builder.document();
     match (root, builder.errors.is_empty()) {
         (Some(root), true) => Ok(root),
@@ -112,10 +109,7 @@ impl<'a> Builder<'a> {
             Some(Err(error)) => {
                 let marker = error.marker();
                 self.errors.push(SyntaxError {
-                    at: Location {
-                        line: marker.line(),
-                        column: marker.col() + 1,
-                    },
+                    at: Location { line: marker.line(), column: marker.col() + 1 },
                     message: format!("invalid YAML/JSON: {}", error.info()),
                 });
                 Step::Failed
@@ -149,23 +143,14 @@ impl<'a> Builder<'a> {
     }
 
     fn error(&mut self, at: Location, message: impl Into<String>) {
-        self.errors.push(SyntaxError {
-            at,
-            message: message.into(),
-        });
+        self.errors.push(SyntaxError { at, message: message.into() });
     }
 
     fn node(&mut self, event: Event<'a>, at: Location) -> Option<Node> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.no_anchor_or_tag(at, anchor, tag.is_some());
-                Some(Node {
-                    at,
-                    value: Value::Scalar {
-                        text: text.into_owned(),
-                        plain: style == ScalarStyle::Plain,
-                    },
-                })
+                Some(Node { at, value: Value::Scalar { text: text.into_owned(), plain: style == ScalarStyle::Plain } })
             }
             Event::SequenceStart(anchor, tag) => {
                 self.no_anchor_or_tag(at, anchor, tag.is_some());
@@ -177,10 +162,7 @@ impl<'a> Builder<'a> {
                         Step::Event(event, at) => items.push(self.node(event, at)?),
                     }
                 }
-                Some(Node {
-                    at,
-                    value: Value::Sequence(items),
-                })
+                Some(Node { at, value: Value::Sequence(items) })
             }
             Event::MappingStart(anchor, tag) => {
                 self.no_anchor_or_tag(at, anchor, tag.is_some());
@@ -207,10 +189,7 @@ impl<'a> Builder<'a> {
                     }
                     entries.push((Key { at: key.at, name }, value));
                 }
-                Some(Node {
-                    at,
-                    value: Value::Mapping(entries),
-                })
+                Some(Node { at, value: Value::Mapping(entries) })
             }
             Event::Alias(_) => {
                 self.error(at, "YAML aliases are not allowed in a policy: write the value out");
@@ -281,10 +260,7 @@ mod tests {
 
     #[test]
     fn empty_file_and_aliases_are_refused() {
-        assert!(parse("")
-            .unwrap_err()[0]
-            .message
-            .contains("empty"));
+        assert!(parse("").unwrap_err()[0].message.contains("empty"));
         let errors = parse("a: &x 1\nb: *x\n").unwrap_err();
         assert!(errors.iter().any(|e| e.message.contains("anchors")));
     }

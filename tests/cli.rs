@@ -1,0 +1,247 @@
+//! The CLI as users run it: exit codes, the `simulate --json` contract, `tools`,
+//! `iam-policy` and `actions`, and a decision on each starter policy.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn awsgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_awsgate"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .env_remove("AWSGATE_POLICY")
+        .output()
+        .expect("run awsgate")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn simulate(policy: &str, action: &str, resources: &[&str]) -> Value {
+    let mut args = vec!["simulate", "--policy", policy, "--action", action, "--json"];
+    for resource in resources {
+        args.extend(["--resource", resource]);
+    }
+    let output = awsgate(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    stdout_json(&output)
+}
+
+#[test]
+fn simulate_json_has_exactly_the_specified_fields_in_order() {
+    let out = simulate("policies/reports-team.yaml", "s3:GetObject", &["arn:aws:s3:::reports/private/pay.csv"]);
+    let keys: Vec<&str> = out.as_object().expect("object").keys().map(String::as_str).collect();
+    assert_eq!(keys, ["decision", "enforced", "statement", "reason", "approval"]);
+    assert_eq!(out["decision"], "deny");
+    assert_eq!(out["enforced"], true);
+    assert_eq!(out["statement"], "DenyPrivate");
+    assert_eq!(out["approval"], "not_required");
+    let reason = out["reason"].as_str().expect("reason");
+    assert!(reason.contains("s3:GetObject") && reason.contains("arn:aws:s3:::reports/private/pay.csv"), "{reason}");
+}
+
+#[test]
+fn simulate_exits_zero_whatever_the_decision_and_reads_the_policy_from_the_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_awsgate"))
+        .args(["simulate", "--action", "s3:DeleteObject", "--resource", "arn:aws:s3:::reports/a", "--json"])
+        .env("AWSGATE_POLICY", "policies/s3-read-only.yaml")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    let out = stdout_json(&output);
+    assert_eq!(out["decision"], "deny");
+    assert_eq!(out["statement"], Value::Null);
+}
+
+#[test]
+fn exit_codes_distinguish_failed_checks_from_usage_errors() {
+    assert_eq!(awsgate(&["check", "tests/golden/check/bad-arns.yaml"]).status.code(), Some(1));
+    assert_eq!(awsgate(&["check", "policies/s3-read-only.yaml"]).status.code(), Some(0));
+    assert_eq!(awsgate(&["check", "does/not/exist.yaml"]).status.code(), Some(1));
+    assert_eq!(awsgate(&["check"]).status.code(), Some(2));
+    assert_eq!(awsgate(&["simulate", "--policy", "policies/s3-read-only.yaml"]).status.code(), Some(2));
+    assert_eq!(awsgate(&["frobnicate"]).status.code(), Some(2));
+    // A misspelt action is invalid input, with a suggestion; not a silent implicit deny.
+    let typo = awsgate(&[
+        "simulate",
+        "--policy",
+        "policies/s3-read-only.yaml",
+        "--action",
+        "s3:GetObjcet",
+        "--resource",
+        "arn:aws:s3:::reports/a",
+    ]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("did you mean `s3:GetObject`?"));
+    let not_arn = awsgate(&[
+        "simulate",
+        "--policy",
+        "policies/s3-read-only.yaml",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "reports/a",
+    ]);
+    assert_eq!(not_arn.status.code(), Some(1));
+}
+
+#[test]
+fn commands_refuse_an_invalid_policy_with_located_errors() {
+    let output = awsgate(&["tools", "--policy", "tests/golden/check/bad-actions.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("tests/golden/check/bad-actions.yaml:6:9: error: unknown action"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn s3_read_only_reads_one_bucket_only() {
+    let p = "policies/s3-read-only.yaml";
+    assert_eq!(simulate(p, "s3:GetObject", &["arn:aws:s3:::reports/2026/q3.csv"])["decision"], "allow");
+    assert_eq!(simulate(p, "s3:ListBucket", &["arn:aws:s3:::reports"])["decision"], "allow");
+    assert_eq!(simulate(p, "s3:GetObject", &["arn:aws:s3:::finance/q3.csv"])["decision"], "deny");
+    assert_eq!(simulate(p, "s3:PutObject", &["arn:aws:s3:::reports/new.csv"])["decision"], "deny");
+    assert_eq!(
+        simulate(p, "dynamodb:GetItem", &["arn:aws:dynamodb:us-east-1:123456789012:table/t"])["reason"]
+            .as_str()
+            .map(|r| r.contains("not enabled")),
+        Some(true)
+    );
+}
+
+#[test]
+fn dynamodb_read_only_reads_one_table() {
+    let p = "policies/dynamodb-read-only.yaml";
+    let orders = "arn:aws:dynamodb:us-east-1:123456789012:table/orders";
+    for action in ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"] {
+        assert_eq!(simulate(p, action, &[orders])["decision"], "allow", "{action}");
+    }
+    assert_eq!(simulate(p, "dynamodb:ListTables", &["*"])["decision"], "allow");
+    assert_eq!(simulate(p, "dynamodb:PutItem", &[orders])["decision"], "deny");
+    assert_eq!(
+        simulate(p, "dynamodb:GetItem", &["arn:aws:dynamodb:us-east-1:123456789012:table/users"])["decision"],
+        "deny"
+    );
+}
+
+#[test]
+fn sqs_worker_consumes_one_queue_and_publishes_to_another() {
+    let p = "policies/sqs-worker.yaml";
+    let jobs = "arn:aws:sqs:us-east-1:123456789012:jobs";
+    let results = "arn:aws:sqs:us-east-1:123456789012:results";
+    assert_eq!(simulate(p, "sqs:ReceiveMessage", &[jobs])["decision"], "allow");
+    assert_eq!(simulate(p, "sqs:DeleteMessage", &[jobs])["decision"], "allow");
+    assert_eq!(simulate(p, "sqs:SendMessage", &[results])["decision"], "allow");
+    assert_eq!(simulate(p, "sqs:SendMessage", &[jobs])["decision"], "deny");
+    assert_eq!(simulate(p, "sqs:ReceiveMessage", &[results])["decision"], "deny");
+    let purge = simulate(p, "sqs:PurgeQueue", &[jobs]);
+    assert_eq!((purge["decision"].as_str(), purge["statement"].as_str()), (Some("deny"), Some("NeverPurge")));
+}
+
+#[test]
+fn reports_team_denies_private_and_asks_approval_for_uploads() {
+    let p = "policies/reports-team.yaml";
+    assert_eq!(simulate(p, "s3:GetObject", &["arn:aws:s3:::reports/q3.csv"])["decision"], "allow");
+    assert_eq!(simulate(p, "s3:GetObject", &["arn:aws:s3:::reports/private/pay.csv"])["statement"], "DenyPrivate");
+    let upload = simulate(p, "s3:PutObject", &["arn:aws:s3:::reports/uploads/q4.csv"]);
+    assert_eq!((upload["decision"].as_str(), upload["approval"].as_str()), (Some("allow"), Some("required")));
+    assert_eq!(simulate(p, "s3:PutObject", &["arn:aws:s3:::reports/private/uploads/x"])["decision"], "deny");
+    assert_eq!(simulate(p, "sts:GetCallerIdentity", &["*"])["decision"], "allow");
+    // The commented-out audit line is there for users to flip.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(p)).expect("read");
+    assert!(text.contains("# mode: audit"));
+}
+
+#[test]
+fn iam_minimal_loads_with_services_awsgate_has_no_tools_for() {
+    let p = "policies/iam-minimal.json";
+    let check = awsgate(&["check", p]);
+    assert_eq!(check.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("no tools for service `rds`") && stdout.contains("no tools for service `ec2`"), "{stdout}");
+    assert_eq!(simulate(p, "rds:DescribeDBInstances", &["*"])["decision"], "allow");
+    assert_eq!(
+        simulate(p, "sqs:SendMessage", &["arn:aws:sqs:eu-west-1:123456789012:vendor-jobs"])["decision"],
+        "allow"
+    );
+    assert_eq!(
+        simulate(p, "dynamodb:DeleteItem", &["arn:aws:dynamodb:us-east-1:123456789012:table/vendor-state"])["decision"],
+        "deny"
+    );
+}
+
+#[test]
+fn tools_lists_what_the_policy_can_allow_with_truthful_annotations() {
+    let output = awsgate(&["tools", "--policy", "policies/sqs-worker.yaml", "--json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let tools = stdout_json(&output);
+    let names: Vec<&str> = tools.as_array().expect("list").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sqs_get_queue_url",
+            "sqs_get_queue_attributes",
+            "sqs_send_message",
+            "sqs_receive_message",
+            "sqs_delete_message",
+            "sqs_change_message_visibility"
+        ]
+    );
+    let delete =
+        tools.as_array().expect("list").iter().find(|t| t["name"] == "sqs_delete_message").expect("delete tool");
+    assert_eq!(delete["annotations"]["destructiveHint"], true);
+    assert_eq!(delete["annotations"]["readOnlyHint"], false);
+    assert_eq!(delete["resources"][0], "arn:aws:sqs:us-east-1:123456789012:jobs");
+    assert!(delete["description"].as_str().expect("description").contains("arn:aws:sqs:us-east-1:123456789012:jobs"));
+    // PurgeQueue is denied everywhere, so it is not listed; an approval summary is given.
+    let reports = stdout_json(&awsgate(&["tools", "--policy", "policies/reports-team.yaml", "--json"]));
+    let put = reports.as_array().expect("list").iter().find(|t| t["name"] == "s3_put_object").expect("put tool");
+    assert_eq!(put["approval"], "required");
+}
+
+#[test]
+fn audit_mode_lists_every_tool_of_the_enabled_services() {
+    let dir = std::env::temp_dir().join(format!("awsgate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let file = dir.join("audit.yaml");
+    std::fs::write(&file, "version: 1\nmode: audit\nservices: [sqs]\nstatements:\n  - effect: allow\n    actions: [sqs:SendMessage]\n    resources: [\"*\"]\n").expect("write");
+    let tools = stdout_json(&awsgate(&["tools", "--policy", file.to_str().expect("path"), "--json"]));
+    assert_eq!(tools.as_array().map(Vec::len), Some(8), "{tools}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn iam_policy_is_least_privilege_and_keeps_denies() {
+    let output = awsgate(&["iam-policy", "--policy", "policies/reports-team.yaml"]);
+    assert_eq!(output.status.code(), Some(0));
+    let document = stdout_json(&output);
+    assert_eq!(document["Version"], "2012-10-17");
+    let statements = document["Statement"].as_array().expect("statements");
+    let list = statements.iter().find(|s| s["Sid"] == "ListReports").expect("ListReports");
+    // `s3:List*` is expanded to the list actions awsgate can call, no more.
+    assert_eq!(list["Action"], serde_json::json!(["s3:GetBucketLocation", "s3:ListAllMyBuckets", "s3:ListBucket"]));
+    let deny = statements.iter().find(|s| s["Sid"] == "DenyPrivate").expect("DenyPrivate");
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Action"], serde_json::json!(["s3:*"]));
+    for statement in statements {
+        let sid = statement["Sid"].as_str().expect("sid");
+        assert!(sid.chars().all(|c| c.is_ascii_alphanumeric()), "{sid}");
+    }
+}
+
+#[test]
+fn actions_lists_the_catalog() {
+    let catalog = stdout_json(&awsgate(&["actions", "--json"]));
+    let items = catalog.as_array().expect("list");
+    assert!(items.len() >= 24);
+    let head = items.iter().find(|a| a["tool"] == "s3_head_object").expect("head object");
+    assert_eq!(head["action"], "s3:GetObject");
+    for item in items {
+        let tool = item["tool"].as_str().expect("tool");
+        assert!(tool.len() <= 64 && tool.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+    }
+}
