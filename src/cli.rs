@@ -189,12 +189,12 @@ fn validate_request(action: &str, resources: &[String]) -> Result<(), CliError> 
             "`{action}` is not one action: simulate takes an action name without wildcards"
         )));
     }
-    if let Some(known) = catalog::vocabulary().service(&service.to_ascii_lowercase()) {
-        if !known.actions.iter().any(|a| a.eq_ignore_ascii_case(name)) {
-            let hint = policy::closest(name, known.actions.iter().copied())
-                .map_or_else(String::new, |hit| format!("; did you mean `{service}:{hit}`?"));
-            return Err(CliError::Invalid(format!("unknown action `{action}`{hint}")));
-        }
+    if let Some(known) = catalog::vocabulary().service(&service.to_ascii_lowercase())
+        && !known.actions.iter().any(|a| a.eq_ignore_ascii_case(name))
+    {
+        let hint = policy::closest(name, known.actions.iter().copied())
+            .map_or_else(String::new, |hit| format!("; did you mean `{service}:{hit}`?"));
+        return Err(CliError::Invalid(format!("unknown action `{action}`{hint}")));
     }
     for resource in resources {
         if resource != "*" && !resource.starts_with("arn:") {

@@ -52,19 +52,19 @@ fn run_table(path: &Path) -> Vec<String> {
         if got["statement"].as_str() != case.statement.as_deref() {
             wrong.push(format!("statement {} (expected {:?})", got["statement"], case.statement));
         }
-        if let Some(approval) = &case.approval {
-            if got["approval"] != approval.as_str() {
-                wrong.push(format!("approval {} (expected {approval})", got["approval"]));
-            }
+        if let Some(approval) = &case.approval
+            && got["approval"] != approval.as_str()
+        {
+            wrong.push(format!("approval {} (expected {approval})", got["approval"]));
         }
         let enforced = case.enforced.unwrap_or(true);
         if got["enforced"] != enforced {
             wrong.push(format!("enforced {} (expected {enforced})", got["enforced"]));
         }
-        if let Some(part) = &case.reason_contains {
-            if !got["reason"].as_str().unwrap_or("").contains(part.as_str()) {
-                wrong.push(format!("reason {} lacks {part:?}", got["reason"]));
-            }
+        if let Some(part) = &case.reason_contains
+            && !got["reason"].as_str().unwrap_or("").contains(part.as_str())
+        {
+            wrong.push(format!("reason {} lacks {part:?}", got["reason"]));
         }
         if !wrong.is_empty() {
             failures.push(format!("{} / {}: {}", path.display(), case.name, wrong.join("; ")));

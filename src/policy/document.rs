@@ -537,10 +537,10 @@ impl<'v> Validator<'v> {
                 self.error(name.at, "`credentials.session_name` must be 2 to 64 letters, digits or `+=,.@-_`");
             }
         }
-        if let Some(node) = find(entries, "duration_seconds") {
-            if let Some(seconds) = self.number(node, "`credentials.duration_seconds`", 900..=43_200) {
-                credentials.duration_seconds = u32::try_from(seconds).unwrap_or(900);
-            }
+        if let Some(node) = find(entries, "duration_seconds")
+            && let Some(seconds) = self.number(node, "`credentials.duration_seconds`", 900..=43_200)
+        {
+            credentials.duration_seconds = u32::try_from(seconds).unwrap_or(900);
         }
         if let Some(policy) = text(self, "session_policy") {
             match policy.value.as_str() {
@@ -825,7 +825,8 @@ impl<'v> Validator<'v> {
         if !wild(account) && !account.is_empty() && !is_account(account) {
             self.error(resource.at, format!("`{account}` in `{text}` is not a 12-digit account id"));
         }
-        if *service == "s3" && (!region.is_empty() || !account.is_empty()) && !(wild(region) || wild(account)) {
+        let names_region_or_account = !region.is_empty() || !account.is_empty();
+        if *service == "s3" && names_region_or_account && !wild(region) && !wild(account) {
             self.warning(resource.at, format!("S3 bucket and object ARNs have no region or account (`arn:aws:s3:::BUCKET/KEY`): `{text}` matches nothing"));
         }
     }
@@ -837,15 +838,17 @@ impl<'v> Validator<'v> {
             for resource in &statement.resources {
                 let parts: Vec<&str> = resource.value.splitn(6, ':').collect();
                 if let [_, _, _, region, account, _] = parts.as_slice() {
-                    if let Some(ours) = &document.region {
-                        if is_region(region) && region != ours {
-                            self.warning(resource.at, format!("`{}` names region `{region}` but the policy's region is `{ours}`: it matches nothing awsgate calls", resource.value));
-                        }
+                    if let Some(ours) = &document.region
+                        && is_region(region)
+                        && region != ours
+                    {
+                        self.warning(resource.at, format!("`{}` names region `{region}` but the policy's region is `{ours}`: it matches nothing awsgate calls", resource.value));
                     }
-                    if let Some(ours) = &document.account {
-                        if is_account(account) && account != ours {
-                            self.warning(resource.at, format!("`{}` names account `{account}` but the policy's account is `{ours}`: it matches nothing awsgate calls", resource.value));
-                        }
+                    if let Some(ours) = &document.account
+                        && is_account(account)
+                        && account != ours
+                    {
+                        self.warning(resource.at, format!("`{}` names account `{account}` but the policy's account is `{ours}`: it matches nothing awsgate calls", resource.value));
                     }
                 }
             }

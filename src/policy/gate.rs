@@ -177,11 +177,11 @@ impl PrefixIndex {
         let mut ancestors: Vec<usize> = Vec::new();
         for (position, &(_, pattern)) in entries.iter().enumerate() {
             let prefix = prefix_of(pattern);
-            if let Some(last) = nodes.last_mut() {
-                if *last.prefix == *prefix {
-                    last.members.end = position + 1;
-                    continue;
-                }
+            if let Some(last) = nodes.last_mut()
+                && *last.prefix == *prefix
+            {
+                last.members.end = position + 1;
+                continue;
             }
             // Sorted order puts every extension of a prefix right after it.
             while let Some(&top) = ancestors.last() {
@@ -276,19 +276,19 @@ impl Policy {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             if !statement.not_actions && statement.actions.iter().all(|p| p.literal().is_some()) {
                 for id in statement.actions.iter().filter_map(|p| p.literal()).filter_map(|l| known.get(l)) {
-                    if let Some(list) = matching.get_mut(*id) {
-                        if list.last() != Some(&index) {
-                            list.push(index);
-                        }
+                    if let Some(list) = matching.get_mut(*id)
+                        && list.last() != Some(&index)
+                    {
+                        list.push(index);
                     }
                 }
                 continue;
             }
             for (id, name) in names.iter().enumerate() {
-                if statement.matches_action(name) {
-                    if let Some(list) = matching.get_mut(id) {
-                        list.push(index);
-                    }
+                if statement.matches_action(name)
+                    && let Some(list) = matching.get_mut(id)
+                {
+                    list.push(index);
                 }
             }
         }
@@ -403,10 +403,10 @@ impl Policy {
             return verdict;
         }
         table.by_prefix.candidates(resource, |index, pattern| {
-            if self.pattern(pattern).is_some_and(|p| p.matches(resource)) {
-                if let Some(statement) = self.statement(index) {
-                    verdict.note(index, statement);
-                }
+            if self.pattern(pattern).is_some_and(|p| p.matches(resource))
+                && let Some(statement) = self.statement(index)
+            {
+                verdict.note(index, statement);
             }
         });
         for &index in &table.not_resource {

@@ -2,7 +2,7 @@
 //! the policy file, no async runtime, no AWS SDK, no MCP. What it knows of AWS's actions
 //! comes in as a [`Vocabulary`] from the catalog.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 mod document;
 mod gate;
