@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::catalog::{self, ResourceShape, ToolSpec};
+use crate::mcp;
 use crate::policy::{self, Decision, Diagnostic, Loaded, Policy, PolicyError, Request, Severity};
 
 #[derive(Debug, Parser)]
@@ -87,8 +88,8 @@ pub enum CliError {
     Policy(#[from] PolicyError),
     #[error("invalid input: {0}")]
     Invalid(String),
-    #[error("{0}")]
-    NotBuilt(&'static str),
+    #[error(transparent)]
+    Serve(#[from] mcp::ServeError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -102,9 +103,14 @@ pub enum Outcome {
 }
 
 pub fn run(cli: Cli) -> Result<Outcome, CliError> {
-    let stdout = &mut std::io::stdout().lock();
+    // Not locked for `serve`: there stdout belongs to the MCP transport.
+    let stdout = &mut std::io::stdout();
     match cli.command {
-        Command::Serve { .. } => Err(CliError::NotBuilt("`awsgate serve` is not built yet: the MCP server comes next")),
+        Command::Serve { policy, transport, listen, audit_log, auth_token_file } => {
+            let http = (transport == Transport::Http).then_some(mcp::HttpOptions { listen, auth_token_file });
+            mcp::serve(mcp::ServeOptions { policy, http, audit_log })?;
+            Ok(Outcome::Ok)
+        }
         Command::Check { files } => check(&files, stdout),
         Command::Simulate { policy, action, resources, json } => {
             let loaded = load(&policy)?;

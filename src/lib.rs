@@ -14,6 +14,9 @@
 //!
 //! `src/main.rs` only parses the command line and maps errors to exit codes.
 
+pub mod audit;
+pub mod aws;
 pub mod catalog;
 pub mod cli;
+pub mod mcp;
 pub mod policy;

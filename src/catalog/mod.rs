@@ -6,12 +6,17 @@
 //! Adding a tool touches one file: its service's `TOOLS` (and `TOOL_ACTIONS` when the IAM
 //! action is new).
 
+pub mod args;
+pub mod call;
 mod dynamodb;
 mod s3;
 mod sqs;
 mod sts;
 
+use crate::aws::Scope;
 use crate::policy::{ApprovalSummary, Policy, ServiceVocabulary, Vocabulary};
+use args::{Arg, ArgumentError, Arguments};
+pub use call::{AwsFailure, CallOptions, CallOutput, Prepared, describe_sdk_error, fit_output};
 
 /// How a tool's call affects AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +91,10 @@ pub struct ToolSpec {
     pub annotations: Annotations,
     /// What the tool does, for its description.
     pub summary: &'static str,
+    /// Its arguments: the input schema and its validation.
+    pub args: &'static [Arg],
+    /// Builds the call from validated arguments: the resource ARNs and the request.
+    pub prepare: fn(&Arguments, &Scope) -> Result<Prepared, ArgumentError>,
 }
 
 impl ToolSpec {
@@ -93,6 +102,32 @@ impl ToolSpec {
     pub fn iam_action(&self) -> String {
         format!("{}:{}", self.service, self.action)
     }
+
+    /// Validates the arguments and builds the call; no AWS request is made.
+    pub fn prepare(
+        &self,
+        input: Option<serde_json::Map<String, serde_json::Value>>,
+        scope: &Scope,
+    ) -> Result<Prepared, ArgumentError> {
+        let arguments = Arguments::validate(self.args, input)?;
+        (self.prepare)(&arguments, scope)
+    }
+}
+
+pub fn bucket_arn(scope: &Scope, bucket: &str) -> String {
+    format!("arn:{}:s3:::{bucket}", scope.partition)
+}
+
+pub fn object_arn(scope: &Scope, bucket: &str, key: &str) -> String {
+    format!("arn:{}:s3:::{bucket}/{key}", scope.partition)
+}
+
+pub fn table_arn(scope: &Scope, table: &str) -> String {
+    format!("arn:{}:dynamodb:{}:{}:table/{table}", scope.partition, scope.region, scope.account)
+}
+
+pub fn queue_arn(scope: &Scope, account: &str, name: &str) -> String {
+    format!("arn:{}:sqs:{}:{account}:{name}", scope.partition, scope.region)
 }
 
 struct Service {

@@ -1,6 +1,11 @@
 //! AWS STS.
 
+use serde_json::json;
+
+use super::args::{ArgumentError, Arguments};
+use super::call::{Prepared, describe_sdk_error, output};
 use super::{Access, READS, ResourceShape, ToolSpec};
+use crate::aws::Scope;
 
 pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     name: "sts_get_caller_identity",
@@ -11,9 +16,18 @@ pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     resource: ResourceShape::None,
     annotations: READS,
     summary: "Show the identity (account, ARN) that awsgate's calls run as.",
+    args: &[],
+    prepare: get_caller_identity,
 }];
 
 pub const TOOL_ACTIONS: &[&str] = &["GetCallerIdentity"];
+
+fn get_caller_identity(_: &Arguments, _: &Scope) -> Result<Prepared, ArgumentError> {
+    Ok(Prepared::new(vec!["*".into()], |aws, _| async move {
+        let out = aws.sts.get_caller_identity().send().await.map_err(|e| describe_sdk_error(&e))?;
+        Ok(output(json!({ "account": out.account(), "arn": out.arn(), "user_id": out.user_id() }), &out))
+    }))
+}
 
 /// Every IAM action of STS, for validating policies.
 pub const IAM_ACTIONS: &[&str] = &[

@@ -1,0 +1,177 @@
+//! Audit records and their sink: one JSON object per line, to stderr or appended to a
+//! file. A call writes a `decision` record before any AWS request and a `result` record
+//! after it; if the decision cannot be written, the call is refused. Records carry names,
+//! ARNs and outcomes, never credentials or payloads (bodies, items, messages).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Where records go.
+#[derive(Debug)]
+pub struct AuditLog {
+    sink: Mutex<Sink>,
+}
+
+#[derive(Debug)]
+enum Sink {
+    Stderr,
+    File { file: File, path: PathBuf },
+}
+
+impl AuditLog {
+    pub fn stderr() -> AuditLog {
+        AuditLog { sink: Mutex::new(Sink::Stderr) }
+    }
+
+    /// Opens `path` for appending, creating it if needed.
+    pub fn file(path: &Path) -> std::io::Result<AuditLog> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(AuditLog { sink: Mutex::new(Sink::File { file, path: path.to_path_buf() }) })
+    }
+
+    /// Writes one record as one line and flushes it. An error means the record may not
+    /// be on disk: the caller must not go on as if it were.
+    pub fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut sink = self.sink.lock().map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
+        match &mut *sink {
+            Sink::Stderr => {
+                let mut stderr = std::io::stderr().lock();
+                stderr.write_all(&line)?;
+                stderr.flush()
+            }
+            Sink::File { file, .. } => {
+                file.write_all(&line)?;
+                file.flush()
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self.sink.lock().as_deref() {
+            Ok(Sink::File { path, .. }) => path.display().to_string(),
+            _ => "stderr".into(),
+        }
+    }
+}
+
+/// The MCP client, from `initialize`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Client {
+    pub name: String,
+    pub version: String,
+}
+
+/// One audit record. `event` is `decision` or `result`; the result fields are absent on
+/// decision records.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record<'a> {
+    pub time: String,
+    pub event: &'static str,
+    pub call_id: &'a str,
+    pub session: &'a str,
+    pub client: &'a Client,
+    pub policy: &'a str,
+    pub mode: &'static str,
+    pub tool: &'a str,
+    pub action: Option<&'a str>,
+    pub resources: &'a [String],
+    pub decision: Option<&'static str>,
+    pub enforced: Option<bool>,
+    pub statement: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub approval: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+}
+
+/// Now, as RFC 3339 UTC with milliseconds: `2026-11-22T05:07:30.123Z`.
+pub fn now_rfc3339() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339(since.as_secs(), since.subsec_millis())
+}
+
+fn rfc3339(seconds: u64, millis: u32) -> String {
+    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
+    let rest = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(rfc3339(1_795_324_050, 123), "2026-11-22T05:07:30.123Z");
+    }
+
+    #[test]
+    fn records_are_single_lines_even_with_hostile_text() {
+        let dir = std::env::temp_dir().join(format!("awsgate-audit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.jsonl");
+        let log = AuditLog::file(&path).unwrap();
+        let client = Client { name: "c".into(), version: "1".into() };
+        let resources = vec!["arn:aws:s3:::b/line\nbreak\"quote".to_string()];
+        let record = Record {
+            time: now_rfc3339(),
+            event: "decision",
+            call_id: "1",
+            session: "s",
+            client: &client,
+            policy: "p",
+            mode: "enforce",
+            tool: "s3_get_object",
+            action: Some("s3:GetObject"),
+            resources: &resources,
+            decision: Some("deny"),
+            enforced: Some(true),
+            statement: None,
+            reason: Some("no statement allows it"),
+            approval: Some("not_required"),
+            outcome: None,
+            error: None,
+            aws_request_id: None,
+            duration_ms: None,
+        };
+        log.write(&record).unwrap();
+        log.write(&record).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let parsed: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(parsed["resources"][0], "arn:aws:s3:::b/line\nbreak\"quote");
+        assert!(parsed.get("outcome").is_none());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

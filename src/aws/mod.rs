@@ -1,0 +1,100 @@
+//! Credentials and SDK clients, nothing else: the shared AWS config is loaded once from
+//! the standard chain (or the policy's `credentials`), and each service's client is
+//! derived from it. The agent never chooses a profile, role, region or endpoint.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::policy::PolicyDocument;
+
+/// The clients every tool runs with.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// Where calls go, for building ARNs: fixed at start, never from the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("no AWS region: set `region` in the policy, or AWS_REGION / a profile's region")]
+    NoRegion,
+    #[error(
+        "cannot learn the AWS account for ARNs (sts:GetCallerIdentity failed: {0}); set `account` in the policy or check the credentials"
+    )]
+    Account(String),
+}
+
+impl Aws {
+    /// Loads the shared config and derives the clients. With `AWS_ENDPOINT_URL` set (a
+    /// local emulator), S3 uses path-style addressing.
+    pub async fn connect(document: &PolicyDocument) -> Result<(Aws, SdkConfig), SetupError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &document.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = document.credentials.as_ref().and_then(|c| c.profile.as_ref()) {
+            loader = loader.profile_name(profile);
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(SetupError::NoRegion);
+        }
+        Ok((Aws::from_config(&config), config))
+    }
+
+    pub fn from_config(config: &SdkConfig) -> Aws {
+        let s3_config =
+            aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+        Aws {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+        }
+    }
+
+    /// The scope for ARNs: the config's region, and the policy's account or the caller's.
+    pub async fn scope(&self, config: &SdkConfig, document: &PolicyDocument) -> Result<Scope, SetupError> {
+        let region = config.region().map(|r| r.to_string()).ok_or(SetupError::NoRegion)?;
+        let account = match &document.account {
+            Some(account) => account.clone(),
+            None => {
+                let identity = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| SetupError::Account(crate::catalog::describe_sdk_error(&e).message))?;
+                identity
+                    .account()
+                    .map(str::to_string)
+                    .ok_or_else(|| SetupError::Account("no account in the answer".into()))?
+            }
+        };
+        Ok(Scope { partition: partition_of(&region).to_string(), region, account })
+    }
+}
+
+/// The partition a region belongs to.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
+}

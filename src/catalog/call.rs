@@ -1,0 +1,187 @@
+//! A call ready to run: the resources the gate judges, and the function that makes the
+//! AWS request. Also the mapping of SDK failures into the tool error, and the limit on
+//! output size.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::RequestId;
+use serde_json::{Value, json};
+
+use crate::aws::Aws;
+
+/// What a finished call returns: its JSON and AWS's request id.
+#[derive(Debug, Clone)]
+pub struct CallOutput {
+    pub value: Value,
+    pub request_id: Option<String>,
+}
+
+/// AWS refused or failed: the AWS error code, its message and the request id. Never a
+/// credential, an endpoint or a stack trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsFailure {
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+/// Per-call settings from the policy's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct CallOptions {
+    pub max_output_bytes: usize,
+}
+
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<CallOutput, AwsFailure>> + Send>>;
+
+/// A validated call: the resources it touches (ARNs, or `*`) and how to run it.
+pub struct Prepared {
+    pub resources: Vec<String>,
+    run: Box<dyn FnOnce(Aws, CallOptions) -> CallFuture + Send>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("resources", &self.resources).finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    pub fn new<F, Fut>(resources: Vec<String>, run: F) -> Prepared
+    where
+        F: FnOnce(Aws, CallOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<CallOutput, AwsFailure>> + Send + 'static,
+    {
+        Prepared { resources, run: Box::new(move |aws, options| Box::pin(run(aws, options))) }
+    }
+
+    /// Makes the AWS request. Only called after the gate allowed it and the decision was
+    /// audited.
+    pub fn run(self, aws: Aws, options: CallOptions) -> CallFuture {
+        (self.run)(aws, options)
+    }
+}
+
+/// A successful call's output with its request id.
+pub fn output(value: Value, response: &impl RequestId) -> CallOutput {
+    CallOutput { value, request_id: response.request_id().map(str::to_string) }
+}
+
+/// Maps an SDK error to the tool error. Service errors keep AWS's code and message;
+/// transport failures get a fixed message, since theirs may name endpoints or files.
+pub fn describe_sdk_error<E, R>(error: &SdkError<E, R>) -> AwsFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let request_id = match error {
+        SdkError::ServiceError(service) => service.err().meta().request_id().map(str::to_string),
+        _ => None,
+    };
+    let (code, message) = match error {
+        SdkError::ServiceError(_) => (
+            error.code().unwrap_or("ServiceError").to_string(),
+            error.message().unwrap_or("AWS refused the request").to_string(),
+        ),
+        SdkError::TimeoutError(_) => ("Timeout".into(), "the request to AWS timed out".into()),
+        _ if mentions_credentials(error) => (
+            "CredentialsUnavailable".into(),
+            "awsgate has no usable AWS credentials for this call; the operator must fix its credential setup".into(),
+        ),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            ("Timeout".into(), "the request to AWS timed out".into())
+        }
+        SdkError::DispatchFailure(_) => ("NetworkError".into(), "could not reach the AWS endpoint".into()),
+        SdkError::ResponseError(_) => ("InvalidResponse".into(), "AWS sent a response awsgate could not read".into()),
+        _ => ("RequestFailed".into(), "the request could not be made".into()),
+    };
+    AwsFailure { code, message, request_id }
+}
+
+fn mentions_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if e.to_string().to_ascii_lowercase().contains("credential") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// The safety net for every result: if its JSON is larger than `max` bytes, drop items
+/// from the end of its largest list until it fits, and say so.
+pub fn fit_output(value: Value, max: usize) -> Value {
+    let size = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
+    if size(&value) <= max {
+        return value;
+    }
+    let Value::Object(mut object) = value else {
+        return json!({ "output_truncated": true, "note": format!("the result was larger than max_output_bytes ({max}) and was left out") });
+    };
+    let largest = object
+        .iter()
+        .filter_map(|(k, v)| v.as_array().map(|a| (k.clone(), serde_json::to_vec(a).map_or(0, |b| b.len()))))
+        .max_by_key(|(_, len)| *len)
+        .map(|(k, _)| k);
+    let Some(field) = largest else {
+        return json!({ "output_truncated": true, "note": format!("the result was larger than max_output_bytes ({max}) and was left out") });
+    };
+    let total = object.get(&field).and_then(Value::as_array).map_or(0, Vec::len);
+    object.insert("output_truncated".into(), json!(true));
+    object.insert(
+        "note".into(),
+        json!(format!(
+            "output limited to max_output_bytes ({max}): `{field}` was cut; ask for fewer items or continue with the pagination token"
+        )),
+    );
+    let mut kept = total;
+    // Halve, then creep back up: few serializations even for long lists.
+    let mut low = 0usize;
+    let mut high = total;
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        if let Some(Value::Array(items)) = object.get(&field) {
+            let mut trial = object.clone();
+            trial.insert(field.clone(), Value::Array(items.iter().take(mid).cloned().collect()));
+            if size(&Value::Object(trial)) <= max {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        } else {
+            break;
+        }
+        kept = low;
+    }
+    if let Some(Value::Array(items)) = object.get_mut(&field) {
+        items.truncate(kept);
+    }
+    object.insert("items_returned".into(), json!(kept));
+    object.insert("items_available".into(), json!(total));
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_outputs_pass_unchanged() {
+        let value = json!({"items": [1, 2, 3]});
+        assert_eq!(fit_output(value.clone(), 1000), value);
+    }
+
+    #[test]
+    fn large_lists_are_cut_to_fit_and_say_so() {
+        let items: Vec<String> = (0..1000).map(|i| format!("item-{i:04}")).collect();
+        let fitted = fit_output(json!({"bucket": "b", "objects": items, "next_token": "t"}), 2048);
+        assert!(serde_json::to_vec(&fitted).unwrap().len() <= 2048);
+        assert_eq!(fitted["output_truncated"], true);
+        assert_eq!(fitted["items_available"], 1000);
+        let kept = fitted["objects"].as_array().unwrap().len();
+        assert!(kept > 50 && kept < 1000, "{kept}");
+        assert_eq!(fitted["next_token"], "t");
+    }
+}

@@ -1,0 +1,322 @@
+//! The MCP server handler: `list_tools` is the catalog filtered by the policy, and
+//! `call_tool` runs every call the same way: rate limit -> validate arguments -> build the
+//! resource ARNs -> gate -> audit the decision -> run -> audit the result.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use crate::audit::{self, AuditLog, Client, Record};
+use crate::aws::{Aws, Scope};
+use crate::catalog::{self, AwsFailure, CallOptions, ToolSpec};
+use crate::policy::{Decision, Policy, Request};
+
+/// What every session shares: the compiled policy, the AWS clients, the audit log and
+/// the tools the policy exposes.
+#[derive(Debug)]
+pub struct Shared {
+    policy: Policy,
+    aws: Aws,
+    scope: Scope,
+    audit: AuditLog,
+    tools: Vec<Listed>,
+}
+
+#[derive(Debug)]
+struct Listed {
+    spec: &'static ToolSpec,
+    tool: Tool,
+}
+
+impl Shared {
+    pub fn new(policy: Policy, aws: Aws, scope: Scope, audit: AuditLog) -> Shared {
+        let tools = catalog::tools()
+            .filter(|spec| policy.lists_tool(&spec.iam_action()))
+            .map(|spec| Listed { spec, tool: describe_tool(spec, &policy) })
+            .collect();
+        Shared { policy, aws, scope, audit, tools }
+    }
+
+    pub fn tool_names(&self) -> Vec<&'static str> {
+        self.tools.iter().map(|t| t.spec.name).collect()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+fn describe_tool(spec: &ToolSpec, policy: &Policy) -> Tool {
+    let a = spec.annotations;
+    let annotations = ToolAnnotations::new()
+        .read_only(a.read_only)
+        .destructive(a.destructive)
+        .idempotent(a.idempotent)
+        .open_world(a.open_world);
+    Tool::new(spec.name, catalog::describe(spec, policy), catalog::args::schema(spec.args))
+        .with_annotations(annotations)
+}
+
+/// One MCP session: its own id, client and rate-limit window.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+    session: Arc<Session>,
+}
+
+#[derive(Debug)]
+struct Session {
+    id: String,
+    calls: Mutex<VecDeque<Instant>>,
+}
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+impl Gateway {
+    pub fn new(shared: Arc<Shared>) -> Gateway {
+        let session = Session { id: uuid::Uuid::new_v4().to_string(), calls: Mutex::new(VecDeque::new()) };
+        Gateway { shared, session: Arc::new(session) }
+    }
+
+    /// Counts the call against `calls_per_minute`; `Err(seconds)` says when to retry.
+    fn admit(&self) -> Result<(), u64> {
+        let limit = self.shared.policy.document().limits.calls_per_minute as usize;
+        if limit == 0 {
+            return Ok(());
+        }
+        let window = Duration::from_secs(60);
+        let now = Instant::now();
+        let Ok(mut calls) = self.session.calls.lock() else { return Err(60) };
+        while calls.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            calls.pop_front();
+        }
+        if calls.len() >= limit {
+            let oldest = calls.front().copied().unwrap_or(now);
+            let wait = window.saturating_sub(now.duration_since(oldest));
+            return Err(wait.as_secs().max(1));
+        }
+        calls.push_back(now);
+        Ok(())
+    }
+
+    async fn call(&self, params: CallToolRequestParams, client: Client) -> CallToolResult {
+        let call_id =
+            format!("{}-{}", &self.session.id[..8.min(self.session.id.len())], CALLS.fetch_add(1, Ordering::Relaxed));
+        let started = Instant::now();
+        let shared = &self.shared;
+        let policy = &shared.policy;
+        let name = params.name.as_ref();
+        let mut trace = Trace {
+            gateway: self,
+            call_id: &call_id,
+            client: &client,
+            tool: name,
+            action: None,
+            resources: Vec::new(),
+            decision: None,
+            started,
+        };
+
+        if let Err(retry_after) = self.admit() {
+            let message = format!(
+                "over this session's limit of {} calls per minute; retry after {retry_after} s",
+                policy.document().limits.calls_per_minute
+            );
+            trace.result("rate_limited", Some("RateLimited"), None);
+            return error_result(
+                json!({ "error": "RateLimited", "message": message, "retry_after_seconds": retry_after }),
+            );
+        }
+        // Any catalog tool may be called: one the policy does not list is denied by the
+        // gate, with its reason and an audit record, rather than reported as unknown.
+        let Some(spec) = catalog::find_tool(name) else {
+            let message = format!(
+                "unknown tool `{}`; this server's tools are: {}",
+                catalog::args::printable(name),
+                shared.tool_names().join(", ")
+            );
+            trace.result("invalid", Some("InvalidArgument"), None);
+            return error_result(json!({ "error": "InvalidArgument", "message": message }));
+        };
+        let action = spec.iam_action();
+        trace.action = Some(action.clone());
+        let prepared = match spec.prepare(params.arguments, &shared.scope) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                trace.result("invalid", Some("InvalidArgument"), None);
+                return error_result(json!({ "error": "InvalidArgument", "message": error.0 }));
+            }
+        };
+        trace.resources = prepared.resources.clone();
+        let resources: Vec<&str> = prepared.resources.iter().map(String::as_str).collect();
+        let request = Request { action: &action, resources: &resources };
+        let decision = policy.decide(&request);
+        let reason = decision.explain(&request);
+        trace.decision = Some((decision.clone(), reason.clone()));
+
+        if trace.write("decision", None, None, None).is_err() {
+            return error_result(json!({
+                "error": "AuditUnavailable",
+                "message": "the audit log cannot be written, so awsgate refuses the call; nothing was sent to AWS",
+            }));
+        }
+        if !decision.permits_call() {
+            let resource = decision.denied_resource(&request).unwrap_or("*");
+            trace.result("denied", Some("AccessDenied"), None);
+            return error_result(json!({
+                "error": "AccessDenied",
+                "message": format!("awsgate denied `{action}` on `{resource}`: {reason}"),
+                "action": action,
+                "resource": resource,
+                "statement": decision.statement,
+                "reason": reason,
+            }));
+        }
+        if decision.approval_required {
+            // Step-up approval through the client comes with elicitation support; until a
+            // human can be asked, a call that needs approval fails closed.
+            trace.result("approval_denied", Some("ApprovalDenied"), None);
+            return error_result(json!({
+                "error": "ApprovalDenied",
+                "message": format!("`{action}` on `{}` needs a human's approval, and this server cannot ask for it yet; nothing was sent to AWS", resources.join("`, `")),
+            }));
+        }
+
+        let limits = policy.document().limits;
+        let options = CallOptions { max_output_bytes: usize::try_from(limits.max_output_bytes).unwrap_or(usize::MAX) };
+        let timeout = Duration::from_secs(limits.call_timeout_seconds);
+        let outcome = match tokio::time::timeout(timeout, prepared.run(shared.aws.clone(), options)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AwsFailure {
+                code: "Timeout".into(),
+                message: format!(
+                    "the call did not finish within call_timeout_seconds ({})",
+                    limits.call_timeout_seconds
+                ),
+                request_id: None,
+            }),
+        };
+        match outcome {
+            Ok(output) => {
+                trace.result("ok", None, output.request_id.as_deref());
+                let value = catalog::fit_output(output.value, options.max_output_bytes);
+                CallToolResult::structured(value)
+            }
+            Err(failure) => {
+                trace.result("error", Some(&failure.code), failure.request_id.as_deref());
+                error_result(
+                    json!({ "error": failure.code, "message": failure.message, "request_id": failure.request_id }),
+                )
+            }
+        }
+    }
+}
+
+fn error_result(value: Value) -> CallToolResult {
+    CallToolResult::structured_error(value)
+}
+
+/// What one call has learnt so far, for its audit records.
+struct Trace<'a> {
+    gateway: &'a Gateway,
+    call_id: &'a str,
+    client: &'a Client,
+    tool: &'a str,
+    action: Option<String>,
+    resources: Vec<String>,
+    decision: Option<(Decision<'a>, String)>,
+    started: Instant,
+}
+
+impl Trace<'_> {
+    fn write(
+        &self,
+        event: &'static str,
+        outcome: Option<&'static str>,
+        error: Option<&str>,
+        request_id: Option<&str>,
+    ) -> std::io::Result<()> {
+        let shared = &self.gateway.shared;
+        let decision = self.decision.as_ref();
+        let record = Record {
+            time: audit::now_rfc3339(),
+            event,
+            call_id: self.call_id,
+            session: &self.gateway.session.id,
+            client: self.client,
+            policy: shared.policy.name(),
+            mode: shared.policy.mode().as_str(),
+            tool: self.tool,
+            action: self.action.as_deref(),
+            resources: &self.resources,
+            decision: decision.map(|(d, _)| d.effect()),
+            enforced: decision.map(|(d, _)| d.enforced),
+            statement: decision.and_then(|(d, _)| d.statement),
+            reason: decision.map(|(_, r)| r.as_str()),
+            approval: decision.map(|(d, _)| if d.approval_required { "required" } else { "not_required" }),
+            outcome,
+            error,
+            aws_request_id: request_id,
+            duration_ms: outcome.map(|_| (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
+        };
+        let written = shared.audit.write(&record);
+        if let Err(error) = &written {
+            tracing::error!(%error, call_id = self.call_id, "cannot write the audit log");
+        }
+        written
+    }
+
+    /// The `result` record. A failure here is logged; the call has already happened.
+    fn result(&self, outcome: &'static str, error: Option<&str>, request_id: Option<&str>) {
+        let _ = self.write("result", Some(outcome), error, request_id);
+    }
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerConfig {
+        let policy = &self.shared.policy;
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        info.server_info =
+            Implementation::new("awsgate", env!("CARGO_PKG_VERSION")).with_title(format!("awsgate: {}", policy.name()));
+        info.instructions = Some(format!(
+            "awsgate, policy `{}` ({} mode). Each tool is one AWS action; its description lists the resources the policy \
+             lets it touch. A denied call returns AccessDenied with the statement and reason: retrying it will not help.",
+            policy.name(),
+            policy.mode().as_str()
+        ));
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.shared.tools.iter().map(|t| t.tool.clone()).collect()))
+    }
+
+    // `get_tool` keeps its default (`None`): rmcp would otherwise check arguments itself
+    // and answer bad ones with a protocol error, where the spec wants a tool error.
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let client = context
+            .peer
+            .peer_info()
+            .map(|info| Client { name: info.client_info.name.clone(), version: info.client_info.version.clone() })
+            .unwrap_or_default();
+        Ok(self.call(request, client).await.into())
+    }
+}

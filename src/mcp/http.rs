@@ -1,0 +1,341 @@
+//! MCP over HTTP: streamable HTTP at `/mcp` (rmcp's service) and the older HTTP+SSE
+//! transport (GET `/sse` + POST `/message`) for clients that still use it, on the same
+//! handler. One guard covers both: Host and Origin checks (DNS rebinding), the bearer
+//! token, and a bound on request bodies.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::stream::{self, Stream, StreamExt};
+use rmcp::ServiceExt;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Gateway, HttpOptions, ServeError, Shared};
+
+/// Largest request body accepted on any route.
+const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
+
+/// Hosts a loopback-bound server answers to.
+const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
+
+/// Checked HTTP settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    addr: SocketAddr,
+    token: Option<String>,
+}
+
+impl Settings {
+    /// Binding anything but loopback needs a bearer token: refuse to start without one.
+    pub fn from_options(options: &HttpOptions) -> Result<Settings, ServeError> {
+        let addr: SocketAddr = options.listen.parse().map_err(|_| {
+            ServeError::Http(format!("`--listen {}` is not an address like 127.0.0.1:8765", options.listen))
+        })?;
+        let token = match &options.auth_token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ServeError::Http(format!("cannot read the auth token file `{}`: {e}", path.display()))
+                })?;
+                let token = text.trim().to_string();
+                if token.is_empty() {
+                    return Err(ServeError::Http(format!("the auth token file `{}` is empty", path.display())));
+                }
+                Some(token)
+            }
+            None => std::env::var("AWSGATE_AUTH_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
+        };
+        if !addr.ip().is_loopback() && token.is_none() {
+            return Err(ServeError::Http(format!(
+                "`--listen {addr}` is not a loopback address: set a bearer token with AWSGATE_AUTH_TOKEN or --auth-token-file"
+            )));
+        }
+        Ok(Settings { addr, token })
+    }
+}
+
+#[derive(Debug)]
+struct Guard {
+    loopback: bool,
+    token: Option<String>,
+}
+
+/// Sessions of the older HTTP+SSE transport: session id to the handler's inbox.
+#[derive(Debug, Default)]
+struct LegacySessions {
+    inboxes: Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
+}
+
+#[derive(Clone)]
+struct LegacyState {
+    shared: Arc<Shared>,
+    sessions: Arc<LegacySessions>,
+}
+
+pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeError> {
+    let cancel = CancellationToken::new();
+    let loopback = settings.addr.ip().is_loopback();
+    let mut config = StreamableHttpServerConfig::default();
+    config.cancellation_token = cancel.clone();
+    config.max_request_body_bytes = MAX_BODY_BYTES;
+    config = if loopback {
+        config.with_allowed_hosts(LOOPBACK_HOSTS.iter().copied())
+    } else {
+        config.disable_allowed_hosts()
+    };
+    let factory_shared = shared.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(Gateway::new(factory_shared.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let guard = Arc::new(Guard { loopback, token: settings.token.clone() });
+    let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()) };
+    let router = Router::new()
+        .nest_service("/mcp", mcp)
+        .route("/sse", get(sse_connect))
+        .route("/message", post(sse_message))
+        .with_state(legacy)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(guard, check_request));
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .map_err(|e| ServeError::Http(format!("cannot listen on {}: {e}", settings.addr)))?;
+    let local = listener.local_addr().map_err(|e| ServeError::Http(e.to_string()))?;
+    eprintln!("awsgate: listening on http://{local}/mcp (streamable HTTP) and http://{local}/sse (HTTP+SSE)");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            cancel.cancel();
+        })
+        .await
+        .map_err(|e| ServeError::Http(e.to_string()))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, message.to_string()).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Host and Origin first (a browser page must not reach a local server through DNS
+/// rebinding), then the bearer token, then the body size.
+async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(host_name);
+    if guard.loopback && !host.as_deref().is_some_and(|h| LOOPBACK_HOSTS.contains(&h)) {
+        return refuse(StatusCode::FORBIDDEN, "Host header not allowed");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin.to_str().ok().and_then(origin_host).is_some_and(|origin_host| {
+            LOOPBACK_HOSTS.contains(&origin_host.as_str()) || host.as_deref() == Some(origin_host.as_str())
+        });
+        if !allowed {
+            return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
+        }
+    }
+    if let Some(token) = &guard.token {
+        if !bearer_matches(headers, token) {
+            return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        }
+    }
+    let too_long = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|length| length > MAX_BODY_BYTES);
+    if too_long {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    }
+    next.run(request).await
+}
+
+/// `example.com:8080` -> `example.com`; `[::1]:80` -> `::1`.
+fn host_name(authority: &str) -> String {
+    let authority = authority.trim();
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default().to_ascii_lowercase();
+    }
+    authority.rsplit_once(':').map_or(authority, |(host, _)| host).to_ascii_lowercase()
+}
+
+/// `http://localhost:3000` -> `localhost`; `null` and other schemes -> None.
+fn origin_host(origin: &str) -> Option<String> {
+    let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))?;
+    Some(host_name(rest.split('/').next().unwrap_or_default()))
+}
+
+/// Compares the bearer token in constant time.
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The handler's side of an HTTP+SSE session: messages POSTed to `/message` come in,
+/// answers go out as SSE events.
+struct ChannelTransport {
+    outbox: mpsc::Sender<ServerJsonRpcMessage>,
+    inbox: mpsc::Receiver<ClientJsonRpcMessage>,
+}
+
+impl Transport<RoleServer> for ChannelTransport {
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let outbox = self.outbox.clone();
+        async move {
+            outbox
+                .send(item)
+                .await
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the SSE client went away"))
+        }
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
+        self.inbox.recv()
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.inbox.close();
+        Ok(())
+    }
+}
+
+/// Removes a legacy session when its SSE stream is dropped (the client went away), which
+/// closes the handler's inbox and ends the session.
+struct SessionGuard {
+    sessions: Arc<LegacySessions>,
+    id: String,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if let Ok(mut inboxes) = self.sessions.inboxes.lock() {
+            inboxes.remove(&self.id);
+        }
+    }
+}
+
+async fn sse_connect(State(state): State<LegacyState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (to_handler, inbox) = mpsc::channel(64);
+    let (outbox, to_client) = mpsc::channel::<ServerJsonRpcMessage>(64);
+    if let Ok(mut inboxes) = state.sessions.inboxes.lock() {
+        inboxes.insert(id.clone(), to_handler);
+    }
+    let gateway = Gateway::new(state.shared.clone());
+    tokio::spawn(async move {
+        match gateway.serve(ChannelTransport { outbox, inbox }).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(error) => tracing::warn!(%error, "HTTP+SSE session ended during initialization"),
+        }
+    });
+    let guard = SessionGuard { sessions: state.sessions.clone(), id: id.clone() };
+    let endpoint = Event::default().event("endpoint").data(format!("/message?sessionId={id}"));
+    let events = stream::unfold((to_client, guard), |(mut receiver, guard)| async move {
+        let message = receiver.recv().await?;
+        let data = serde_json::to_string(&message).unwrap_or_default();
+        Some((Ok(Event::default().event("message").data(data)), (receiver, guard)))
+    });
+    Sse::new(stream::once(async move { Ok(endpoint) }).chain(events))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: String,
+}
+
+async fn sse_message(State(state): State<LegacyState>, Query(query): Query<SessionQuery>, body: Bytes) -> Response {
+    let inbox = state.sessions.inboxes.lock().ok().and_then(|inboxes| inboxes.get(&query.session_id).cloned());
+    let Some(inbox) = inbox else {
+        return refuse(StatusCode::NOT_FOUND, "unknown or closed session");
+    };
+    let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
+        Ok(message) => message,
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, &format!("not a JSON-RPC message: {error}")),
+    };
+    match inbox.send(message).await {
+        Ok(()) => (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
+        Err(_) => refuse(StatusCode::GONE, "the session has ended"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_origin_parsing() {
+        assert_eq!(host_name("127.0.0.1:8765"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8765"), "::1");
+        assert_eq!(host_name("LocalHost"), "localhost");
+        assert_eq!(origin_host("http://localhost:3000").as_deref(), Some("localhost"));
+        assert_eq!(origin_host("https://evil.example").as_deref(), Some("evil.example"));
+        assert_eq!(origin_host("null"), None);
+    }
+
+    #[test]
+    fn bearer_tokens_must_match_exactly() {
+        let mut headers = HeaderMap::new();
+        assert!(!bearer_matches(&headers, "s3cret"));
+        headers.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        assert!(bearer_matches(&headers, "s3cret"));
+        assert!(!bearer_matches(&headers, "s3cre"));
+        headers.insert(header::AUTHORIZATION, "Basic s3cret".parse().unwrap());
+        assert!(!bearer_matches(&headers, "s3cret"));
+    }
+}

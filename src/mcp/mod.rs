@@ -1,0 +1,95 @@
+//! The only module that knows MCP: the server handler, the transports (stdio, streamable
+//! HTTP at `/mcp`, the older HTTP+SSE at `/sse`) and start-up.
+
+mod handler;
+mod http;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rmcp::ServiceExt;
+
+pub use handler::{Gateway, Shared};
+
+use crate::audit::AuditLog;
+use crate::aws::{Aws, SetupError};
+use crate::catalog;
+use crate::policy::{self, PolicyError};
+
+/// How `awsgate serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub policy: PathBuf,
+    pub http: Option<HttpOptions>,
+    pub audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub listen: String,
+    pub auth_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Aws(#[from] SetupError),
+    #[error("cannot open the audit log `{}`: {source}", path.display())]
+    Audit { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Http(String),
+    #[error("the MCP session failed: {0}")]
+    Session(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Loads the policy (refusing to start on one that does not validate), connects to AWS,
+/// opens the audit log and serves until the client goes away or a signal arrives.
+pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Runtime)?;
+    runtime.block_on(run(options))
+}
+
+async fn run(options: ServeOptions) -> Result<(), ServeError> {
+    let loaded = policy::load_file(&options.policy, &catalog::vocabulary())?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{}:{warning}", options.policy.display());
+    }
+    let policy = loaded.policy;
+    let audit_path = options.audit_log.clone().or_else(|| match &policy.document().audit_log {
+        policy::AuditLog::File(path) => Some(path.clone()),
+        policy::AuditLog::Stderr => None,
+    });
+    let audit = match &audit_path {
+        Some(path) => AuditLog::file(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?,
+        None => AuditLog::stderr(),
+    };
+    // HTTP settings are checked before any AWS call, so a bad flag fails at once.
+    let http = match &options.http {
+        Some(http) => Some(http::Settings::from_options(http)?),
+        None => None,
+    };
+    let (aws, config) = Aws::connect(policy.document()).await?;
+    let scope = aws.scope(&config, policy.document()).await?;
+    let shared = Arc::new(Shared::new(policy, aws, scope, audit));
+    tracing::info!(
+        policy = shared.policy().name(),
+        mode = shared.policy().mode().as_str(),
+        tools = shared.tool_names().len(),
+        "awsgate ready"
+    );
+    match http {
+        None => {
+            let service = Gateway::new(shared)
+                .serve(rmcp::transport::stdio())
+                .await
+                .map_err(|e| ServeError::Session(e.to_string()))?;
+            service.waiting().await.map_err(|e| ServeError::Session(e.to_string()))?;
+            Ok(())
+        }
+        Some(settings) => http::serve(shared, settings).await,
+    }
+}
