@@ -128,39 +128,41 @@ pub fn fit_output(value: Value, max: usize) -> Value {
     let Some(field) = largest else {
         return json!({ "output_truncated": true, "note": format!("the result was larger than max_output_bytes ({max}) and was left out") });
     };
-    let total = object.get(&field).and_then(Value::as_array).map_or(0, Vec::len);
-    object.insert("output_truncated".into(), json!(true));
-    object.insert(
-        "note".into(),
-        json!(format!(
-            "output limited to max_output_bytes ({max}): `{field}` was cut; ask for fewer items or continue with the pagination token"
-        )),
-    );
-    let mut kept = total;
-    // Halve, then creep back up: few serializations even for long lists.
-    let mut low = 0usize;
-    let mut high = total;
+    let items = match object.remove(&field) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let total = items.len();
+    let build = |kept: usize| {
+        let mut trial = object.clone();
+        trial.insert(field.clone(), Value::Array(items.iter().take(kept).cloned().collect()));
+        trial.insert("output_truncated".into(), json!(true));
+        trial.insert(
+            "note".into(),
+            json!(format!(
+                "output limited to max_output_bytes ({max}): `{field}` was cut; ask for fewer items or continue with the pagination token"
+            )),
+        );
+        trial.insert("items_returned".into(), json!(kept));
+        trial.insert("items_available".into(), json!(total));
+        Value::Object(trial)
+    };
+    // The most items that fit, by bisection: few serializations even for long lists.
+    let (mut low, mut high) = (0usize, total);
     while low < high {
         let mid = (low + high).div_ceil(2);
-        if let Some(Value::Array(items)) = object.get(&field) {
-            let mut trial = object.clone();
-            trial.insert(field.clone(), Value::Array(items.iter().take(mid).cloned().collect()));
-            if size(&Value::Object(trial)) <= max {
-                low = mid;
-            } else {
-                high = mid - 1;
-            }
+        if size(&build(mid)) <= max {
+            low = mid;
         } else {
-            break;
+            high = mid - 1;
         }
-        kept = low;
     }
-    if let Some(Value::Array(items)) = object.get_mut(&field) {
-        items.truncate(kept);
+    let fitted = build(low);
+    if size(&fitted) <= max {
+        fitted
+    } else {
+        json!({ "output_truncated": true, "note": format!("the result was larger than max_output_bytes ({max}) and was left out") })
     }
-    object.insert("items_returned".into(), json!(kept));
-    object.insert("items_available".into(), json!(total));
-    Value::Object(object)
 }
 
 #[cfg(test)]

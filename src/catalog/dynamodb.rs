@@ -510,36 +510,6 @@ fn delete_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentErro
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_json_round_trips() {
-        let value =
-            json!({"pk": "a", "n": 42, "f": 19.99, "ok": true, "none": null, "list": [1, "x"], "map": {"k": -0.5}});
-        let map = value.as_object().unwrap();
-        assert_eq!(from_item(&to_item(map)), value);
-    }
-
-    #[test]
-    fn numbers_keep_their_precision() {
-        assert_eq!(number("12"), json!(12));
-        assert_eq!(number("1.50"), json!(1.5));
-        assert_eq!(number("18446744073709551615"), json!(18446744073709551615u64));
-        // 38 significant digits: no double holds it, so the exact digits come back as text.
-        assert_eq!(number("1234567890.1234567890123456789012345678"), json!("1234567890.1234567890123456789012345678"));
-        assert_eq!(number("123456789012345678901234567890"), json!("123456789012345678901234567890"));
-    }
-
-    #[test]
-    fn sets_and_binary_come_back_as_lists_and_base64() {
-        assert_eq!(from_attribute(&AttributeValue::Ss(vec!["a".into(), "b".into()])), json!(["a", "b"]));
-        assert_eq!(from_attribute(&AttributeValue::Ns(vec!["1".into(), "2.5".into()])), json!([1, 2.5]));
-        assert_eq!(from_attribute(&AttributeValue::B(Blob::new(b"hi".to_vec()))), json!("aGk="));
-    }
-}
-
 /// Every IAM action of DynamoDB, for validating policies.
 pub const IAM_ACTIONS: &[&str] = &[
     "BatchGetItem",
@@ -614,3 +584,33 @@ pub const IAM_ACTIONS: &[&str] = &[
     "UpdateTableReplicaAutoScaling",
     "UpdateTimeToLive",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_json_round_trips() {
+        let value =
+            json!({"pk": "a", "n": 42, "f": 19.99, "ok": true, "none": null, "list": [1, "x"], "map": {"k": -0.5}});
+        let map = value.as_object().unwrap();
+        assert_eq!(from_item(&to_item(map)), value);
+    }
+
+    #[test]
+    fn numbers_keep_their_precision() {
+        assert_eq!(number("12"), json!(12));
+        assert_eq!(number("1.50"), json!(1.5));
+        assert_eq!(number("18446744073709551615"), json!(18446744073709551615u64));
+        // 38 significant digits: no double holds it, so the exact digits come back as text.
+        assert_eq!(number("1234567890.1234567890123456789012345678"), json!("1234567890.1234567890123456789012345678"));
+        assert_eq!(number("123456789012345678901234567890"), json!("123456789012345678901234567890"));
+    }
+
+    #[test]
+    fn sets_and_binary_come_back_as_lists_and_base64() {
+        assert_eq!(from_attribute(&AttributeValue::Ss(vec!["a".into(), "b".into()])), json!(["a", "b"]));
+        assert_eq!(from_attribute(&AttributeValue::Ns(vec!["1".into(), "2.5".into()])), json!([1, 2.5]));
+        assert_eq!(from_attribute(&AttributeValue::B(Blob::new(b"hi".to_vec()))), json!("aGk="));
+    }
+}

@@ -176,10 +176,10 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
         }
     }
-    if let Some(token) = &guard.token {
-        if !bearer_matches(headers, token) {
-            return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-        }
+    if let Some(token) = &guard.token
+        && !bearer_matches(headers, token)
+    {
+        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let too_long = headers
         .get(header::CONTENT_LENGTH)
