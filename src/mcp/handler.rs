@@ -312,11 +312,9 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let client = context
-            .peer
-            .peer_info()
-            .map(|info| Client { name: info.client_info.name.clone(), version: info.client_info.version.clone() })
-            .unwrap_or_default();
+        // From the request's metadata (2026-07-28) or the `initialize` handshake (earlier).
+        let client =
+            context.client_info().map(|info| Client { name: info.name, version: info.version }).unwrap_or_default();
         Ok(self.call(request, client).await.into())
     }
 }
