@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::RequestId;
 use serde_json::{Value, json};
@@ -70,20 +71,23 @@ pub fn output(value: Value, response: &impl RequestId) -> CallOutput {
 
 /// Maps an SDK error to the tool error. Service errors keep AWS's code and message;
 /// transport failures get a fixed message, since theirs may name endpoints or files.
-pub fn describe_sdk_error<E, R>(error: &SdkError<E, R>) -> AwsFailure
+pub fn describe_sdk_error<E>(error: &SdkError<E, HttpResponse>) -> AwsFailure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     let request_id = match error {
         SdkError::ServiceError(service) => service.err().meta().request_id().map(str::to_string),
         _ => None,
     };
     let (code, message) = match error {
-        SdkError::ServiceError(_) => (
-            error.code().unwrap_or("ServiceError").to_string(),
-            error.message().unwrap_or("AWS refused the request").to_string(),
-        ),
+        SdkError::ServiceError(service) => match error.code() {
+            Some(code) => (code.to_string(), error.message().unwrap_or("AWS refused the request").to_string()),
+            // Some answers (a HEAD, an emulator's 404) carry no error code: name the status.
+            None => {
+                let status = service.raw().status().as_u16();
+                (status_code_name(status).to_string(), format!("AWS answered HTTP {status} without an error code"))
+            }
+        },
         SdkError::TimeoutError(_) => ("Timeout".into(), "the request to AWS timed out".into()),
         _ if mentions_credentials(error) => (
             "CredentialsUnavailable".into(),
@@ -97,6 +101,20 @@ where
         _ => ("RequestFailed".into(), "the request could not be made".into()),
     };
     AwsFailure { code, message, request_id }
+}
+
+fn status_code_name(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequest",
+        403 => "AccessDenied",
+        404 => "NotFound",
+        409 => "Conflict",
+        412 => "PreconditionFailed",
+        429 => "Throttling",
+        500 => "InternalError",
+        503 => "ServiceUnavailable",
+        _ => "ServiceError",
+    }
 }
 
 fn mentions_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
