@@ -1,11 +1,15 @@
-# The two commands a newcomer needs: `make demo` and `make test`.
+# The two commands a newcomer needs: `make demo` and `make test`. Both set up what they use
+# (Python venvs with moto, boto3 and the MCP SDKs) on first run.
 
 CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+AWSGATE := $(TARGET_DIR)/debug/awsgate
 
-.PHONY: test lint unit bench
+.PHONY: test lint unit integration demo bench bench-e2e python-env build
 
-## Every test: formatting, lints, unit, golden, property and CLI tests.
-test: lint unit
+## Every test: formatting, lints, Rust unit/golden/property/CLI tests, then the
+## integration tests against moto with real MCP clients.
+test: lint unit integration
 
 lint:
 	$(CARGO) fmt --check
@@ -14,6 +18,26 @@ lint:
 unit:
 	$(CARGO) test --all-targets
 
-## The gate's criterion benchmark (figures in README.md).
+build:
+	$(CARGO) build
+
+python-env:
+	scripts/python-env.sh
+
+integration: build python-env
+	AWSGATE_BIN=$(AWSGATE) .venv/bin/python -m pytest tests/integration -q -p no:cacheprovider
+
+## A local emulator, seeded; awsgate on a starter policy, driven by a real MCP client.
+demo: build
+	scripts/python-env.sh --main-only
+	.venv/bin/python scripts/demo.py $(AWSGATE)
+
+## The gate's criterion benchmark.
 bench:
 	$(CARGO) bench --bench gate
+
+## End-to-end figures against moto (release build).
+bench-e2e:
+	$(CARGO) build --release
+	scripts/python-env.sh --main-only
+	.venv/bin/python scripts/bench_e2e.py $(TARGET_DIR)/release/awsgate
