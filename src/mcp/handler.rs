@@ -2,7 +2,7 @@
 //! `call_tool` runs every call the same way: rate limit -> validate arguments -> build the
 //! resource ARNs -> gate -> audit the decision -> run -> audit the result.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +29,8 @@ pub struct Shared {
     scope: Scope,
     audit: AuditLog,
     tools: Vec<Listed>,
+    /// `calls_per_minute` windows, by session key.
+    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 #[derive(Debug)]
@@ -43,7 +45,7 @@ impl Shared {
             .filter(|spec| policy.lists_tool(&spec.iam_action()))
             .map(|spec| Listed { spec, tool: describe_tool(spec, &policy) })
             .collect();
-        Shared { policy, aws, scope, audit, tools }
+        Shared { policy, aws, scope, audit, tools, windows: Mutex::new(HashMap::new()) }
     }
 
     pub fn tool_names(&self) -> Vec<&'static str> {
@@ -66,36 +68,55 @@ fn describe_tool(spec: &ToolSpec, policy: &Policy) -> Tool {
         .with_annotations(annotations)
 }
 
-/// One MCP session: its own id, client and rate-limit window.
+/// One MCP session as rmcp sees it: a stdio process, an SSE connection, or a streamable
+/// HTTP session. For 2026-07-28 clients rmcp serves HTTP statelessly, one handler per
+/// request, so those are grouped into one session per client name (`stateless`).
 #[derive(Debug, Clone)]
 pub struct Gateway {
     shared: Arc<Shared>,
-    session: Arc<Session>,
-}
-
-#[derive(Debug)]
-struct Session {
-    id: String,
-    calls: Mutex<VecDeque<Instant>>,
+    id: Arc<str>,
+    stateless: bool,
 }
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
 impl Gateway {
+    /// A handler that lives as long as its session (stdio, HTTP+SSE).
     pub fn new(shared: Arc<Shared>) -> Gateway {
-        let session = Session { id: uuid::Uuid::new_v4().to_string(), calls: Mutex::new(VecDeque::new()) };
-        Gateway { shared, session: Arc::new(session) }
+        Gateway { shared, id: uuid::Uuid::new_v4().to_string().into(), stateless: false }
+    }
+
+    /// A handler for streamable HTTP, where a 2026-07-28 request may get a handler of
+    /// its own.
+    pub fn for_http(shared: Arc<Shared>) -> Gateway {
+        Gateway { stateless: true, ..Gateway::new(shared) }
+    }
+
+    /// The session a call belongs to, for its rate limit and audit records: the HTTP
+    /// session when the client has one, the client for stateless HTTP requests, else this
+    /// handler's own.
+    fn session_key(&self, http_session: Option<&str>, client: &Client) -> String {
+        match http_session {
+            Some(id) => format!("http:{id}"),
+            None if self.stateless => format!("stateless:{}", client.name),
+            None => self.id.to_string(),
+        }
     }
 
     /// Counts the call against `calls_per_minute`; `Err(seconds)` says when to retry.
-    fn admit(&self) -> Result<(), u64> {
+    fn admit(&self, session: &str) -> Result<(), u64> {
         let limit = self.shared.policy.document().limits.calls_per_minute as usize;
         if limit == 0 {
             return Ok(());
         }
         let window = Duration::from_secs(60);
         let now = Instant::now();
-        let Ok(mut calls) = self.session.calls.lock() else { return Err(60) };
+        let Ok(mut windows) = self.shared.windows.lock() else { return Err(60) };
+        if windows.len() > 10_000 {
+            // Forget sessions that made no call within the window.
+            windows.retain(|_, calls| calls.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let calls = windows.entry(session.to_string()).or_default();
         while calls.front().is_some_and(|t| now.duration_since(*t) >= window) {
             calls.pop_front();
         }
@@ -108,15 +129,16 @@ impl Gateway {
         Ok(())
     }
 
-    async fn call(&self, params: CallToolRequestParams, client: Client) -> CallToolResult {
-        let call_id =
-            format!("{}-{}", &self.session.id[..8.min(self.session.id.len())], CALLS.fetch_add(1, Ordering::Relaxed));
+    async fn call(&self, params: CallToolRequestParams, client: Client, http_session: Option<&str>) -> CallToolResult {
+        let session = self.session_key(http_session, &client);
+        let call_id = format!("{}-{}", self.id.get(..8).unwrap_or(&self.id), CALLS.fetch_add(1, Ordering::Relaxed));
         let started = Instant::now();
         let shared = &self.shared;
         let policy = &shared.policy;
         let name = params.name.as_ref();
         let mut trace = Trace {
             gateway: self,
+            session: &session,
             call_id: &call_id,
             client: &client,
             tool: name,
@@ -126,7 +148,7 @@ impl Gateway {
             started,
         };
 
-        if let Err(retry_after) = self.admit() {
+        if let Err(retry_after) = self.admit(&session) {
             let message = format!(
                 "over this session's limit of {} calls per minute; retry after {retry_after} s",
                 policy.document().limits.calls_per_minute
@@ -228,6 +250,7 @@ fn error_result(value: Value) -> CallToolResult {
 /// What one call has learnt so far, for its audit records.
 struct Trace<'a> {
     gateway: &'a Gateway,
+    session: &'a str,
     call_id: &'a str,
     client: &'a Client,
     tool: &'a str,
@@ -251,7 +274,7 @@ impl Trace<'_> {
             time: audit::now_rfc3339(),
             event,
             call_id: self.call_id,
-            session: &self.gateway.session.id,
+            session: self.session,
             client: self.client,
             policy: shared.policy.name(),
             mode: shared.policy.mode().as_str(),
@@ -315,6 +338,12 @@ impl ServerHandler for Gateway {
         // From the request's metadata (2026-07-28) or the `initialize` handshake (earlier).
         let client =
             context.client_info().map(|info| Client { name: info.name, version: info.version }).unwrap_or_default();
-        Ok(self.call(request, client).await.into())
+        let http_session = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_string);
+        Ok(self.call(request, client, http_session.as_deref()).await.into())
     }
 }

@@ -103,7 +103,7 @@ pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeE
     };
     let factory_shared = shared.clone();
     let mcp = StreamableHttpService::new(
-        move || Ok(Gateway::new(factory_shared.clone())),
+        move || Ok(Gateway::for_http(factory_shared.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -170,3 +170,14 @@ def test_policy_from_the_environment_and_logs_only_on_stderr(binary, aws, tmp_pa
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and '"serverInfo"' in lines[0] and "awsgate: integration" in lines[0]
     assert "awsgate ready" in result.stderr
+
+
+async def test_rate_limit_holds_across_stateless_http_requests(binary, aws, tmp_path):
+    """2026-07-28 clients are served statelessly over HTTP: the limit must still hold."""
+    seed(aws)
+    policy = write_policy(tmp_path, POLICY.replace("calls_per_minute: 0", "calls_per_minute: 2"))
+    with http_server(binary, policy, awsgate_env(aws.endpoint), tmp_path) as s:
+        async with Client(s.mcp_url) as c:
+            results = [await call(c, "s3_list_bucket", bucket="allowed-bucket") for _ in range(3)]
+    assert [ok for ok, _ in results] == [False, False, True]
+    assert results[2][1]["error"] == "RateLimited"

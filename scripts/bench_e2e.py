@@ -1,0 +1,163 @@
+"""End-to-end figures in one run against moto:
+
+* cold start: spawn `awsgate serve` (stdio) to the `tools/list` reply;
+* the median round trip of `s3_get_object` through awsgate, next to the same GetObject
+  made directly with boto3 (what a Python agent would do instead);
+* the median round trip of a denied call (answered by the gate, no AWS request);
+* resident memory of the server after the calls.
+
+The MCP side speaks raw JSON-RPC over the server's pipes so that the figures measure
+awsgate, not a client library. Usage: bench_e2e.py path/to/awsgate [--iterations N]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo import start_moto  # noqa: E402
+
+import boto3  # noqa: E402
+
+POLICY = """
+version: 1
+name: bench
+region: us-east-1
+account: "123456789012"
+limits:
+  calls_per_minute: 0
+statements:
+  - sid: Read
+    effect: allow
+    actions: [s3:GetObject]
+    resources: ["arn:aws:s3:::bench/*"]
+"""
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+}
+
+
+class Server:
+    def __init__(self, binary: Path, policy: Path, env: dict[str, str]):
+        self.process = subprocess.Popen(
+            [str(binary), "serve", "--policy", str(policy), "--audit-log", os.devnull],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self.next_id = 1
+
+    def send(self, message: dict) -> None:
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def request(self, method: str, params: dict | None = None) -> dict:
+        request_id = self.next_id
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}})
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("awsgate closed its output")
+            message = json.loads(line)
+            if message.get("id") == request_id:
+                return message
+
+    def handshake(self) -> None:
+        self.send(INITIALIZE)
+        json.loads(self.process.stdout.readline())
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def rss_kib(self) -> tuple[int, int]:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def timed(fn, iterations: int) -> list[float]:
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def main() -> None:
+    binary = Path(sys.argv[1])
+    iterations = int(sys.argv[sys.argv.index("--iterations") + 1]) if "--iterations" in sys.argv else 300
+    moto, endpoint = start_moto()
+    try:
+        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+                   AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+        s3.create_bucket(Bucket="bench")
+        s3.put_object(Bucket="bench", Key="object.txt", Body=b"x" * 1024)
+        with tempfile.TemporaryDirectory() as tmp:
+            policy = Path(tmp) / "bench.yaml"
+            policy.write_text(POLICY)
+
+            cold = []
+            for _ in range(20):
+                start = time.perf_counter()
+                server = Server(binary, policy, env)
+                server.handshake()
+                server.request("tools/list")
+                cold.append((time.perf_counter() - start) * 1000)
+                server.close()
+
+            server = Server(binary, policy, env)
+            server.handshake()
+            allowed = {"name": "s3_get_object", "arguments": {"bucket": "bench", "key": "object.txt"}}
+            denied = {"name": "s3_get_object", "arguments": {"bucket": "other", "key": "object.txt"}}
+            reply = server.request("tools/call", allowed)
+            assert not reply["result"].get("isError"), reply
+            assert server.request("tools/call", denied)["result"]["isError"]
+            for _ in range(20):  # warm both paths
+                server.request("tools/call", allowed)
+                s3.get_object(Bucket="bench", Key="object.txt")["Body"].read()
+            through = timed(lambda: server.request("tools/call", allowed), iterations)
+            direct = timed(lambda: s3.get_object(Bucket="bench", Key="object.txt")["Body"].read(), iterations)
+            deny = timed(lambda: server.request("tools/call", denied), iterations)
+            rss, peak = server.rss_kib()
+            server.close()
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+
+    def median(samples: list[float]) -> float:
+        return statistics.median(samples)
+
+    rows = [
+        ("cold start to tools/list reply", f"{median(cold):.1f} ms", "median of 20 starts"),
+        ("s3_get_object through awsgate", f"{median(through):.2f} ms", f"median of {iterations}, 1 KiB object"),
+        ("GetObject direct with boto3", f"{median(direct):.2f} ms", f"median of {iterations}, same object"),
+        ("denied call round trip", f"{median(deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),
+        ("resident memory after the calls", f"{rss / 1024:.1f} MiB", f"peak {peak / 1024:.1f} MiB"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>10}  ({note})")
+
+
+if __name__ == "__main__":
+    main()
