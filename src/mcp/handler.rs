@@ -8,13 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, Implementation, InputRequest,
+    InputRequests, InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig, Tool, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{ElicitationMode, RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
+use super::approval::{self, APPROVAL_TIMEOUT, Approvals};
 use crate::audit::{self, AuditLog, Client, Record};
 use crate::aws::{Aws, Scope};
 use crate::catalog::{self, AwsFailure, CallOptions, ToolSpec};
@@ -31,6 +33,8 @@ pub struct Shared {
     tools: Vec<Listed>,
     /// `calls_per_minute` windows, by session key.
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Approvals asked of 2026-07-28 clients and not yet answered.
+    approvals: Approvals,
 }
 
 #[derive(Debug)]
@@ -45,7 +49,15 @@ impl Shared {
             .filter(|spec| policy.lists_tool(&spec.iam_action()))
             .map(|spec| Listed { spec, tool: describe_tool(spec, &policy) })
             .collect();
-        Shared { policy, aws, scope, audit, tools, windows: Mutex::new(HashMap::new()) }
+        Shared {
+            policy,
+            aws,
+            scope,
+            audit,
+            tools,
+            windows: Mutex::new(HashMap::new()),
+            approvals: Approvals::default(),
+        }
     }
 
     pub fn tool_names(&self) -> Vec<&'static str> {
@@ -129,7 +141,15 @@ impl Gateway {
         Ok(())
     }
 
-    async fn call(&self, params: CallToolRequestParams, client: Client, http_session: Option<&str>) -> CallToolResult {
+    async fn call(&self, params: CallToolRequestParams, context: &RequestContext<RoleServer>) -> CallToolResponse {
+        // From the request's metadata (2026-07-28) or the `initialize` handshake (earlier).
+        let client =
+            context.client_info().map(|info| Client { name: info.name, version: info.version }).unwrap_or_default();
+        let http_session = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|id| id.to_str().ok());
         let session = self.session_key(http_session, &client);
         let call_id = format!("{}-{}", self.id.get(..8).unwrap_or(&self.id), CALLS.fetch_add(1, Ordering::Relaxed));
         let started = Instant::now();
@@ -145,6 +165,7 @@ impl Gateway {
             action: None,
             resources: Vec::new(),
             decision: None,
+            approval: None,
             started,
         };
 
@@ -171,7 +192,9 @@ impl Gateway {
         };
         let action = spec.iam_action();
         trace.action = Some(action.clone());
-        let prepared = match spec.prepare(params.arguments, &shared.scope) {
+        let fingerprint = approval::fingerprint(name, params.arguments.as_ref());
+        let arguments = params.arguments.clone();
+        let prepared = match spec.prepare(params.arguments.clone(), &shared.scope) {
             Ok(prepared) => prepared,
             Err(error) => {
                 trace.result("invalid", Some("InvalidArgument"), None);
@@ -204,13 +227,30 @@ impl Gateway {
             }));
         }
         if decision.approval_required {
-            // Step-up approval through the client comes with elicitation support; until a
-            // human can be asked, a call that needs approval fails closed.
-            trace.result("approval_denied", Some("ApprovalDenied"), None);
-            return error_result(json!({
-                "error": "ApprovalDenied",
-                "message": format!("`{action}` on `{}` needs a human's approval, and this server cannot ask for it yet; nothing was sent to AWS", resources.join("`, `")),
-            }));
+            let message = approval::message(
+                &action,
+                &prepared.resources,
+                name,
+                arguments.as_ref(),
+                policy.name(),
+                decision.statement,
+            );
+            match self.approve(context, &params, fingerprint, message).await {
+                Step::Go => trace.approval = Some("approved"),
+                Step::Ask(input_required) => {
+                    trace.approval = Some("requested");
+                    trace.result("approval_requested", None, None);
+                    return CallToolResponse::InputRequired(input_required);
+                }
+                Step::Refuse(outcome, why) => {
+                    trace.approval = Some(outcome);
+                    trace.result("approval_denied", Some("ApprovalDenied"), None);
+                    return error_result(json!({
+                        "error": "ApprovalDenied",
+                        "message": format!("`{action}` on `{}` needs a human's approval: {why}; nothing was sent to AWS", resources.join("`, `")),
+                    }));
+                }
+            }
         }
 
         let limits = policy.document().limits;
@@ -231,7 +271,7 @@ impl Gateway {
             Ok(output) => {
                 trace.result("ok", None, output.request_id.as_deref());
                 let value = catalog::fit_output(output.value, options.max_output_bytes);
-                CallToolResult::structured(value)
+                CallToolResult::structured(value).into()
             }
             Err(failure) => {
                 trace.result("error", Some(&failure.code), failure.request_id.as_deref());
@@ -243,8 +283,67 @@ impl Gateway {
     }
 }
 
-fn error_result(value: Value) -> CallToolResult {
-    CallToolResult::structured_error(value)
+fn error_result(value: Value) -> CallToolResponse {
+    CallToolResult::structured_error(value).into()
+}
+
+/// Where an approval stands.
+enum Step {
+    /// A human said yes to this call.
+    Go,
+    /// Ask the 2026-07-28 client, which will call again with the answer.
+    Ask(InputRequiredResult),
+    /// No: the audit word (`declined`, `timed_out`, `unavailable`) and why.
+    Refuse(&'static str, String),
+}
+
+impl Gateway {
+    async fn approve(
+        &self,
+        context: &RequestContext<RoleServer>,
+        params: &CallToolRequestParams,
+        fingerprint: String,
+        message: String,
+    ) -> Step {
+        let modern = context.protocol_version().is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        if modern {
+            let answer = params.input_responses.as_ref().and_then(|r| r.get(approval::INPUT_KEY));
+            if let (Some(token), Some(answer)) = (params.request_state.as_deref(), answer) {
+                return match self.shared.approvals.redeem(token, &fingerprint) {
+                    Err(why) => Step::Refuse("declined", why.to_string()),
+                    Ok(()) if approval::approved_response(answer) => Step::Go,
+                    Ok(()) => Step::Refuse("declined", "the human declined".into()),
+                };
+            }
+            if context.client_capabilities().and_then(|c| c.elicitation).is_none() {
+                return Step::Refuse(
+                    "unavailable",
+                    "this client cannot ask a human (it declares no elicitation capability)".into(),
+                );
+            }
+            let token = self.shared.approvals.issue(fingerprint);
+            let mut requests = InputRequests::new();
+            requests.insert(
+                approval::INPUT_KEY.into(),
+                InputRequest::Elicitation(ElicitRequest::new(approval::request(message))),
+            );
+            return Step::Ask(InputRequiredResult::new(Some(requests), Some(token)));
+        }
+        if !context.peer.supported_elicitation_modes().contains(&ElicitationMode::Form) {
+            return Step::Refuse(
+                "unavailable",
+                "this client cannot ask a human (it declares no elicitation capability)".into(),
+            );
+        }
+        match context.peer.create_elicitation_with_timeout(approval::request(message), Some(APPROVAL_TIMEOUT)).await {
+            Ok(answer) if approval::approved(&answer) => Step::Go,
+            Ok(_) => Step::Refuse("declined", "the human declined".into()),
+            Err(ServiceError::Timeout { .. }) => {
+                Step::Refuse("timed_out", format!("no answer within {} s", APPROVAL_TIMEOUT.as_secs()))
+            }
+            Err(_) => Step::Refuse("unavailable", "the client could not ask the human".into()),
+        }
+    }
 }
 
 /// What one call has learnt so far, for its audit records.
@@ -257,6 +356,8 @@ struct Trace<'a> {
     action: Option<String>,
     resources: Vec<String>,
     decision: Option<(Decision<'a>, String)>,
+    /// How a required approval went, for the result record.
+    approval: Option<&'static str>,
     started: Instant,
 }
 
@@ -285,7 +386,10 @@ impl Trace<'_> {
             enforced: decision.map(|(d, _)| d.enforced),
             statement: decision.and_then(|(d, _)| d.statement),
             reason: decision.map(|(_, r)| r.as_str()),
-            approval: decision.map(|(d, _)| if d.approval_required { "required" } else { "not_required" }),
+            approval: match (event, self.approval) {
+                ("result", Some(outcome)) => Some(outcome),
+                _ => decision.map(|(d, _)| if d.approval_required { "required" } else { "not_required" }),
+            },
             outcome,
             error,
             aws_request_id: request_id,
@@ -335,15 +439,6 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // From the request's metadata (2026-07-28) or the `initialize` handshake (earlier).
-        let client =
-            context.client_info().map(|info| Client { name: info.name, version: info.version }).unwrap_or_default();
-        let http_session = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.headers.get("mcp-session-id"))
-            .and_then(|id| id.to_str().ok())
-            .map(str::to_string);
-        Ok(self.call(request, client, http_session.as_deref()).await.into())
+        Ok(self.call(request, &context).await)
     }
 }

@@ -1,6 +1,7 @@
 //! The only module that knows MCP: the server handler, the transports (stdio, streamable
 //! HTTP at `/mcp`, the older HTTP+SSE at `/sse`) and start-up.
 
+mod approval;
 mod handler;
 mod http;
 
