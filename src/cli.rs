@@ -119,8 +119,23 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Tools { policy, json } => tools(&load(&policy)?.policy, json, stdout),
         Command::IamPolicy { policy } => {
             let loaded = load(&policy)?;
-            let document = policy::least_privilege(loaded.policy.document(), &catalog::vocabulary());
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&document).unwrap_or_default())?;
+            let document = loaded.policy.document();
+            let permissions = policy::least_privilege(document, &catalog::vocabulary());
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&permissions).unwrap_or_default())?;
+            // stdout stays one JSON document; the trust policy example goes beside it.
+            let stderr = &mut std::io::stderr();
+            let role = document.credentials.as_ref().and_then(|c| c.role_arn.as_deref()).unwrap_or("the role");
+            writeln!(stderr, "# Attach the policy above to {role} (it is also sent as the session policy).")?;
+            writeln!(stderr, "# A trust policy for {role} that lets awsgate's source identity assume it:")?;
+            let trust = policy::trust_policy_example(document);
+            writeln!(stderr, "{}", serde_json::to_string_pretty(&trust).unwrap_or_default())?;
+            if let Err(length) = policy::session_policy(document, &catalog::vocabulary()) {
+                writeln!(
+                    stderr,
+                    "# warning: as a session policy this is {length} characters; AWS allows {}",
+                    policy::SESSION_POLICY_MAX_CHARS
+                )?;
+            }
             Ok(Outcome::Ok)
         }
         Command::Actions { json } => actions(json, stdout),

@@ -2,9 +2,19 @@
 //! the standard chain (or the policy's `credentials`), and each service's client is
 //! derived from it. The agent never chooses a profile, role, region or endpoint.
 
+mod role;
+
+use std::time::Duration;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::IdentityCache;
 
 use crate::policy::PolicyDocument;
+pub use role::{ASSUME_FAILED, RoleProvider};
+
+/// Renew role credentials this long before they expire.
+const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);
 
 /// The clients every tool runs with.
 #[derive(Debug, Clone)]
@@ -36,7 +46,12 @@ pub enum SetupError {
 impl Aws {
     /// Loads the shared config and derives the clients. With `AWS_ENDPOINT_URL` set (a
     /// local emulator), S3 uses path-style addressing.
-    pub async fn connect(document: &PolicyDocument) -> Result<(Aws, SdkConfig), SetupError> {
+    /// With `credentials.role_arn`, every client runs on the assumed role's credentials,
+    /// obtained from the source identity and carrying `session_policy` when given.
+    pub async fn connect(
+        document: &PolicyDocument,
+        session_policy: Option<String>,
+    ) -> Result<(Aws, SdkConfig), SetupError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &document.region {
             loader = loader.region(Region::new(region.clone()));
@@ -44,10 +59,30 @@ impl Aws {
         if let Some(profile) = document.credentials.as_ref().and_then(|c| c.profile.as_ref()) {
             loader = loader.profile_name(profile);
         }
-        let config = loader.load().await;
-        if config.region().is_none() {
+        let base = loader.load().await;
+        if base.region().is_none() {
             return Err(SetupError::NoRegion);
         }
+        let role = document.credentials.as_ref().and_then(|c| c.role_arn.clone().map(|arn| (c, arn)));
+        let config = match role {
+            None => base,
+            Some((credentials, role_arn)) => {
+                let provider = RoleProvider {
+                    sts: aws_sdk_sts::Client::new(&base),
+                    role_arn,
+                    session_name: credentials.session_name.clone(),
+                    external_id: credentials.external_id.clone(),
+                    duration: Duration::from_secs(u64::from(credentials.duration_seconds)),
+                    policy: session_policy,
+                    web_identity_token_file: credentials.web_identity_token_file.clone(),
+                };
+                let cache = IdentityCache::lazy().buffer_time(RENEW_BEFORE_EXPIRY).build();
+                base.to_builder()
+                    .credentials_provider(SharedCredentialsProvider::new(provider))
+                    .identity_cache(cache)
+                    .build()
+            }
+        };
         Ok((Aws::from_config(&config), config))
     }
 
@@ -65,8 +100,14 @@ impl Aws {
     /// The scope for ARNs: the config's region, and the policy's account or the caller's.
     pub async fn scope(&self, config: &SdkConfig, document: &PolicyDocument) -> Result<Scope, SetupError> {
         let region = config.region().map(|r| r.to_string()).ok_or(SetupError::NoRegion)?;
-        let account = match &document.account {
-            Some(account) => account.clone(),
+        let role_account = document
+            .credentials
+            .as_ref()
+            .and_then(|c| c.role_arn.as_deref())
+            .and_then(|arn| arn.split(':').nth(4))
+            .map(str::to_string);
+        let account = match document.account.clone().or(role_account) {
+            Some(account) => account,
             None => {
                 let identity = self
                     .sts

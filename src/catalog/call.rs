@@ -89,6 +89,7 @@ where
             }
         },
         SdkError::TimeoutError(_) => ("Timeout".into(), "the request to AWS timed out".into()),
+        _ if role_failure(error).is_some() => ("AssumeRoleFailed".into(), role_failure(error).unwrap_or_default()),
         _ if mentions_credentials(error) => (
             "CredentialsUnavailable".into(),
             "awsgate has no usable AWS credentials for this call; the operator must fix its credential setup".into(),
@@ -115,6 +116,20 @@ fn status_code_name(status: u16) -> &'static str {
         503 => "ServiceUnavailable",
         _ => "ServiceError",
     }
+}
+
+/// The message of a failed role assumption in the error's chain: it names the role and
+/// STS's error code, never a credential.
+fn role_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if text.starts_with(crate::aws::ASSUME_FAILED) {
+            return Some(text);
+        }
+        current = e.source();
+    }
+    None
 }
 
 fn mentions_credentials(error: &(dyn std::error::Error + 'static)) -> bool {

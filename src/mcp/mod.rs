@@ -41,10 +41,28 @@ pub enum ServeError {
     Audit { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Http(String),
+    #[error(
+        "the derived session policy is {0} characters and AWS allows {max}: use fewer statements or wider patterns, or set `credentials.session_policy: none` and rely on the role's own permissions",
+        max = policy::SESSION_POLICY_MAX_CHARS
+    )]
+    SessionPolicyTooLarge(usize),
     #[error("the MCP session failed: {0}")]
     Session(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// With a role and `session_policy: derived` (the default), the AssumeRole request carries
+/// the policy's own least-privilege IAM policy, so AWS enforces the same boundary.
+fn derived_session_policy(document: &policy::PolicyDocument) -> Result<Option<String>, ServeError> {
+    match &document.credentials {
+        Some(c) if c.role_arn.is_some() && c.session_policy == policy::SessionPolicy::Derived => {
+            policy::session_policy(document, &catalog::vocabulary())
+                .map(Some)
+                .map_err(ServeError::SessionPolicyTooLarge)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Loads the policy (refusing to start on one that does not validate), connects to AWS,
@@ -73,7 +91,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         Some(http) => Some(http::Settings::from_options(http)?),
         None => None,
     };
-    let (aws, config) = Aws::connect(policy.document()).await?;
+    let (aws, config) = Aws::connect(policy.document(), derived_session_policy(policy.document())?).await?;
     let scope = aws.scope(&config, policy.document()).await?;
     let shared = Arc::new(Shared::new(policy, aws, scope, audit));
     tracing::info!(

@@ -9,6 +9,55 @@ use super::pattern::ActionPattern;
 
 pub const IAM_POLICY_VERSION: &str = "2012-10-17";
 
+/// AWS's limit on an inline session policy, in characters of minified JSON.
+pub const SESSION_POLICY_MAX_CHARS: usize = 2048;
+
+/// The derived session policy as minified JSON, or its length when it is over the limit.
+pub fn session_policy(document: &PolicyDocument, vocabulary: &Vocabulary) -> Result<String, usize> {
+    let text = least_privilege(document, vocabulary).to_string();
+    if text.chars().count() > SESSION_POLICY_MAX_CHARS { Err(text.chars().count()) } else { Ok(text) }
+}
+
+/// An example trust policy for the role: who may assume it, with the external id and MFA
+/// conditions the policy's `credentials` imply.
+pub fn trust_policy_example(document: &PolicyDocument) -> Value {
+    let credentials = document.credentials.clone().unwrap_or_default();
+    let account = credentials
+        .role_arn
+        .as_deref()
+        .and_then(|arn| arn.split(':').nth(4))
+        .or(document.account.as_deref())
+        .unwrap_or("ACCOUNT_ID")
+        .to_string();
+    if credentials.web_identity_token_file.is_some() {
+        return json!({
+            "Version": IAM_POLICY_VERSION,
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Federated": format!("arn:aws:iam::{account}:oidc-provider/OIDC_PROVIDER_HOST") },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": { "StringEquals": { "OIDC_PROVIDER_HOST:sub": "SUBJECT_OF_THE_AGENT_WORKLOAD" } }
+            }]
+        });
+    }
+    let mut conditions = serde_json::Map::new();
+    if let Some(id) = &credentials.external_id {
+        conditions.insert("StringEquals".into(), json!({ "sts:ExternalId": id }));
+    }
+    if credentials.mfa_serial.is_some() {
+        conditions.insert("Bool".into(), json!({ "aws:MultiFactorAuthPresent": "true" }));
+    }
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:aws:iam::{account}:root") },
+        "Action": "sts:AssumeRole",
+    });
+    if !conditions.is_empty() {
+        statement["Condition"] = Value::Object(conditions);
+    }
+    json!({ "Version": IAM_POLICY_VERSION, "Statement": [statement] })
+}
+
 /// Allow statements keep only the actions awsgate has tools for (wildcards expanded, and
 /// only in enabled services): the role needs nothing more. Deny statements are kept as
 /// written, since a broader deny is always safe. Resources are kept as written. Sids are

@@ -18,7 +18,7 @@ pub use document::{
     Spanned, Statement,
 };
 pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request};
-pub use iam::{IAM_POLICY_VERSION, least_privilege};
+pub use iam::{IAM_POLICY_VERSION, SESSION_POLICY_MAX_CHARS, least_privilege, session_policy, trust_policy_example};
 pub use pattern::{ActionPattern, ArnPattern};
 pub use source::Location;
 pub use suggest::closest;

@@ -1,0 +1,90 @@
+//! Credentials of an assumed role: STS AssumeRole from the source identity, or
+//! AssumeRoleWithWebIdentity with a token file (OIDC federation). The SDK's identity
+//! cache in front of this provider caches the credentials and renews them before they
+//! expire; only the call that finds them stale waits for STS.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
+
+use crate::catalog::describe_sdk_error;
+
+/// Marks the message of a failed assumption, so the tool error can carry it.
+pub const ASSUME_FAILED: &str = "awsgate could not assume role";
+
+#[derive(Debug, Clone)]
+pub struct RoleProvider {
+    pub sts: aws_sdk_sts::Client,
+    pub role_arn: String,
+    pub session_name: String,
+    pub external_id: Option<String>,
+    pub duration: Duration,
+    /// The inline session policy (the derived least-privilege policy), if any.
+    pub policy: Option<String>,
+    pub web_identity_token_file: Option<PathBuf>,
+}
+
+impl RoleProvider {
+    async fn assume(&self) -> provider::Result {
+        let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(900);
+        let failed =
+            |detail: String| CredentialsError::provider_error(format!("{ASSUME_FAILED} `{}`: {detail}", self.role_arn));
+        let credentials = match &self.web_identity_token_file {
+            Some(path) => {
+                let token = tokio::fs::read_to_string(path).await.map_err(|e| {
+                    failed(format!("cannot read the web identity token file `{}`: {e}", path.display()))
+                })?;
+                let out = self
+                    .sts
+                    .assume_role_with_web_identity()
+                    .role_arn(&self.role_arn)
+                    .role_session_name(&self.session_name)
+                    .web_identity_token(token.trim())
+                    .duration_seconds(seconds)
+                    .set_policy(self.policy.clone())
+                    .send()
+                    .await
+                    .map_err(|e| failed(describe(&describe_sdk_error(&e))))?;
+                out.credentials
+            }
+            None => {
+                let out = self
+                    .sts
+                    .assume_role()
+                    .role_arn(&self.role_arn)
+                    .role_session_name(&self.session_name)
+                    .set_external_id(self.external_id.clone())
+                    .duration_seconds(seconds)
+                    .set_policy(self.policy.clone())
+                    .send()
+                    .await
+                    .map_err(|e| failed(describe(&describe_sdk_error(&e))))?;
+                out.credentials
+            }
+        };
+        let credentials = credentials.ok_or_else(|| failed("STS returned no credentials".into()))?;
+        let expires = SystemTime::try_from(*credentials.expiration()).ok();
+        Ok(Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_string()),
+            expires,
+            "awsgate-assume-role",
+        ))
+    }
+}
+
+fn describe(failure: &crate::catalog::AwsFailure) -> String {
+    format!("{}: {}", failure.code, failure.message)
+}
+
+impl ProvideCredentials for RoleProvider {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(self.assume())
+    }
+}
