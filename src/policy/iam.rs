@@ -47,15 +47,14 @@ pub fn trust_policy_example(document: &PolicyDocument) -> Value {
     if credentials.mfa_serial.is_some() {
         conditions.insert("Bool".into(), json!({ "aws:MultiFactorAuthPresent": "true" }));
     }
-    let mut statement = json!({
-        "Effect": "Allow",
-        "Principal": { "AWS": format!("arn:aws:iam::{account}:root") },
-        "Action": "sts:AssumeRole",
-    });
+    let mut statement = serde_json::Map::new();
+    statement.insert("Effect".into(), json!("Allow"));
+    statement.insert("Principal".into(), json!({ "AWS": format!("arn:aws:iam::{account}:root") }));
+    statement.insert("Action".into(), json!("sts:AssumeRole"));
     if !conditions.is_empty() {
-        statement["Condition"] = Value::Object(conditions);
+        statement.insert("Condition".into(), Value::Object(conditions));
     }
-    json!({ "Version": IAM_POLICY_VERSION, "Statement": [statement] })
+    json!({ "Version": IAM_POLICY_VERSION, "Statement": [Value::Object(statement)] })
 }
 
 /// Allow statements keep only the actions awsgate has tools for (wildcards expanded, and
