@@ -4,6 +4,7 @@
 
 mod role;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -11,7 +12,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::config::IdentityCache;
 
 use crate::policy::PolicyDocument;
-pub use role::{ASSUME_FAILED, RoleProvider};
+pub use role::{ASSUME_FAILED, Mfa, RoleProvider};
 
 /// Renew role credentials this long before they expire.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);
@@ -23,6 +24,8 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Set when the role needs an MFA code from a human.
+    pub mfa: Option<Arc<Mfa>>,
 }
 
 /// Where calls go, for building ARNs: fixed at start, never from the agent.
@@ -64,9 +67,11 @@ impl Aws {
             return Err(SetupError::NoRegion);
         }
         let role = document.credentials.as_ref().and_then(|c| c.role_arn.clone().map(|arn| (c, arn)));
+        let mut mfa = None;
         let config = match role {
             None => base,
             Some((credentials, role_arn)) => {
+                mfa = credentials.mfa_serial.clone().map(|serial| Arc::new(Mfa::new(serial)));
                 let provider = RoleProvider {
                     sts: aws_sdk_sts::Client::new(&base),
                     role_arn,
@@ -75,7 +80,10 @@ impl Aws {
                     duration: Duration::from_secs(u64::from(credentials.duration_seconds)),
                     policy: session_policy,
                     web_identity_token_file: credentials.web_identity_token_file.clone(),
+                    mfa: mfa.clone(),
                 };
+                // The cache renews between 1 and 1.5 times this buffer before expiry (it adds
+                // jitter); `Mfa::needs_code` asks for a code before that window opens.
                 let cache = IdentityCache::lazy().buffer_time(RENEW_BEFORE_EXPIRY).build();
                 base.to_builder()
                     .credentials_provider(SharedCredentialsProvider::new(provider))
@@ -83,7 +91,9 @@ impl Aws {
                     .build()
             }
         };
-        Ok((Aws::from_config(&config), config))
+        let mut aws = Aws::from_config(&config);
+        aws.mfa = mfa;
+        Ok((aws, config))
     }
 
     pub fn from_config(config: &SdkConfig) -> Aws {
@@ -94,6 +104,7 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            mfa: None,
         }
     }
 

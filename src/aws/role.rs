@@ -4,6 +4,7 @@
 //! expire; only the call that finds them stale waits for STS.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -13,6 +14,50 @@ use crate::catalog::describe_sdk_error;
 
 /// Marks the message of a failed assumption, so the tool error can carry it.
 pub const ASSUME_FAILED: &str = "awsgate could not assume role";
+
+/// MFA for the role: the device, the code a human gave for the next AssumeRole, and when
+/// the current role session ends. The code is used once and never logged.
+#[derive(Debug)]
+pub struct Mfa {
+    pub serial: String,
+    code: Mutex<Option<String>>,
+    session_ends: Mutex<Option<SystemTime>>,
+}
+
+impl Mfa {
+    pub fn new(serial: String) -> Mfa {
+        Mfa { serial, code: Mutex::new(None), session_ends: Mutex::new(None) }
+    }
+
+    /// True when the next call will need a new role session, so a human must give a code
+    /// first: before the first session, and when the current one is about to be renewed.
+    pub fn needs_code(&self) -> bool {
+        if self.code.lock().map(|slot| slot.is_some()).unwrap_or(false) {
+            return false;
+        }
+        let ends = self.session_ends.lock().ok().and_then(|e| *e);
+        // The identity cache renews at most 1.5 times its buffer before expiry.
+        let margin = super::RENEW_BEFORE_EXPIRY * 2;
+        ends.is_none_or(|ends| ends.duration_since(SystemTime::now()).unwrap_or_default() < margin)
+    }
+
+    /// The code for the next AssumeRole.
+    pub fn provide(&self, code: String) {
+        if let Ok(mut slot) = self.code.lock() {
+            *slot = Some(code);
+        }
+    }
+
+    fn take(&self) -> Option<String> {
+        self.code.lock().ok().and_then(|mut slot| slot.take())
+    }
+
+    fn started(&self, ends: Option<SystemTime>) {
+        if let Ok(mut slot) = self.session_ends.lock() {
+            *slot = ends;
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RoleProvider {
@@ -24,6 +69,7 @@ pub struct RoleProvider {
     /// The inline session policy (the derived least-privilege policy), if any.
     pub policy: Option<String>,
     pub web_identity_token_file: Option<PathBuf>,
+    pub mfa: Option<Arc<Mfa>>,
 }
 
 impl RoleProvider {
@@ -50,12 +96,23 @@ impl RoleProvider {
                 out.credentials
             }
             None => {
+                let (serial, code) = match &self.mfa {
+                    Some(mfa) => {
+                        let code = mfa.take().ok_or_else(|| {
+                            failed(format!("it needs a code from the MFA device `{}`, and none was given", mfa.serial))
+                        })?;
+                        (Some(mfa.serial.clone()), Some(code))
+                    }
+                    None => (None, None),
+                };
                 let out = self
                     .sts
                     .assume_role()
                     .role_arn(&self.role_arn)
                     .role_session_name(&self.session_name)
                     .set_external_id(self.external_id.clone())
+                    .set_serial_number(serial)
+                    .set_token_code(code)
                     .duration_seconds(seconds)
                     .set_policy(self.policy.clone())
                     .send()
@@ -66,6 +123,9 @@ impl RoleProvider {
         };
         let credentials = credentials.ok_or_else(|| failed("STS returned no credentials".into()))?;
         let expires = SystemTime::try_from(*credentials.expiration()).ok();
+        if let Some(mfa) = &self.mfa {
+            mfa.started(expires);
+        }
         Ok(Credentials::new(
             credentials.access_key_id(),
             credentials.secret_access_key(),

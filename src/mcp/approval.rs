@@ -25,6 +25,10 @@ pub const INPUT_KEY: &str = "awsgate_approval";
 /// The boolean the human sets in the form.
 const FIELD: &str = "approve";
 
+/// The key of the MFA question in `inputRequests`, and its one field.
+pub const MFA_KEY: &str = "awsgate_mfa";
+const CODE_FIELD: &str = "code";
+
 /// Outstanding approvals of 2026-07-28 clients: token to the call it covers.
 #[derive(Debug, Default)]
 pub struct Approvals {
@@ -134,6 +138,32 @@ pub fn approved_response(response: &Value) -> bool {
     serde_json::from_value::<ElicitResult>(response.clone()).is_ok_and(|r| approved(&r))
 }
 
+/// The question for an MFA code.
+pub fn mfa_message(serial: &str, role: &str) -> String {
+    format!(
+        "awsgate needs a new session for role `{}`. Enter the current 6-digit code of the MFA device `{}`.",
+        printable(role),
+        printable(serial)
+    )
+}
+
+pub fn mfa_request(message: String) -> ElicitRequestParams {
+    let schema = ElicitationSchema::builder().required_string(CODE_FIELD).build_unchecked();
+    ElicitRequestParams::FormElicitationParams { meta: None, message, requested_schema: schema }
+}
+
+/// The code from an accepted answer, if it is 6 digits.
+pub fn mfa_code(result: &ElicitResult) -> Option<String> {
+    let code = result.content.as_ref()?.get(CODE_FIELD)?.as_str()?.trim();
+    let valid =
+        result.action == ElicitationAction::Accept && code.len() == 6 && code.chars().all(|c| c.is_ascii_digit());
+    valid.then(|| code.to_string())
+}
+
+pub fn mfa_code_response(response: &Value) -> Option<String> {
+    serde_json::from_value::<ElicitResult>(response.clone()).ok().and_then(|r| mfa_code(&r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +202,17 @@ mod tests {
         assert!(!approved(&no) && !approved(&empty) && !approved(&declined));
         assert!(approved_response(&json!({"action": "accept", "content": {"approve": true}})));
         assert!(!approved_response(&json!({"nonsense": 1})));
+    }
+
+    #[test]
+    fn mfa_codes_are_six_digits_from_an_accepted_answer() {
+        assert_eq!(
+            mfa_code_response(&json!({"action": "accept", "content": {"code": " 123456 "}})),
+            Some("123456".into())
+        );
+        assert_eq!(mfa_code_response(&json!({"action": "accept", "content": {"code": "12345"}})), None);
+        assert_eq!(mfa_code_response(&json!({"action": "accept", "content": {"code": "12345a"}})), None);
+        assert_eq!(mfa_code_response(&json!({"action": "decline", "content": {"code": "123456"}})), None);
     }
 
     #[test]

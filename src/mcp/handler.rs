@@ -226,28 +226,56 @@ impl Gateway {
                 "reason": reason,
             }));
         }
-        if decision.approval_required {
-            let message = approval::message(
-                &action,
-                &prepared.resources,
-                name,
-                arguments.as_ref(),
-                policy.name(),
-                decision.statement,
-            );
-            match self.approve(context, &params, fingerprint, message).await {
-                Step::Go => trace.approval = Some("approved"),
+        let mfa = shared.aws.mfa.as_ref().filter(|mfa| mfa.needs_code());
+        if decision.approval_required || mfa.is_some() {
+            let questions = Questions {
+                approval: decision.approval_required.then(|| {
+                    approval::message(
+                        &action,
+                        &prepared.resources,
+                        name,
+                        arguments.as_ref(),
+                        policy.name(),
+                        decision.statement,
+                    )
+                }),
+                mfa: mfa.map(|mfa| {
+                    approval::mfa_message(
+                        &mfa.serial,
+                        policy.document().credentials.as_ref().and_then(|c| c.role_arn.as_deref()).unwrap_or("?"),
+                    )
+                }),
+            };
+            match self.ask_human(context, &params, fingerprint, &questions).await {
+                Step::Go(code) => {
+                    if decision.approval_required {
+                        trace.approval = Some("approved");
+                    }
+                    if let (Some(mfa), Some(code)) = (mfa, code) {
+                        mfa.provide(code);
+                    }
+                }
                 Step::Ask(input_required) => {
-                    trace.approval = Some("requested");
-                    trace.result("approval_requested", None, None);
+                    let outcome = if decision.approval_required {
+                        trace.approval = Some("requested");
+                        "approval_requested"
+                    } else {
+                        "mfa_requested"
+                    };
+                    trace.result(outcome, None, None);
                     return CallToolResponse::InputRequired(input_required);
                 }
                 Step::Refuse(outcome, why) => {
-                    trace.approval = Some(outcome);
-                    trace.result("approval_denied", Some("ApprovalDenied"), None);
+                    let (error, needs) = if questions.approval.is_some() {
+                        trace.approval = Some(outcome);
+                        ("ApprovalDenied", "a human's approval")
+                    } else {
+                        ("MfaRequired", "an MFA code from a human")
+                    };
+                    trace.result("approval_denied", Some(error), None);
                     return error_result(json!({
-                        "error": "ApprovalDenied",
-                        "message": format!("`{action}` on `{}` needs a human's approval: {why}; nothing was sent to AWS", resources.join("`, `")),
+                        "error": error,
+                        "message": format!("`{action}` on `{}` needs {needs}: {why}; nothing was sent to AWS", resources.join("`, `")),
                     }));
                 }
             }
@@ -287,62 +315,103 @@ fn error_result(value: Value) -> CallToolResponse {
     CallToolResult::structured_error(value).into()
 }
 
-/// Where an approval stands.
+/// What a call must ask the human before it runs.
+struct Questions {
+    /// The approval question, when a statement requires approval.
+    approval: Option<String>,
+    /// The MFA question, when the role needs a new session.
+    mfa: Option<String>,
+}
+
+/// Where the questions stand.
 enum Step {
-    /// A human said yes to this call.
-    Go,
-    /// Ask the 2026-07-28 client, which will call again with the answer.
+    /// The human said yes (and gave the MFA code, when asked for one).
+    Go(Option<String>),
+    /// Ask the 2026-07-28 client, which will call again with the answers.
     Ask(InputRequiredResult),
     /// No: the audit word (`declined`, `timed_out`, `unavailable`) and why.
     Refuse(&'static str, String),
 }
 
+const CANNOT_ASK: &str = "this client cannot ask a human (it declares no elicitation capability)";
+
 impl Gateway {
-    async fn approve(
+    async fn ask_human(
         &self,
         context: &RequestContext<RoleServer>,
         params: &CallToolRequestParams,
         fingerprint: String,
-        message: String,
+        questions: &Questions,
     ) -> Step {
         let modern = context.protocol_version().is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         if modern {
-            let answer = params.input_responses.as_ref().and_then(|r| r.get(approval::INPUT_KEY));
-            if let (Some(token), Some(answer)) = (params.request_state.as_deref(), answer) {
-                return match self.shared.approvals.redeem(token, &fingerprint) {
-                    Err(why) => Step::Refuse("declined", why.to_string()),
-                    Ok(()) if approval::approved_response(answer) => Step::Go,
-                    Ok(()) => Step::Refuse("declined", "the human declined".into()),
-                };
+            if let (Some(token), Some(answers)) = (params.request_state.as_deref(), params.input_responses.as_ref()) {
+                if let Err(why) = self.shared.approvals.redeem(token, &fingerprint) {
+                    return Step::Refuse("declined", why.to_string());
+                }
+                let approved = answers.get(approval::INPUT_KEY).is_some_and(approval::approved_response);
+                if questions.approval.is_some() && !approved {
+                    return Step::Refuse("declined", "the human declined".into());
+                }
+                let code = answers.get(approval::MFA_KEY).and_then(approval::mfa_code_response);
+                if questions.mfa.is_some() && code.is_none() {
+                    return Step::Refuse("declined", "no valid MFA code (6 digits) was given".into());
+                }
+                return Step::Go(code);
             }
             if context.client_capabilities().and_then(|c| c.elicitation).is_none() {
-                return Step::Refuse(
-                    "unavailable",
-                    "this client cannot ask a human (it declares no elicitation capability)".into(),
-                );
+                return Step::Refuse("unavailable", CANNOT_ASK.into());
+            }
+            let mut requests = InputRequests::new();
+            if let Some(message) = &questions.approval {
+                let request = ElicitRequest::new(approval::request(message.clone()));
+                requests.insert(approval::INPUT_KEY.into(), InputRequest::Elicitation(request));
+            }
+            if let Some(message) = &questions.mfa {
+                let request = ElicitRequest::new(approval::mfa_request(message.clone()));
+                requests.insert(approval::MFA_KEY.into(), InputRequest::Elicitation(request));
             }
             let token = self.shared.approvals.issue(fingerprint);
-            let mut requests = InputRequests::new();
-            requests.insert(
-                approval::INPUT_KEY.into(),
-                InputRequest::Elicitation(ElicitRequest::new(approval::request(message))),
-            );
             return Step::Ask(InputRequiredResult::new(Some(requests), Some(token)));
         }
         if !context.peer.supported_elicitation_modes().contains(&ElicitationMode::Form) {
-            return Step::Refuse(
-                "unavailable",
-                "this client cannot ask a human (it declares no elicitation capability)".into(),
-            );
+            return Step::Refuse("unavailable", CANNOT_ASK.into());
         }
-        match context.peer.create_elicitation_with_timeout(approval::request(message), Some(APPROVAL_TIMEOUT)).await {
-            Ok(answer) if approval::approved(&answer) => Step::Go,
-            Ok(_) => Step::Refuse("declined", "the human declined".into()),
-            Err(ServiceError::Timeout { .. }) => {
-                Step::Refuse("timed_out", format!("no answer within {} s", APPROVAL_TIMEOUT.as_secs()))
+        if let Some(message) = &questions.approval {
+            match context
+                .peer
+                .create_elicitation_with_timeout(approval::request(message.clone()), Some(APPROVAL_TIMEOUT))
+                .await
+            {
+                Ok(answer) if approval::approved(&answer) => {}
+                Ok(_) => return Step::Refuse("declined", "the human declined".into()),
+                Err(error) => return refused_by(&error),
             }
-            Err(_) => Step::Refuse("unavailable", "the client could not ask the human".into()),
         }
+        let mut code = None;
+        if let Some(message) = &questions.mfa {
+            match context
+                .peer
+                .create_elicitation_with_timeout(approval::mfa_request(message.clone()), Some(APPROVAL_TIMEOUT))
+                .await
+            {
+                Ok(answer) => match approval::mfa_code(&answer) {
+                    Some(given) => code = Some(given),
+                    None => return Step::Refuse("declined", "no valid MFA code (6 digits) was given".into()),
+                },
+                Err(error) => return refused_by(&error),
+            }
+        }
+        Step::Go(code)
+    }
+}
+
+fn refused_by(error: &ServiceError) -> Step {
+    match error {
+        ServiceError::Timeout { .. } => {
+            Step::Refuse("timed_out", format!("no answer within {} s", APPROVAL_TIMEOUT.as_secs()))
+        }
+        _ => Step::Refuse("unavailable", "the client could not ask the human".into()),
     }
 }
 

@@ -217,3 +217,71 @@ def test_an_oversized_session_policy_stops_the_server(binary, enforcing_moto, tm
                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
     assert "derived session policy is" in result.stderr and "session_policy: none" in result.stderr
+
+
+MFA = f"  mfa_serial: arn:aws:iam::{ACCOUNT}:mfa/alice"
+
+
+class MfaHuman:
+    def __init__(self, code: str | None):
+        self.code = code
+        self.asked: list[str] = []
+
+    async def __call__(self, context, params):
+        from mcp_types import ElicitResult
+
+        self.asked.append(params.message)
+        if self.code is None:
+            return ElicitResult(action="decline")
+        return ElicitResult(action="accept", content={"code": self.code})
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_mfa_code_is_asked_of_the_human_and_sent_to_sts(binary, enforcing_moto, tmp_path, mode):
+    """moto accepts any MFA code: this checks the AssumeRole request awsgate sends."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    policy = write_policy(tmp_path, role_policy(MFA))
+    audit = tmp_path / "audit.jsonl"
+    human = MfaHuman("246810")
+    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(policy), "--audit-log", str(audit)],
+                                   env=awsgate_env(enforcing_moto["endpoint"], **admin_env(enforcing_moto)))
+    async with Client(params, mode=mode, elicitation_callback=human) as c:
+        ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
+        assert not ok and out["body"] == "readable", out
+        # The session lasts: the next call asks nothing.
+        ok, _ = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
+        assert not ok
+    assert len(human.asked) == 1 and "mfa/alice" in human.asked[0]
+    assert len(Recorder.sts_requests) == 1
+    request = Recorder.sts_requests[0]
+    assert request["SerialNumber"] == f"arn:aws:iam::{ACCOUNT}:mfa/alice" and request["TokenCode"] == "246810"
+    assert "246810" not in audit.read_text()
+
+
+@pytest.mark.parametrize("code", [None, "12ab56"])
+async def test_no_valid_mfa_code_fails_closed(binary, enforcing_moto, tmp_path, code):
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    policy = write_policy(tmp_path, role_policy(MFA))
+    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(policy)],
+                                   env=awsgate_env(enforcing_moto["endpoint"], **admin_env(enforcing_moto)))
+    async with Client(params, elicitation_callback=MfaHuman(code)) as c:
+        ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
+    assert ok and out["error"] == "MfaRequired" and "6 digits" in out["message"]
+    assert Recorder.sts_requests == []
+
+
+async def test_a_client_that_cannot_ask_gets_no_mfa_session(binary, enforcing_moto, tmp_path):
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    policy = write_policy(tmp_path, role_policy(MFA))
+    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(policy)],
+                                   env=awsgate_env(enforcing_moto["endpoint"], **admin_env(enforcing_moto)))
+    async with Client(params) as c:
+        ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
+    assert ok and out["error"] == "MfaRequired" and "cannot ask a human" in out["message"]
+    assert Recorder.sts_requests == []
