@@ -49,18 +49,17 @@ const fn table_tool(
     args: &'static [Arg],
     prepare: fn(&Arguments, &Scope) -> Result<Prepared, ArgumentError>,
 ) -> ToolSpec {
-    ToolSpec {
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         name,
-        service: "dynamodb",
         operation,
-        action: operation,
         access,
-        resource: ResourceShape::Table,
         annotations,
         summary,
         args,
         prepare,
-    }
+    )
 }
 
 pub const TOOLS: &[ToolSpec] = &[
@@ -279,8 +278,21 @@ fn read_target(args: &Arguments, scope: &Scope) -> Result<(String, Option<String
     Ok((table, index, arn))
 }
 
-fn items(list: &[HashMap<String, AttributeValue>]) -> Vec<Value> {
-    list.iter().map(from_item).collect()
+/// One page of a query or scan, with the key to continue from.
+fn page(
+    table: &str,
+    items: &[HashMap<String, AttributeValue>],
+    count: i32,
+    scanned_count: i32,
+    last_evaluated_key: Option<&HashMap<String, AttributeValue>>,
+) -> Value {
+    json!({
+        "table": table,
+        "items": items.iter().map(from_item).collect::<Vec<_>>(),
+        "count": count,
+        "scanned_count": scanned_count,
+        "last_evaluated_key": last_evaluated_key.map(from_item),
+    })
 }
 
 fn list_tables(args: &Arguments, _: &Scope) -> Result<Prepared, ArgumentError> {
@@ -393,16 +405,8 @@ fn query(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
             .send()
             .await
             .map_err(|e| describe_sdk_error(&e))?;
-        Ok(output(
-            json!({
-                "table": table,
-                "items": items(out.items()),
-                "count": out.count(),
-                "scanned_count": out.scanned_count(),
-                "last_evaluated_key": out.last_evaluated_key().map(from_item),
-            }),
-            &out,
-        ))
+        let page = page(&table, out.items(), out.count(), out.scanned_count(), out.last_evaluated_key());
+        Ok(output(page, &out))
     }))
 }
 
@@ -430,16 +434,8 @@ fn scan(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
             .send()
             .await
             .map_err(|e| describe_sdk_error(&e))?;
-        Ok(output(
-            json!({
-                "table": table,
-                "items": items(out.items()),
-                "count": out.count(),
-                "scanned_count": out.scanned_count(),
-                "last_evaluated_key": out.last_evaluated_key().map(from_item),
-            }),
-            &out,
-        ))
+        let page = page(&table, out.items(), out.count(), out.scanned_count(), out.last_evaluated_key());
+        Ok(output(page, &out))
     }))
 }
 

@@ -98,6 +98,22 @@ pub struct ToolSpec {
 }
 
 impl ToolSpec {
+    /// A tool whose IAM action has the name of the operation it calls (most of them).
+    #[allow(clippy::too_many_arguments)]
+    pub const fn named_after_action(
+        service: &'static str,
+        resource: ResourceShape,
+        name: &'static str,
+        operation: &'static str,
+        access: Access,
+        annotations: Annotations,
+        summary: &'static str,
+        args: &'static [Arg],
+        prepare: fn(&Arguments, &Scope) -> Result<Prepared, ArgumentError>,
+    ) -> ToolSpec {
+        ToolSpec { name, service, operation, action: operation, access, resource, annotations, summary, args, prepare }
+    }
+
     /// `service:Action`, as policies write it.
     pub fn iam_action(&self) -> String {
         format!("{}:{}", self.service, self.action)

@@ -23,18 +23,17 @@ const fn queue_tool(
     args: &'static [Arg],
     prepare: fn(&Arguments, &Scope) -> Result<Prepared, ArgumentError>,
 ) -> ToolSpec {
-    ToolSpec {
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         name,
-        service: "sqs",
         operation,
-        action: operation,
         access,
-        resource: ResourceShape::Queue,
         annotations,
         summary,
         args,
         prepare,
-    }
+    )
 }
 
 pub const TOOLS: &[ToolSpec] = &[

@@ -659,40 +659,12 @@ impl<'v> Validator<'v> {
                 }
             }),
         };
-        let (actions, not_actions) = match (find(entries, keys.actions), find(entries, keys.not_actions)) {
-            (Some(_), Some(second)) => {
-                self.error(
-                    second.at,
-                    format!("a statement takes `{}` or `{}`, not both", keys.actions, keys.not_actions),
-                );
-                (Vec::new(), false)
-            }
-            (Some(n), None) => (self.strings(n, &format!("`{}`", keys.actions)), false),
-            (None, Some(n)) => (self.strings(n, &format!("`{}`", keys.not_actions)), true),
-            (None, None) => {
-                self.error(node.at, format!("statement `{label}` needs `{}` or `{}`", keys.actions, keys.not_actions));
-                (Vec::new(), false)
-            }
-        };
-        let (resources, not_resources) = match (find(entries, keys.resources), find(entries, keys.not_resources)) {
-            (Some(_), Some(second)) => {
-                self.error(
-                    second.at,
-                    format!("a statement takes `{}` or `{}`, not both", keys.resources, keys.not_resources),
-                );
-                (Vec::new(), false)
-            }
-            (Some(n), None) => (self.strings(n, &format!("`{}`", keys.resources)), false),
-            (None, Some(n)) => (self.strings(n, &format!("`{}`", keys.not_resources)), true),
-            (None, None) if keys.resources_required => {
-                self.error(
-                    node.at,
-                    format!("statement `{label}` needs `{}` or `{}`", keys.resources, keys.not_resources),
-                );
-                (Vec::new(), false)
-            }
-            (None, None) => (vec![Spanned { value: "*".into(), at: node.at }], false),
-        };
+        let statement = StatementRef { entries, at: node.at, label: &label };
+        let (actions, not_actions) =
+            self.clause(&statement, keys.actions, keys.not_actions, true).unwrap_or_else(|| (Vec::new(), false));
+        let (resources, not_resources) = self
+            .clause(&statement, keys.resources, keys.not_resources, keys.resources_required)
+            .unwrap_or_else(|| (vec![Spanned { value: "*".into(), at: node.at }], false));
         let approval = match keys.approval.and_then(|key| find(entries, key)) {
             None => Approval::None,
             Some(n) => match self.scalar(n, "`approval`") {
@@ -730,6 +702,30 @@ impl<'v> Validator<'v> {
             not_resources,
             approval,
         })
+    }
+
+    /// A list or its `not_` form (`actions` / `not_actions`): which one, and its values.
+    /// `None` when neither is given and that is allowed (the caller's default applies).
+    fn clause(
+        &mut self,
+        statement: &StatementRef<'_>,
+        key: &str,
+        not_key: &str,
+        required: bool,
+    ) -> Option<(Vec<Spanned<String>>, bool)> {
+        match (find(statement.entries, key), find(statement.entries, not_key)) {
+            (Some(_), Some(second)) => {
+                self.error(second.at, format!("a statement takes `{key}` or `{not_key}`, not both"));
+                Some((Vec::new(), false))
+            }
+            (Some(n), None) => Some((self.strings(n, &format!("`{key}`")), false)),
+            (None, Some(n)) => Some((self.strings(n, &format!("`{not_key}`")), true)),
+            (None, None) if required => {
+                self.error(statement.at, format!("statement `{}` needs `{key}` or `{not_key}`", statement.label));
+                Some((Vec::new(), false))
+            }
+            (None, None) => None,
+        }
     }
 
     fn action(&mut self, action: &Spanned<String>) {
@@ -871,6 +867,13 @@ impl<'v> Validator<'v> {
             }
         }
     }
+}
+
+/// A statement being read: its entries, where it starts and what it is called.
+struct StatementRef<'a> {
+    entries: &'a [(Key, Node)],
+    at: Location,
+    label: &'a str,
 }
 
 fn find<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Node> {
