@@ -9,7 +9,7 @@ AWSGATE := $(TARGET_DIR)/debug/awsgate
 
 ## Every test: formatting, lints, Rust unit/golden/property/CLI tests, then the
 ## integration tests against moto with real MCP clients.
-test: lint unit integration
+test: lint python-env unit integration
 
 lint:
 	$(CARGO) fmt --check
@@ -24,7 +24,7 @@ build:
 python-env:
 	scripts/python-env.sh
 
-integration: build python-env
+integration: build
 	AWSGATE_BIN=$(AWSGATE) .venv/bin/python -m pytest tests/integration -q -p no:cacheprovider
 
 ## A local emulator, seeded; awsgate on a starter policy, driven by a real MCP client.

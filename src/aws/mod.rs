@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_sts::config::IdentityCache;
+use aws_sdk_sts::config::{IdentityCache, SharedIdentityCache};
 
 use crate::policy::PolicyDocument;
 pub use role::{ASSUME_FAILED, Mfa, RoleProvider};
 
-/// Renew role credentials this long before they expire.
-const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);
+/// Renew role credentials at least this long before they expire.
+pub const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);
 
 /// The clients every tool runs with.
 #[derive(Debug, Clone)]
@@ -134,6 +134,13 @@ impl Aws {
         };
         Ok(Scope { partition: partition_of(&region).to_string(), region, account })
     }
+}
+
+/// The cache in front of role credentials. It renews them between 1 and 1.5 times
+/// `RENEW_BEFORE_EXPIRY` before they expire (it adds jitter); `Mfa::needs_code` asks for a
+/// code before that window opens. It reads the time from the client config's time source.
+pub fn role_identity_cache() -> SharedIdentityCache {
+    IdentityCache::lazy().buffer_time(RENEW_BEFORE_EXPIRY).build()
 }
 
 /// The partition a region belongs to.
