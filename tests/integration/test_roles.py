@@ -15,6 +15,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import contextlib
+
 import boto3
 import pytest
 
@@ -69,7 +71,6 @@ def enforcing_moto(tmp_path):
     env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
     moto = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proxy = None
     try:
         wait_for_port(port)
         endpoint = f"http://127.0.0.1:{port}"
@@ -100,17 +101,25 @@ def enforcing_moto(tmp_path):
         s3.create_bucket(Bucket="role-bucket")
         s3.put_object(Bucket="role-bucket", Key="read.txt", Body=b"readable")
 
-        Recorder.upstream = endpoint
-        Recorder.sts_requests = []
-        proxy_port = free_port()
-        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", proxy_port), Recorder)
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        yield {"endpoint": f"http://127.0.0.1:{proxy_port}", "key": key, "s3": s3}
+        with recording(endpoint) as proxied:
+            yield {"endpoint": proxied, "key": key, "s3": s3}
     finally:
-        if proxy is not None:
-            proxy.shutdown()
-            proxy.server_close()
         stop(moto)
+
+
+@contextlib.contextmanager
+def recording(upstream: str):
+    """A forwarding proxy in front of `upstream` that records STS AssumeRole* requests."""
+    Recorder.upstream = upstream
+    Recorder.sts_requests = []
+    port = free_port()
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", port), Recorder)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 def role_policy(extra: str = "") -> str:
@@ -285,3 +294,23 @@ async def test_a_client_that_cannot_ask_gets_no_mfa_session(binary, enforcing_mo
         ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
     assert ok and out["error"] == "MfaRequired" and "cannot ask a human" in out["message"]
     assert Recorder.sts_requests == []
+
+
+async def test_web_identity_token_file_uses_assume_role_with_web_identity(binary, aws, tmp_path):
+    """Against the plain emulator: moto with IAM enforcement fails on any unsigned
+    AssumeRoleWithWebIdentity (a KeyError on the missing Authorization header)."""
+    token = tmp_path / "oidc-token"
+    token.write_text("header.payload.signature\n")
+    text = role_policy(f"  web_identity_token_file: {token}").replace("  external_id: reports-agent\n", "")
+    with recording(aws.endpoint) as proxied:
+
+        class Proxied:
+            endpoint = proxied
+
+        async with gateway(binary, Proxied, tmp_path, text) as c:
+            ok, identity = await call(c, "sts_get_caller_identity")
+        requests = list(Recorder.sts_requests)
+    assert not ok and "assumed-role/agent-reader/awsgate-test" in identity["arn"], identity
+    request = requests[0]
+    assert request["Action"] == "AssumeRoleWithWebIdentity" and request["RoleArn"] == ROLE
+    assert request["WebIdentityToken"] == "header.payload.signature" and json.loads(request["Policy"])["Statement"]
