@@ -82,7 +82,18 @@ def show(result) -> None:
 async def drive(binary: Path, endpoint: str, audit: Path) -> None:
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_REGION="us-east-1")
     params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(POLICY), "--audit-log", str(audit)], env=env)
-    async with Client(params, client_info=None) as client:
+    answers = iter([True, False])
+
+    async def human(context, params):
+        """Stands in for the person at the MCP client: approves the first upload, not the second."""
+        from mcp_types import ElicitResult
+
+        yes = next(answers, False)
+        print(f"  {DIM}the client asks the human:{RESET} " + params.message.replace("\n", "\n    "))
+        print(f"  {BOLD}human: {'yes' if yes else 'no'}{RESET}")
+        return ElicitResult(action="accept", content={"approve": yes})
+
+    async with Client(params, elicitation_callback=human) as client:
         step(f"awsgate serves policy {POLICY.relative_to(ROOT)}: the tools the agent sees")
         for tool in (await client.list_tools()).tools:
             hints = tool.annotations
@@ -98,6 +109,12 @@ async def drive(binary: Path, endpoint: str, audit: Path) -> None:
 
         step("denied, no statement allows it: s3_delete_object reports/2026/q3.csv")
         show(await client.call_tool("s3_delete_object", {"bucket": "reports", "key": "2026/q3.csv"}))
+
+        step("needs a human's approval (statement UploadWithApproval): s3_put_object reports/uploads/q4.csv")
+        show(await client.call_tool("s3_put_object", {"bucket": "reports", "key": "uploads/q4.csv", "body": "region,revenue\n"}))
+
+        step("the same kind of call, and this time the human says no: s3_put_object reports/uploads/draft.csv")
+        show(await client.call_tool("s3_put_object", {"bucket": "reports", "key": "uploads/draft.csv", "body": "draft"}))
 
         step("a hallucinated argument never reaches AWS: s3_get_object with `region`")
         show(await client.call_tool("s3_get_object", {"bucket": "reports", "key": "2026/q3.csv", "region": "eu-west-1"}))
@@ -115,7 +132,9 @@ def main() -> None:
             step(f"the audit log: a decision before each AWS request, a result after")
             for line in audit.read_text().splitlines():
                 record = json.loads(line)
-                summary = {k: record.get(k) for k in ("event", "call_id", "tool", "resources", "decision", "statement", "outcome", "error")}
+                summary = {k: record.get(k) for k in ("event", "call_id", "tool", "resources", "decision", "statement", "approval", "outcome", "error")}
+                if summary["approval"] == "not_required":
+                    summary["approval"] = None
                 print("  " + json.dumps({k: v for k, v in summary.items() if v is not None}))
         print(f"\n{DIM}Try your own: {binary} simulate --policy {POLICY.relative_to(ROOT)} --action s3:PutObject "
               f"--resource arn:aws:s3:::reports/uploads/q4.csv{RESET}")

@@ -192,8 +192,6 @@ impl Gateway {
         };
         let action = spec.iam_action();
         trace.action = Some(action.clone());
-        let fingerprint = approval::fingerprint(name, params.arguments.as_ref());
-        let arguments = params.arguments.clone();
         let prepared = match spec.prepare(params.arguments.clone(), &shared.scope) {
             Ok(prepared) => prepared,
             Err(error) => {
@@ -246,6 +244,7 @@ impl Gateway {
                     )
                 }),
             };
+            let fingerprint = approval::fingerprint(name, params.arguments.as_ref());
             match self.ask_human(context, &params, fingerprint, &questions).await {
                 Step::Go(code) => {
                     if decision.approval_required {
