@@ -232,7 +232,7 @@ impl Gateway {
                         &action,
                         &prepared.resources,
                         name,
-                        arguments.as_ref(),
+                        params.arguments.as_ref(),
                         policy.name(),
                         decision.statement,
                     )
