@@ -40,28 +40,6 @@ const START: Arg = optional("exclusive_start_key", Kind::Object, "`last_evaluate
 const INDEX: Arg = optional("index_name", SHORT, "A secondary index to read instead of the table.");
 const FILTER: Arg = optional("filter_expression", SHORT, "Only return items for which this holds.");
 
-const fn table_tool(
-    name: &'static str,
-    operation: &'static str,
-    access: Access,
-    annotations: Annotations,
-    summary: &'static str,
-    args: &'static [Arg],
-    prepare: fn(&Arguments, &Scope) -> Result<Prepared, ArgumentError>,
-) -> ToolSpec {
-    ToolSpec::named_after_action(
-        "dynamodb",
-        ResourceShape::Table,
-        name,
-        operation,
-        access,
-        annotations,
-        summary,
-        args,
-        prepare,
-    )
-}
-
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "dynamodb_list_tables",
@@ -78,7 +56,9 @@ pub const TOOLS: &[ToolSpec] = &[
         ],
         prepare: list_tables,
     },
-    table_tool(
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         "dynamodb_describe_table",
         "DescribeTable",
         Access::Read,
@@ -87,7 +67,9 @@ pub const TOOLS: &[ToolSpec] = &[
         &[TABLE],
         describe_table,
     ),
-    table_tool(
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         "dynamodb_get_item",
         "GetItem",
         Access::Read,
@@ -96,7 +78,9 @@ pub const TOOLS: &[ToolSpec] = &[
         &[TABLE, KEY, CONSISTENT, PROJECTION, NAMES],
         get_item,
     ),
-    table_tool(
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         "dynamodb_query",
         "Query",
         Access::Read,
@@ -117,7 +101,9 @@ pub const TOOLS: &[ToolSpec] = &[
         ],
         query,
     ),
-    table_tool(
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         "dynamodb_scan",
         "Scan",
         Access::Read,
@@ -126,7 +112,9 @@ pub const TOOLS: &[ToolSpec] = &[
         &[TABLE, FILTER, VALUES, NAMES, INDEX, PROJECTION, LIMIT, START, CONSISTENT],
         scan,
     ),
-    table_tool(
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         "dynamodb_put_item",
         "PutItem",
         Access::Write,
@@ -142,7 +130,9 @@ pub const TOOLS: &[ToolSpec] = &[
         ],
         put_item,
     ),
-    table_tool(
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         "dynamodb_update_item",
         "UpdateItem",
         Access::Write,
@@ -152,7 +142,9 @@ pub const TOOLS: &[ToolSpec] = &[
         &[TABLE, KEY, required("update_expression", SHORT, "e.g. `SET #s = :s`."), CONDITION, NAMES, VALUES],
         update_item,
     ),
-    table_tool(
+    ToolSpec::named_after_action(
+        "dynamodb",
+        ResourceShape::Table,
         "dynamodb_delete_item",
         "DeleteItem",
         Access::Write,

@@ -14,28 +14,6 @@ use crate::aws::Scope;
 const QUEUE_URL: Arg = required("queue_url", SHORT, "The queue's URL, from `sqs_get_queue_url` or `sqs_list_queues`.");
 const RECEIPT: Arg = required("receipt_handle", SHORT, "The receipt handle of a received message.");
 
-const fn queue_tool(
-    name: &'static str,
-    operation: &'static str,
-    access: Access,
-    annotations: Annotations,
-    summary: &'static str,
-    args: &'static [Arg],
-    prepare: fn(&Arguments, &Scope) -> Result<Prepared, ArgumentError>,
-) -> ToolSpec {
-    ToolSpec::named_after_action(
-        "sqs",
-        ResourceShape::Queue,
-        name,
-        operation,
-        access,
-        annotations,
-        summary,
-        args,
-        prepare,
-    )
-}
-
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "sqs_list_queues",
@@ -53,7 +31,9 @@ pub const TOOLS: &[ToolSpec] = &[
         ],
         prepare: list_queues,
     },
-    queue_tool(
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         "sqs_get_queue_url",
         "GetQueueUrl",
         Access::Read,
@@ -62,7 +42,9 @@ pub const TOOLS: &[ToolSpec] = &[
         &[required("queue_name", SHORT, "The queue's name.")],
         get_queue_url,
     ),
-    queue_tool(
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         "sqs_get_queue_attributes",
         "GetQueueAttributes",
         Access::Read,
@@ -71,7 +53,9 @@ pub const TOOLS: &[ToolSpec] = &[
         &[QUEUE_URL],
         get_queue_attributes,
     ),
-    queue_tool(
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         "sqs_send_message",
         "SendMessage",
         Access::Write,
@@ -86,7 +70,9 @@ pub const TOOLS: &[ToolSpec] = &[
         ],
         send_message,
     ),
-    queue_tool(
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         "sqs_receive_message",
         "ReceiveMessage",
         Access::Write,
@@ -109,7 +95,9 @@ pub const TOOLS: &[ToolSpec] = &[
         ],
         receive_message,
     ),
-    queue_tool(
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         "sqs_delete_message",
         "DeleteMessage",
         Access::Write,
@@ -118,7 +106,9 @@ pub const TOOLS: &[ToolSpec] = &[
         &[QUEUE_URL, RECEIPT],
         delete_message,
     ),
-    queue_tool(
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         "sqs_change_message_visibility",
         "ChangeMessageVisibility",
         Access::Write,
@@ -131,7 +121,9 @@ pub const TOOLS: &[ToolSpec] = &[
         ],
         change_message_visibility,
     ),
-    queue_tool(
+    ToolSpec::named_after_action(
+        "sqs",
+        ResourceShape::Queue,
         "sqs_purge_queue",
         "PurgeQueue",
         Access::Write,
