@@ -12,7 +12,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::config::{IdentityCache, SharedIdentityCache};
 
 use crate::policy::PolicyDocument;
-pub use role::{ASSUME_FAILED, Mfa, RoleProvider};
+pub use role::{AssumeRoleError, Mfa, RoleProvider};
 
 /// Renew role credentials at least this long before they expire.
 pub const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);

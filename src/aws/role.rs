@@ -12,8 +12,21 @@ use aws_credential_types::provider::{self, ProvideCredentials, error::Credential
 
 use crate::catalog::describe_sdk_error;
 
-/// Marks the message of a failed assumption, so the tool error can carry it.
-pub const ASSUME_FAILED: &str = "awsgate could not assume role";
+/// A failed assumption: the role and STS's error code and message, never a credential.
+/// The tool error finds it in the SDK error's chain and passes it on.
+#[derive(Debug)]
+pub struct AssumeRoleError {
+    pub role_arn: String,
+    pub detail: String,
+}
+
+impl std::fmt::Display for AssumeRoleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "awsgate could not assume role `{}`: {}", self.role_arn, self.detail)
+    }
+}
+
+impl std::error::Error for AssumeRoleError {}
 
 /// MFA for the role: the device, the code a human gave for the next AssumeRole, and when
 /// the current role session ends. The code is used once and never logged.
@@ -75,8 +88,9 @@ pub struct RoleProvider {
 impl RoleProvider {
     async fn assume(&self) -> provider::Result {
         let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(900);
-        let failed =
-            |detail: String| CredentialsError::provider_error(format!("{ASSUME_FAILED} `{}`: {detail}", self.role_arn));
+        let failed = |detail: String| {
+            CredentialsError::provider_error(AssumeRoleError { role_arn: self.role_arn.clone(), detail })
+        };
         let credentials = match &self.web_identity_token_file {
             Some(path) => {
                 let token = tokio::fs::read_to_string(path).await.map_err(|e| {

@@ -5,12 +5,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::RequestId;
 use serde_json::{Value, json};
 
-use crate::aws::Aws;
+use crate::aws::{AssumeRoleError, Aws};
 
 /// What a finished call returns: its JSON and AWS's request id.
 #[derive(Debug, Clone)]
@@ -79,6 +80,7 @@ where
         SdkError::ServiceError(service) => service.err().meta().request_id().map(str::to_string),
         _ => None,
     };
+    let role = in_chain::<AssumeRoleError>(error);
     let (code, message) = match error {
         SdkError::ServiceError(service) => match error.code() {
             Some(code) => (code.to_string(), error.message().unwrap_or("AWS refused the request").to_string()),
@@ -89,8 +91,8 @@ where
             }
         },
         SdkError::TimeoutError(_) => ("Timeout".into(), "the request to AWS timed out".into()),
-        _ if role_failure(error).is_some() => ("AssumeRoleFailed".into(), role_failure(error).unwrap_or_default()),
-        _ if mentions_credentials(error) => (
+        _ if role.is_some() => ("AssumeRoleFailed".into(), role.map(ToString::to_string).unwrap_or_default()),
+        _ if in_chain::<CredentialsError>(error).is_some() => (
             "CredentialsUnavailable".into(),
             "awsgate has no usable AWS credentials for this call; the operator must fix its credential setup".into(),
         ),
@@ -118,29 +120,17 @@ fn status_code_name(status: u16) -> &'static str {
     }
 }
 
-/// The message of a failed role assumption in the error's chain: it names the role and
-/// STS's error code, never a credential.
-fn role_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+/// The first error of type `T` in `error`'s chain of sources. The SDK wraps what a
+/// credentials provider returns, so its type, not its text, says what went wrong.
+fn in_chain<'e, T: std::error::Error + 'static>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e T> {
+    let mut current = Some(error);
     while let Some(e) = current {
-        let text = e.to_string();
-        if text.starts_with(crate::aws::ASSUME_FAILED) {
-            return Some(text);
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
         current = e.source();
     }
     None
-}
-
-fn mentions_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        if e.to_string().to_ascii_lowercase().contains("credential") {
-            return true;
-        }
-        current = e.source();
-    }
-    false
 }
 
 /// The safety net for every result: if its JSON is larger than `max` bytes, drop items

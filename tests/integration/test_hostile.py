@@ -164,3 +164,20 @@ async def test_secrets_never_reach_results_or_the_audit_log(binary, aws, tmp_pat
     text = repr(outputs) + audit.read_text()
     for leaked in (secret, "AKIAEXAMPLEKEYID1234", aws.endpoint):
         assert leaked not in text
+
+
+async def test_no_credentials_at_all_is_a_clear_error_without_details(binary, aws, tmp_path):
+    """No keys, no profile, no instance role: each call fails closed with a fixed message."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    from conftest import awsgate_env, write_policy
+
+    seed(aws)
+    env = {k: v for k, v in awsgate_env(aws.endpoint).items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(write_policy(tmp_path, POLICY))], env=env)
+    async with Client(params) as c:
+        ok, out = await call(c, "s3_get_object", bucket="allowed-bucket", key="public/x")
+    assert ok and out["error"] == "CredentialsUnavailable", out
+    assert str(tmp_path) not in out["message"] and aws.endpoint not in out["message"]
