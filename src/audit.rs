@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,7 +20,7 @@ pub struct AuditLog {
 #[derive(Debug)]
 enum Sink {
     Stderr,
-    File { file: File, path: PathBuf },
+    File(File),
 }
 
 impl AuditLog {
@@ -31,7 +31,7 @@ impl AuditLog {
     /// Opens `path` for appending, creating it if needed.
     pub fn file(path: &Path) -> std::io::Result<AuditLog> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(AuditLog { sink: Mutex::new(Sink::File { file, path: path.to_path_buf() }) })
+        Ok(AuditLog { sink: Mutex::new(Sink::File(file)) })
     }
 
     /// Writes one record as one line and flushes it. An error means the record may not
@@ -46,17 +46,10 @@ impl AuditLog {
                 stderr.write_all(&line)?;
                 stderr.flush()
             }
-            Sink::File { file, .. } => {
+            Sink::File(file) => {
                 file.write_all(&line)?;
                 file.flush()
             }
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self.sink.lock().as_deref() {
-            Ok(Sink::File { path, .. }) => path.display().to_string(),
-            _ => "stderr".into(),
         }
     }
 }

@@ -134,10 +134,6 @@ impl Arguments {
         self.map.get(name).and_then(Value::as_bool)
     }
 
-    pub fn value(&self, name: &str) -> Option<&Value> {
-        self.map.get(name).filter(|v| !v.is_null())
-    }
-
     pub fn object(&self, name: &str) -> Result<&Map<String, Value>, ArgumentError> {
         self.opt_object(name).ok_or_else(|| invalid(format!("missing argument `{name}`")))
     }

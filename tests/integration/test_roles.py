@@ -146,12 +146,6 @@ statements:
 """
 
 
-class Env:
-    def __init__(self, endpoint: str, key: dict):
-        self.endpoint = endpoint
-        self.key = key
-
-
 def admin_env(moto) -> dict:
     return dict(AWS_ACCESS_KEY_ID=moto["key"]["AccessKeyId"], AWS_SECRET_ACCESS_KEY=moto["key"]["SecretAccessKey"])
 
