@@ -206,7 +206,12 @@ impl Arguments {
         if parts.next().is_some() || !host_ok || !account_ok || !is_queue_name(name) {
             return Err(bad());
         }
-        Ok(QueueUrl { url: url.to_string(), account: account.to_string(), name: name.to_string() })
+        Ok(QueueUrl {
+            url: url.to_string(),
+            account: account.to_string(),
+            name: name.to_string(),
+            region: queue_host_region(host),
+        })
     }
 
     pub fn queue_name(&self) -> Result<String, ArgumentError> {
@@ -228,6 +233,25 @@ pub struct QueueUrl {
     pub url: String,
     pub account: String,
     pub name: String,
+    /// The region an AWS queue host names (`sqs.eu-west-1.amazonaws.com`), if it is one.
+    pub region: Option<String>,
+}
+
+/// `sqs.eu-west-1.amazonaws.com`, `sqs-fips.us-east-1.amazonaws.com`,
+/// `eu-west-1.queue.amazonaws.com` -> the region; `queue.amazonaws.com` -> us-east-1; any
+/// other host (a local emulator) -> None.
+fn queue_host_region(host: &str) -> Option<String> {
+    let host =
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let host = host.to_ascii_lowercase();
+    let rest = host.strip_suffix(".amazonaws.com").or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+    let labels: Vec<&str> = rest.split('.').collect();
+    match labels.as_slice() {
+        ["queue"] => Some("us-east-1".into()),
+        [service, region] if service.starts_with("sqs") => Some((*region).to_string()),
+        [region, "queue"] => Some((*region).to_string()),
+        _ => None,
+    }
 }
 
 fn is_queue_name(name: &str) -> bool {
@@ -341,6 +365,17 @@ mod tests {
             .unwrap();
             assert!(a.queue_url().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn aws_queue_hosts_name_their_region() {
+        assert_eq!(queue_host_region("sqs.eu-west-1.amazonaws.com").as_deref(), Some("eu-west-1"));
+        assert_eq!(queue_host_region("sqs-fips.us-east-2.amazonaws.com:443").as_deref(), Some("us-east-2"));
+        assert_eq!(queue_host_region("ap-south-1.queue.amazonaws.com").as_deref(), Some("ap-south-1"));
+        assert_eq!(queue_host_region("queue.amazonaws.com").as_deref(), Some("us-east-1"));
+        assert_eq!(queue_host_region("sqs.cn-north-1.amazonaws.com.cn").as_deref(), Some("cn-north-1"));
+        assert_eq!(queue_host_region("127.0.0.1:4566"), None);
+        assert_eq!(queue_host_region("localhost"), None);
     }
 
     #[test]

@@ -145,9 +145,16 @@ pub const TOOL_ACTIONS: &[&str] = &[
     "PurgeQueue",
 ];
 
-/// The queue URL and the ARN of the queue it names.
+/// The queue URL and the ARN of the queue it names. A URL of an AWS host in another region
+/// than the one awsgate calls is refused: the ARN the gate judges must be the queue acted on.
 fn queue(args: &Arguments, scope: &Scope) -> Result<(String, String), ArgumentError> {
     let url = args.queue_url()?;
+    if let Some(region) = url.region.as_deref().filter(|r| *r != scope.region) {
+        return Err(ArgumentError(format!(
+            "`queue_url` names region `{region}`, but awsgate calls region `{}`: use a queue of that region",
+            scope.region
+        )));
+    }
     let arn = queue_arn(scope, &url.account, &url.name);
     Ok((url.url, arn))
 }

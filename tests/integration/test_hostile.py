@@ -91,6 +91,8 @@ async def test_malformed_arguments_are_clear_tool_errors_and_reach_no_aws(binary
             ("dynamodb_query", {"table": "allowed-table", "key_condition_expression": "pk = :pk",
                                 "expression_attribute_names": {"#a": 1}}, "an object of strings"),
             ("sqs_send_message", {"queue_url": "https://evil.example/123/q", "message_body": "x"}, "is not a queue URL"),
+            ("sqs_send_message", {"queue_url": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/allowed-queue", "message_body": "x"},
+             "names region `eu-west-1`, but awsgate calls region `us-east-1`"),
             ("sqs_receive_message", {"queue_url": aws.queue_url("allowed-queue"), "max_messages": 11}, "from 1 to 10"),
             ("no_such_tool", {}, "unknown tool `no_such_tool`"),
             ("s3_get_object\nx", {}, "unknown tool `s3_get_object\\nx`"),
