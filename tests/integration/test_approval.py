@@ -5,17 +5,14 @@ refuses it with nothing written to AWS."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 
 import pytest
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 from mcp_types import ElicitResult
 
 from conftest import ACCOUNT, ROOT, awsgate_env, read_audit, write_policy
-from test_tools import call, seed
+from test_tools import call, gateway, seed
 
 pytestmark = pytest.mark.anyio
 
@@ -53,16 +50,8 @@ class Human:
         return ElicitResult(action="decline")
 
 
-@contextlib.asynccontextmanager
-async def gateway(binary, aws, tmp_path, human: Human | None, mode: str = "auto"):
-    policy = write_policy(tmp_path, POLICY)
-    audit = tmp_path / "audit.jsonl"
-    params = StdioServerParameters(
-        command=str(binary), args=["serve", "--policy", str(policy), "--audit-log", str(audit)], env=awsgate_env(aws.endpoint)
-    )
-    async with Client(params, mode=mode, elicitation_callback=human) as client:
-        client.audit_path = audit  # type: ignore[attr-defined]
-        yield client
+def approvals(binary, aws, tmp_path, human: Human | None, mode: str = "auto"):
+    return gateway(binary, aws, tmp_path, POLICY, mode=mode, human=human)
 
 
 PUT = {"bucket": "allowed-bucket", "key": "uploads/q4.csv", "body": "approved body"}
@@ -72,7 +61,7 @@ PUT = {"bucket": "allowed-bucket", "key": "uploads/q4.csv", "body": "approved bo
 async def test_accept_runs_the_call_once_the_human_says_yes(binary, aws, tmp_path, mode):
     seed(aws)
     human = Human("accept")
-    async with gateway(binary, aws, tmp_path, human, mode) as c:
+    async with approvals(binary, aws, tmp_path, human, mode) as c:
         ok, out = await call(c, "s3_put_object", **PUT)
         audit = c.audit_path
     assert not ok, out
@@ -91,7 +80,7 @@ async def test_accept_runs_the_call_once_the_human_says_yes(binary, aws, tmp_pat
 @pytest.mark.parametrize("answer", ["decline", "accept-but-no"])
 async def test_decline_refuses_the_call_and_writes_nothing(binary, aws, tmp_path, mode, answer):
     seed(aws)
-    async with gateway(binary, aws, tmp_path, Human(answer), mode) as c:
+    async with approvals(binary, aws, tmp_path, Human(answer), mode) as c:
         ok, out = await call(c, "s3_put_object", **PUT)
         audit = c.audit_path
     assert ok and out["error"] == "ApprovalDenied" and "declined" in out["message"]
@@ -103,7 +92,7 @@ async def test_decline_refuses_the_call_and_writes_nothing(binary, aws, tmp_path
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_a_client_that_cannot_ask_gets_no_approval(binary, aws, tmp_path, mode):
     seed(aws)
-    async with gateway(binary, aws, tmp_path, None, mode) as c:
+    async with approvals(binary, aws, tmp_path, None, mode) as c:
         ok, out = await call(c, "s3_put_object", **PUT)
         # Calls that need no approval still run.
         read_ok, _ = await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
@@ -117,7 +106,7 @@ async def test_a_client_that_cannot_ask_gets_no_approval(binary, aws, tmp_path, 
 async def test_an_approval_covers_exactly_the_call_it_was_asked_for(binary, aws, tmp_path):
     seed(aws)
     yes = {"awsgate_approval": {"action": "accept", "content": {"approve": True}}}
-    async with gateway(binary, aws, tmp_path, Human("accept")) as c:
+    async with approvals(binary, aws, tmp_path, Human("accept")) as c:
         asked = await c.session.call_tool("s3_put_object", PUT, allow_input_required=True)
         token = asked.request_state
         assert token and "awsgate_approval" in asked.input_requests

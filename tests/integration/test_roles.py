@@ -9,11 +9,9 @@ import http.server
 import json
 import os
 import subprocess
-import sys
 import threading
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import contextlib
 
@@ -151,10 +149,8 @@ def admin_env(moto) -> dict:
 
 
 async def test_calls_run_on_the_assumed_role(binary, enforcing_moto, tmp_path):
-    class Aws:  # what `gateway` needs: the endpoint awsgate is pointed at
-        endpoint = enforcing_moto["endpoint"]
 
-    async with gateway(binary, Aws, tmp_path, role_policy(), **admin_env(enforcing_moto)) as c:
+    async with gateway(binary, enforcing_moto["endpoint"], tmp_path, role_policy(), **admin_env(enforcing_moto)) as c:
         ok, identity = await call(c, "sts_get_caller_identity")
         assert not ok and "assumed-role/agent-reader/awsgate-test" in identity["arn"], identity
         ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
@@ -181,20 +177,16 @@ async def test_calls_run_on_the_assumed_role(binary, enforcing_moto, tmp_path):
 
 
 async def test_session_policy_none_sends_no_policy(binary, enforcing_moto, tmp_path):
-    class Aws:
-        endpoint = enforcing_moto["endpoint"]
 
-    async with gateway(binary, Aws, tmp_path, role_policy("  session_policy: none"), **admin_env(enforcing_moto)) as c:
+    async with gateway(binary, enforcing_moto["endpoint"], tmp_path, role_policy("  session_policy: none"), **admin_env(enforcing_moto)) as c:
         ok, _ = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
     assert not ok and "Policy" not in Recorder.sts_requests[0]
 
 
 async def test_a_role_that_cannot_be_assumed_is_a_clear_error_and_the_server_keeps_serving(binary, enforcing_moto, tmp_path):
-    class Aws:
-        endpoint = enforcing_moto["endpoint"]
 
     missing = role_policy().replace("role/agent-reader", "role/locked")
-    async with gateway(binary, Aws, tmp_path, missing, **admin_env(enforcing_moto)) as c:
+    async with gateway(binary, enforcing_moto["endpoint"], tmp_path, missing, **admin_env(enforcing_moto)) as c:
         first = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
         second = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
         audit = c.audit_path
@@ -242,20 +234,15 @@ class MfaHuman:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_mfa_code_is_asked_of_the_human_and_sent_to_sts(binary, enforcing_moto, tmp_path, mode):
     """moto accepts any MFA code: this checks the AssumeRole request awsgate sends."""
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    policy = write_policy(tmp_path, role_policy(MFA))
-    audit = tmp_path / "audit.jsonl"
     human = MfaHuman("246810")
-    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(policy), "--audit-log", str(audit)],
-                                   env=awsgate_env(enforcing_moto["endpoint"], **admin_env(enforcing_moto)))
-    async with Client(params, mode=mode, elicitation_callback=human) as c:
+    endpoint = enforcing_moto["endpoint"]
+    async with gateway(binary, endpoint, tmp_path, role_policy(MFA), mode=mode, human=human, **admin_env(enforcing_moto)) as c:
         ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
         assert not ok and out["body"] == "readable", out
         # The session lasts: the next call asks nothing.
         ok, _ = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
         assert not ok
+        audit = c.audit_path
     assert len(human.asked) == 1 and "mfa/alice" in human.asked[0]
     assert len(Recorder.sts_requests) == 1
     request = Recorder.sts_requests[0]
@@ -265,26 +252,16 @@ async def test_mfa_code_is_asked_of_the_human_and_sent_to_sts(binary, enforcing_
 
 @pytest.mark.parametrize("code", [None, "12ab56"])
 async def test_no_valid_mfa_code_fails_closed(binary, enforcing_moto, tmp_path, code):
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    policy = write_policy(tmp_path, role_policy(MFA))
-    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(policy)],
-                                   env=awsgate_env(enforcing_moto["endpoint"], **admin_env(enforcing_moto)))
-    async with Client(params, elicitation_callback=MfaHuman(code)) as c:
+    endpoint = enforcing_moto["endpoint"]
+    async with gateway(binary, endpoint, tmp_path, role_policy(MFA), human=MfaHuman(code), **admin_env(enforcing_moto)) as c:
         ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
     assert ok and out["error"] == "MfaRequired" and "6 digits" in out["message"]
     assert Recorder.sts_requests == []
 
 
 async def test_a_client_that_cannot_ask_gets_no_mfa_session(binary, enforcing_moto, tmp_path):
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    policy = write_policy(tmp_path, role_policy(MFA))
-    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(policy)],
-                                   env=awsgate_env(enforcing_moto["endpoint"], **admin_env(enforcing_moto)))
-    async with Client(params) as c:
+    endpoint = enforcing_moto["endpoint"]
+    async with gateway(binary, endpoint, tmp_path, role_policy(MFA), **admin_env(enforcing_moto)) as c:
         ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
     assert ok and out["error"] == "MfaRequired" and "cannot ask a human" in out["message"]
     assert Recorder.sts_requests == []
@@ -298,10 +275,7 @@ async def test_web_identity_token_file_uses_assume_role_with_web_identity(binary
     text = role_policy(f"  web_identity_token_file: {token}").replace("  external_id: reports-agent\n", "")
     with recording(aws.endpoint) as proxied:
 
-        class Proxied:
-            endpoint = proxied
-
-        async with gateway(binary, Proxied, tmp_path, text) as c:
+        async with gateway(binary, proxied, tmp_path, text) as c:
             ok, identity = await call(c, "sts_get_caller_identity")
         requests = list(Recorder.sts_requests)
     assert not ok and "assumed-role/agent-reader/awsgate-test" in identity["arn"], identity

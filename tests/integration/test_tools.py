@@ -66,15 +66,17 @@ def seed(aws) -> None:
 
 
 @contextlib.asynccontextmanager
-async def gateway(binary: Path, aws, tmp_path: Path, policy: str = POLICY, **env: str):
+async def gateway(binary: Path, aws, tmp_path: Path, policy: str = POLICY, *, mode: str = "auto", human=None, **env: str):
+    """awsgate over stdio with the Python MCP SDK. `aws` is the emulator (or its endpoint URL);
+    `human` answers elicitations; `mode` is the client's protocol negotiation."""
     path = write_policy(tmp_path, policy)
     audit = tmp_path / "audit.jsonl"
     params = StdioServerParameters(
         command=str(binary),
         args=["serve", "--policy", str(path), "--audit-log", str(audit)],
-        env=awsgate_env(aws.endpoint, **env),
+        env=awsgate_env(getattr(aws, "endpoint", aws), **env),
     )
-    async with Client(params) as client:
+    async with Client(params, mode=mode, elicitation_callback=human) as client:
         client.audit_path = audit  # type: ignore[attr-defined]
         yield client
 
@@ -354,7 +356,6 @@ async def test_audit_mode_runs_a_would_deny_call_and_records_it_as_not_enforced(
 async def test_unwritable_audit_log_refuses_the_call(binary, aws, tmp_path):
     seed(aws)
     path = write_policy(tmp_path, POLICY)
-    audit = tmp_path / "audit.jsonl"
     params = StdioServerParameters(
         command=str(binary), args=["serve", "--policy", str(path), "--audit-log", "/dev/full"], env=awsgate_env(aws.endpoint)
     )
@@ -362,4 +363,3 @@ async def test_unwritable_audit_log_refuses_the_call(binary, aws, tmp_path):
         ok, out = await call(c, "s3_put_object", bucket="allowed-bucket", key="never.txt", body="x")
     assert ok and out["error"] == "AuditUnavailable"
     assert not aws.object_exists("allowed-bucket", "never.txt")
-    assert not audit.exists()
