@@ -59,6 +59,12 @@ pub enum Command {
         /// A resource ARN, or `*` for actions without one. Repeat for several.
         #[arg(long = "resource", required = true)]
         resources: Vec<String>,
+        /// The call's region, for `*` requests (default: the policy's `region`).
+        #[arg(long)]
+        region: Option<String>,
+        /// The call's account, for `*` requests (default: the policy's `account`).
+        #[arg(long)]
+        account: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -112,9 +118,14 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             Ok(Outcome::Ok)
         }
         Command::Check { files } => check(&files, stdout),
-        Command::Simulate { policy, action, resources, json } => {
+        Command::Simulate { policy, action, resources, region, account, json } => {
             let loaded = load(&policy)?;
-            simulate(&loaded.policy, &action, &resources, json, stdout)
+            let document = loaded.policy.document();
+            let scope = CallScope {
+                region: region.or_else(|| document.region.clone()).unwrap_or_default(),
+                account: account.or_else(|| document.account.clone()).unwrap_or_default(),
+            };
+            simulate(&loaded.policy, &action, &resources, &scope, json, stdout)
         }
         Command::Tools { policy, json } => tools(&load(&policy)?.policy, json, stdout),
         Command::IamPolicy { policy } => {
@@ -124,8 +135,16 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             writeln!(stdout, "{}", serde_json::to_string_pretty(&permissions).unwrap_or_default())?;
             // stdout stays one JSON document; the trust policy example goes beside it.
             let stderr = &mut std::io::stderr();
-            let role = document.credentials.as_ref().and_then(|c| c.role_arn.as_deref()).unwrap_or("the role");
-            writeln!(stderr, "# Attach the policy above to {role} (it is also sent as the session policy).")?;
+            let credentials = document.credentials.as_ref();
+            let role_arn = credentials.and_then(|c| c.role_arn.as_deref());
+            let sent =
+                role_arn.is_some() && credentials.is_some_and(|c| c.session_policy == policy::SessionPolicy::Derived);
+            let role = role_arn.unwrap_or("the role");
+            if sent {
+                writeln!(stderr, "# Attach the policy above to {role} (it is also sent as the session policy).")?;
+            } else {
+                writeln!(stderr, "# Attach the policy above to {role}.")?;
+            }
             writeln!(stderr, "# A trust policy for {role} that lets awsgate's source identity assume it:")?;
             let trust = policy::trust_policy_example(document);
             writeln!(stderr, "{}", serde_json::to_string_pretty(&trust).unwrap_or_default())?;
@@ -146,9 +165,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
 pub fn load(path: &Path) -> Result<Loaded, CliError> {
     let loaded = policy::load_file(path, &catalog::vocabulary())?;
     let stderr = &mut std::io::stderr().lock();
-    for warning in &loaded.warnings {
-        writeln!(stderr, "{}:{warning}", path.display())?;
-    }
+    print_diagnostics(path, &loaded.warnings, stderr)?;
     Ok(loaded)
 }
 
@@ -156,13 +173,13 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
 pub fn report(error: &PolicyError, out: &mut impl Write) -> std::io::Result<()> {
     match error {
         PolicyError::Invalid { path, diagnostics } => print_diagnostics(path, diagnostics, out),
-        PolicyError::Read { .. } => writeln!(out, "{error}"),
+        PolicyError::Read { .. } => writeln!(out, "{}", policy::terminal_safe(&error.to_string())),
     }
 }
 
 fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic], out: &mut impl Write) -> std::io::Result<()> {
     for diagnostic in diagnostics {
-        writeln!(out, "{}:{diagnostic}", path.display())?;
+        writeln!(out, "{}:{diagnostic}", policy::terminal_safe(&path.display().to_string()))?;
     }
     Ok(())
 }
@@ -227,16 +244,29 @@ fn validate_request(action: &str, resources: &[String]) -> Result<(), CliError> 
     Ok(())
 }
 
+/// The region and account a simulated call goes to.
+struct CallScope {
+    region: String,
+    account: String,
+}
+
 fn simulate(
     policy: &Policy,
     action: &str,
     resources: &[String],
+    scope: &CallScope,
     as_json: bool,
     out: &mut impl Write,
 ) -> Result<Outcome, CliError> {
     validate_request(action, resources)?;
+    if !scope.region.is_empty() && !policy::is_region(&scope.region) {
+        return Err(CliError::Invalid(format!("`{}` is not an AWS region name (like `us-east-1`)", scope.region)));
+    }
+    if !scope.account.is_empty() && !policy::is_account(&scope.account) {
+        return Err(CliError::Invalid(format!("`{}` is not an AWS account id: it has 12 digits", scope.account)));
+    }
     let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
-    let request = Request { action, resources: &resources };
+    let request = Request { action, resources: &resources, region: &scope.region, account: &scope.account };
     let decision = policy.decide(&request);
     if as_json {
         writeln!(out, "{}", simulation_json(&decision, &request))?;

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
                 CliError::Policy(policy_error) | CliError::Serve(mcp::ServeError::Policy(policy_error)) => {
                     let _ = cli::report(policy_error, stderr);
                 }
-                other => eprintln!("awsgate: {other}"),
+                other => eprintln!("awsgate: {}", awsgate::policy::terminal_safe(&other.to_string())),
             }
             ExitCode::from(1)
         }

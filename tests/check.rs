@@ -64,6 +64,70 @@ fn key_errors_point_at_the_offending_text() {
     assert!(out.contains("conditions.json:9:7: error: `Condition` is not supported"), "{out}");
     let (out, _) = check(&dir, "duplicate-key.yaml");
     assert!(out.contains("duplicate-key.yaml:6:5: error: duplicate key `effect` (first at line 4)"), "{out}");
+    // AWS's validator: no wildcard in an ARN's service; a document without `Version` is
+    // read as 2008-10-17, where `${...}` is text. Surrogate pairs are JSON.
+    let (out, _) = check(&dir, "arn-service-wildcard.json");
+    assert!(out.contains("arn-service-wildcard.json:1:1: warning: no `Version`: read as \"2008-10-17\""), "{out}");
+    assert!(
+        out.contains("arn-service-wildcard.json:6:58: error: `arn:aws:s*:::reports/*` has a wildcard in its service"),
+        "{out}"
+    );
+    assert!(
+        out.contains("arn-service-wildcard.json:11:19: warning: `arn:aws:s3:::${aws:username}` is matched literally"),
+        "{out}"
+    );
+    assert_eq!(out.matches(": error:").count(), 1, "the surrogate pair is no error: {out}");
+    // The 22 KB file that overflowed the stack: a located error instead.
+    let (out, _) = check(&dir, "deep-nesting.yaml");
+    assert!(out.contains("deep-nesting.yaml:1:129: error: lists and mappings nest deeper than 64 levels"), "{out}");
+    let (out, _) = check(&dir, "deep-nesting.json");
+    assert!(out.contains("deep-nesting.json:1:103: error: lists and mappings nest deeper than 64 levels"), "{out}");
+    let (out, _) = check(&dir, "json-trailing-comma.json");
+    assert!(
+        out.contains("json-trailing-comma.json:1:102: error: invalid JSON: Trailing commas are not allowed"),
+        "{out}"
+    );
+    // A policy's control characters never reach the terminal raw.
+    let (out, _) = check(&dir, "control-characters.yaml");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n') && !out.contains('\u{202e}'), "{out:?}");
+    assert!(
+        out.contains(
+            "control-characters.yaml:2:7: error: `mode` must be `enforce` or `audit`, not `\\u{1b}[2Jaudit\\ttab`"
+        ),
+        "{out}"
+    );
+}
+
+/// Loading stays near-linear: 100,000 keys in one mapping (40 s when duplicates were
+/// found by a linear search) and 20,000 statements load in well under the time a
+/// quadratic step would take. Generous bounds: this guards the complexity, not speed.
+#[test]
+fn large_policies_load_in_linear_time() {
+    let dir = std::env::temp_dir().join(format!("awsgate-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let keys: String = (0..100_000).map(|i| format!("k{i}: 1\n")).collect();
+    std::fs::write(dir.join("keys.yaml"), keys).expect("write");
+    let mut statements = String::from("version: 1\nstatements:\n");
+    for i in 0..20_000 {
+        statements.push_str(&format!(
+            "  - {{effect: allow, actions: [s3:GetObject, s3:ListBucket], resources: [\"arn:aws:s3:::b{i}\", \"arn:aws:s3:::b{i}/*\"]}}\n"
+        ));
+    }
+    std::fs::write(dir.join("many.yaml"), statements).expect("write");
+    for (file, command) in [("keys.yaml", "check"), ("many.yaml", "check"), ("many.yaml", "tools")] {
+        let started = std::time::Instant::now();
+        let mut run = Command::new(env!("CARGO_BIN_EXE_awsgate"));
+        if command == "tools" {
+            run.args(["tools", "--policy", file]);
+        } else {
+            run.args([command, file]);
+        }
+        let output = run.current_dir(&dir).output().expect("run");
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(20), "{command} {file} took {took:?}");
+        assert!(!output.stdout.is_empty() || !output.stderr.is_empty());
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -222,8 +222,11 @@ fn iam_policy_is_least_privilege_and_keeps_denies() {
     assert_eq!(document["Version"], "2012-10-17");
     let statements = document["Statement"].as_array().expect("statements");
     let list = statements.iter().find(|s| s["Sid"] == "ListReports").expect("ListReports");
-    // `s3:List*` is expanded to the list actions awsgate can call, no more.
-    assert_eq!(list["Action"], serde_json::json!(["s3:GetBucketLocation", "s3:ListAllMyBuckets", "s3:ListBucket"]));
+    // `s3:List*` is expanded to the list actions awsgate can call on a bucket, no more:
+    // `s3:ListAllMyBuckets` is on no bucket, so it does not land on `reports`.
+    assert_eq!(list["Action"], serde_json::json!(["s3:GetBucketLocation", "s3:ListBucket"]));
+    let read = statements.iter().find(|s| s["Sid"] == "ReadReports").expect("ReadReports");
+    assert_eq!(read["Action"], serde_json::json!(["s3:GetObject"]));
     let deny = statements.iter().find(|s| s["Sid"] == "DenyPrivate").expect("DenyPrivate");
     assert_eq!(deny["Effect"], "Deny");
     assert_eq!(deny["Action"], serde_json::json!(["s3:*"]));
@@ -244,4 +247,58 @@ fn actions_lists_the_catalog() {
         let tool = item["tool"].as_str().expect("tool");
         assert!(tool.len() <= 64 && tool.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
     }
+}
+
+#[test]
+fn json_policies_are_rfc_8259_json() {
+    // Python's json.dumps writes a non-BMP character as a surrogate pair.
+    let dir = std::env::temp_dir().join(format!("awsgate-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let file = dir.join("emoji.json");
+    std::fs::write(
+        &file,
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/\ud83d\ude00*"}]}"#,
+    )
+    .expect("write");
+    let path = file.to_str().expect("path");
+    assert_eq!(simulate(path, "s3:GetObject", &["arn:aws:s3:::b/\u{1F600}x"])["decision"], "allow");
+    assert_eq!(simulate(path, "s3:GetObject", &["arn:aws:s3:::b/x"])["decision"], "deny");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn simulate_judges_requests_on_no_resource_in_the_given_region_and_account() {
+    let dir = std::env::temp_dir().join(format!("awsgate-scope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let file = dir.join("queues.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nregion: us-east-1\naccount: \"123456789012\"\nstatements:\n  - sid: EuQueues\n    effect: allow\n    actions: [sqs:ListQueues]\n    resources: [\"arn:aws:sqs:eu-west-1:999999999999:*\"]\n",
+    )
+    .expect("write");
+    let path = file.to_str().expect("path");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--policy", path, "--action", "sqs:ListQueues", "--resource", "*", "--json"];
+        args.extend_from_slice(extra);
+        stdout_json(&awsgate(&args))
+    };
+    let here = run(&[]);
+    assert_eq!(here["decision"], "deny");
+    assert!(here["reason"].as_str().unwrap_or("").contains("arn:aws:sqs:us-east-1:123456789012:*"), "{here}");
+    assert_eq!(run(&["--region", "eu-west-1", "--account", "999999999999"])["decision"], "allow");
+    assert_eq!(
+        awsgate(&["simulate", "--policy", path, "--action", "sqs:ListQueues", "--resource", "*", "--region", "mars"])
+            .status
+            .code(),
+        Some(1)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn iam_policy_mentions_the_session_policy_only_with_a_role() {
+    let output = awsgate(&["iam-policy", "--policy", "policies/reports-team.yaml"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("session policy"), "{stderr}");
+    assert!(stderr.contains("# Attach the policy above to the role."), "{stderr}");
 }

@@ -31,6 +31,11 @@ struct Case {
     enforced: Option<bool>,
     #[serde(default)]
     reason_contains: Option<String>,
+    /// The call's region and account; us-east-1 and 123456789012 unless given.
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
 }
 
 fn run_table(path: &Path) -> Vec<String> {
@@ -42,7 +47,12 @@ fn run_table(path: &Path) -> Vec<String> {
     let mut failures = Vec::new();
     for case in &table.cases {
         let resources: Vec<&str> = case.resources.iter().map(String::as_str).collect();
-        let request = Request { action: &case.action, resources: &resources };
+        let request = Request {
+            action: &case.action,
+            resources: &resources,
+            region: case.region.as_deref().unwrap_or("us-east-1"),
+            account: case.account.as_deref().unwrap_or("123456789012"),
+        };
         let decision = loaded.policy.decide(&request);
         let got = simulation_json(&decision, &request);
         let mut wrong = Vec::new();

@@ -82,9 +82,7 @@ impl Aws {
                     web_identity_token_file: credentials.web_identity_token_file.clone(),
                     mfa: mfa.clone(),
                 };
-                // The cache renews between 1 and 1.5 times this buffer before expiry (it adds
-                // jitter); `Mfa::needs_code` asks for a code before that window opens.
-                let cache = IdentityCache::lazy().buffer_time(RENEW_BEFORE_EXPIRY).build();
+                let cache = role_identity_cache();
                 base.to_builder()
                     .credentials_provider(SharedCredentialsProvider::new(provider))
                     .identity_cache(cache)
@@ -132,28 +130,14 @@ impl Aws {
                     .ok_or_else(|| SetupError::Account("no account in the answer".into()))?
             }
         };
-        Ok(Scope { partition: partition_of(&region).to_string(), region, account })
+        Ok(Scope { partition: crate::policy::partition_of(&region).to_string(), region, account })
     }
 }
 
-/// The cache in front of role credentials. It renews them between 1 and 1.5 times
-/// `RENEW_BEFORE_EXPIRY` before they expire (it adds jitter); `Mfa::needs_code` asks for a
-/// code before that window opens. It reads the time from the client config's time source.
+/// The cache in front of role credentials. It renews them between 0.5 and 1 times
+/// `RENEW_BEFORE_EXPIRY` before they expire (it adds up to half the buffer of random jitter
+/// to the expiry); `Mfa::needs_code` asks for a code before that window opens. It reads the
+/// time from the client config's time source.
 pub fn role_identity_cache() -> SharedIdentityCache {
     IdentityCache::lazy().buffer_time(RENEW_BEFORE_EXPIRY).build()
-}
-
-/// The partition a region belongs to.
-pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
 }

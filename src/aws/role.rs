@@ -49,7 +49,7 @@ impl Mfa {
             return false;
         }
         let ends = self.session_ends.lock().ok().and_then(|e| *e);
-        // The identity cache renews at most 1.5 times its buffer before expiry.
+        // The identity cache renews at most its buffer before expiry; ask well before that.
         let margin = super::RENEW_BEFORE_EXPIRY * 2;
         ends.is_none_or(|ends| ends.duration_since(SystemTime::now()).unwrap_or_default() < margin)
     }

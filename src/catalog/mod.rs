@@ -51,6 +51,17 @@ pub enum ResourceShape {
 }
 
 impl ResourceShape {
+    /// The ARN the gate judges, as a template: for an action on no resource, the
+    /// service's whole scope (`arn:${Partition}:sqs:${Region}:${Account}:*`; S3 and IAM
+    /// ARNs have no region or account).
+    pub fn judged_template(self, service: &str) -> String {
+        match self {
+            ResourceShape::None if matches!(service, "s3" | "iam") => format!("arn:${{Partition}}:{service}:::*"),
+            ResourceShape::None => format!("arn:${{Partition}}:{service}:${{Region}}:${{Account}}:*"),
+            shape => shape.template().to_string(),
+        }
+    }
+
     /// The ARN template, in AWS's documentation style.
     pub fn template(self) -> &'static str {
         match self {
@@ -174,9 +185,13 @@ const SERVICES: &[Service] = &[
     },
 ];
 
-/// The services and IAM action names, as the gate needs them.
+/// The services, IAM action names and the tools' resource shapes, as the gate needs them.
 pub fn vocabulary() -> Vocabulary {
-    Vocabulary::new(SERVICES.iter().map(|s| s.vocabulary).collect())
+    let mut vocabulary = Vocabulary::new(SERVICES.iter().map(|s| s.vocabulary).collect());
+    for tool in tools() {
+        vocabulary.add_template(&tool.iam_action(), tool.resource.judged_template(tool.service));
+    }
+    vocabulary
 }
 
 /// Every tool, service by service.

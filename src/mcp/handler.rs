@@ -201,7 +201,12 @@ impl Gateway {
         };
         trace.resources = prepared.resources.clone();
         let resources: Vec<&str> = prepared.resources.iter().map(String::as_str).collect();
-        let request = Request { action: &action, resources: &resources };
+        let request = Request {
+            action: &action,
+            resources: &resources,
+            region: &shared.scope.region,
+            account: &shared.scope.account,
+        };
         let decision = policy.decide(&request);
         let reason = decision.explain(&request);
         trace.decision = Some((decision.clone(), reason.clone()));

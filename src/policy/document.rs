@@ -175,8 +175,26 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}: {severity}: {}", self.at, self.message)
+        write!(f, "{}: {severity}: {}", self.at, terminal_safe(&self.message))
     }
+}
+
+/// The text with control characters (and the bidirectional overrides that can hide code)
+/// escaped, so that a policy's text cannot drive the terminal that shows a diagnostic.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 const NATIVE_KEYS: &[&str] =
@@ -253,13 +271,27 @@ const IAM_STATEMENT: StatementKeys = StatementKeys {
 /// Collects diagnostics while reading the tree.
 pub struct Validator<'v> {
     vocabulary: &'v Vocabulary,
+    /// Every known action, lowercased `service:action`, for literal actions.
+    known_actions: HashSet<String>,
     diagnostics: Vec<Diagnostic>,
     warned_services: HashSet<String>,
+    /// A "2008-10-17" IAM document: `${...}` is text, not a policy variable.
+    literal_variables: bool,
 }
 
 impl<'v> Validator<'v> {
     pub fn new(vocabulary: &'v Vocabulary) -> Self {
-        Validator { vocabulary, diagnostics: Vec::new(), warned_services: HashSet::new() }
+        let known_actions = vocabulary
+            .services()
+            .flat_map(|s| s.actions.iter().map(move |a| format!("{}:{}", s.name, a.to_ascii_lowercase())))
+            .collect();
+        Validator {
+            vocabulary,
+            known_actions,
+            diagnostics: Vec::new(),
+            warned_services: HashSet::new(),
+            literal_variables: false,
+        }
     }
 
     pub fn into_diagnostics(mut self) -> Vec<Diagnostic> {
@@ -375,12 +407,23 @@ impl<'v> Validator<'v> {
 
     fn iam_document(&mut self, at: Location, entries: &[(Key, Node)], default_name: &str) -> Option<PolicyDocument> {
         self.known_keys(entries, IAM_KEYS, "an IAM policy document");
-        match find(entries, "Version").and_then(|n| self.scalar(n, "`Version`")) {
-            None => self.error(at, "missing `Version`: IAM documents use \"2012-10-17\""),
-            Some(version) if version.value == "2012-10-17" || version.value == "2008-10-17" => {}
-            Some(version) => {
-                self.error(version.at, format!("`Version` must be \"2012-10-17\", not `{}`", version.value))
+        match find(entries, "Version") {
+            None => {
+                self.warning(
+                    at,
+                    "no `Version`: read as \"2008-10-17\", as AWS does, so `${...}` is literal text; write \"Version\": \"2012-10-17\"",
+                );
+                self.literal_variables = true;
             }
+            Some(node) => match self.scalar(node, "`Version`") {
+                Some(version) if version.value == "2012-10-17" => {}
+                Some(version) if version.value == "2008-10-17" => self.literal_variables = true,
+                Some(version) => self.error(
+                    version.at,
+                    format!("`Version` must be \"2012-10-17\" (or the older \"2008-10-17\"), not `{}`", version.value),
+                ),
+                None => {}
+            },
         }
         if let Some(id) = find(entries, "Id") {
             self.scalar(id, "`Id`");
@@ -764,9 +807,12 @@ impl<'v> Validator<'v> {
             }
             return;
         };
-        let pattern = super::pattern::ActionPattern::new(text);
-        let matches_some =
-            known.actions.iter().any(|a| pattern.matches_lowercase(&format!("{service}:{}", a.to_ascii_lowercase())));
+        let matches_some = if name.contains(['*', '?']) {
+            let pattern = super::pattern::ActionPattern::new(text);
+            known.actions.iter().any(|a| pattern.matches_lowercase(&format!("{service}:{}", a.to_ascii_lowercase())))
+        } else {
+            self.known_actions.contains(&format!("{service}:{}", name.to_ascii_lowercase()))
+        };
         if matches_some {
             return;
         }
@@ -785,8 +831,14 @@ impl<'v> Validator<'v> {
             return;
         }
         if text.contains("${") {
-            self.error(resource.at, format!("policy variables are not supported: `{text}`"));
-            return;
+            if !self.literal_variables {
+                self.error(resource.at, format!("policy variables are not supported: `{text}`"));
+                return;
+            }
+            self.warning(
+                resource.at,
+                format!("`{text}` is matched literally: a \"2008-10-17\" document has no policy variables"),
+            );
         }
         let parts: Vec<&str> = text.splitn(6, ':').collect();
         let [arn, partition, service, region, account, rest] = parts.as_slice() else {
@@ -804,6 +856,14 @@ impl<'v> Validator<'v> {
             return;
         }
         let wild = |s: &str| s.contains(['*', '?']);
+        if wild(service) {
+            // AWS's policy validator refuses these too: the service is never a pattern.
+            self.error(
+                resource.at,
+                format!("`{text}` has a wildcard in its service (`{service}`): name the service, or use `*` for every resource"),
+            );
+            return;
+        }
         if !wild(partition)
             && !matches!(
                 *partition,

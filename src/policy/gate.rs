@@ -6,7 +6,7 @@
 //! resource, a binary search in that table plus a walk up a short chain of prefixes; its
 //! cost does not grow with the number of statements that cannot match.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::Vocabulary;
 use super::document::{Approval, Effect, Mode, PolicyDocument, Statement};
@@ -18,6 +18,39 @@ use super::pattern::{ActionPattern, ArnPattern};
 pub struct Request<'a> {
     pub action: &'a str,
     pub resources: &'a [&'a str],
+    /// The region and account the call goes to (empty when unknown). A `*` request is
+    /// judged as the request on `arn:PARTITION:SERVICE:REGION:ACCOUNT:*`.
+    pub region: &'a str,
+    pub account: &'a str,
+}
+
+impl Request<'_> {
+    /// The ARN a resource is judged as: itself, or for `*` the service's whole scope in the
+    /// call's region and account, as AWS matches requests on no resource. S3 and IAM ARNs
+    /// carry neither a region nor an account.
+    pub fn judged_arn<'r>(&self, resource: &'r str) -> std::borrow::Cow<'r, str> {
+        if resource != "*" {
+            return std::borrow::Cow::Borrowed(resource);
+        }
+        let service = self.action.split_once(':').map_or(self.action, |(s, _)| s).to_ascii_lowercase();
+        let (region, account) =
+            if matches!(service.as_str(), "s3" | "iam") { ("", "") } else { (self.region, self.account) };
+        std::borrow::Cow::Owned(format!("arn:{}:{service}:{region}:{account}:*", partition_of(self.region)))
+    }
+}
+
+/// The partition a region belongs to (`cn-north-1` is in `aws-cn`).
+pub fn partition_of(region: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+        ("eusc-", "aws-eusc"),
+    ];
+    PREFIXES.iter().find(|(prefix, _)| region.starts_with(prefix)).map_or("aws", |(_, partition)| partition)
 }
 
 /// Why the gate decided as it did. Indices point into the request's resources.
@@ -72,7 +105,10 @@ impl Decision<'_> {
     /// One sentence for people: the action, the resource and the statement.
     pub fn explain(&self, request: &Request<'_>) -> String {
         let action = request.action;
-        let resource = |index: usize| request.resources.get(index).copied().unwrap_or("*");
+        let resource = |index: usize| match request.resources.get(index).copied().unwrap_or("*") {
+            "*" => format!("`*` (judged as `{}`)", request.judged_arn("*")),
+            arn => format!("`{arn}`"),
+        };
         let statement = self.statement.unwrap_or("?");
         match self.reason {
             Reason::ServiceNotEnabled => {
@@ -80,15 +116,15 @@ impl Decision<'_> {
                 format!("service `{service}` is not enabled by this policy's `services`, so `{action}` is denied")
             }
             Reason::ExplicitDeny { resource: r } => {
-                format!("statement `{statement}` explicitly denies `{action}` on `{}`", resource(r))
+                format!("statement `{statement}` explicitly denies `{action}` on {}", resource(r))
             }
             Reason::ImplicitDeny { resource: r } => {
-                format!("no statement allows `{action}` on `{}` (implicit deny)", resource(r))
+                format!("no statement allows `{action}` on {} (implicit deny)", resource(r))
             }
             Reason::NoResource => format!("the request for `{action}` names no resource"),
             Reason::Allowed => {
                 let on = match request.resources {
-                    [one] => format!("`{one}`"),
+                    [_] => resource(0),
                     many => format!("all {} resources", many.len()),
                 };
                 if self.approval_required {
@@ -146,8 +182,6 @@ struct ActionTable {
     by_prefix: PrefixIndex,
     /// Statements with `not_resources`: checked one by one (they are rare).
     not_resource: Vec<u32>,
-    /// Statements that cover a `*` request (an action with no resource).
-    any_request: Vec<u32>,
     /// Every matching statement, in order.
     all: Vec<u32>,
 }
@@ -164,49 +198,48 @@ struct PrefixIndex {
 
 #[derive(Debug)]
 struct PrefixNode {
-    prefix: Box<str>,
+    /// A pattern whose literal prefix is this node's (all members share it).
+    pattern: u32,
     members: std::ops::Range<usize>,
     parent: Option<usize>,
 }
 
 impl PrefixIndex {
-    fn build(patterns: &[ArnPattern], mut entries: Vec<(u32, u32)>) -> PrefixIndex {
+    /// `rank` orders the policy's patterns by literal prefix, computed once for all tables.
+    fn build(patterns: &[ArnPattern], rank: &[u32], mut entries: Vec<(u32, u32)>) -> PrefixIndex {
         let prefix_of = |pattern: u32| patterns.get(pattern as usize).map_or("", ArnPattern::literal_prefix);
-        entries.sort_by(|a, b| prefix_of(a.1).cmp(prefix_of(b.1)).then(a.0.cmp(&b.0)));
+        entries.sort_unstable_by_key(|&(statement, pattern)| (rank.get(pattern as usize).copied(), statement));
         let mut nodes: Vec<PrefixNode> = Vec::new();
         let mut ancestors: Vec<usize> = Vec::new();
         for (position, &(_, pattern)) in entries.iter().enumerate() {
             let prefix = prefix_of(pattern);
             if let Some(last) = nodes.last_mut()
-                && *last.prefix == *prefix
+                && prefix_of(last.pattern) == prefix
             {
                 last.members.end = position + 1;
                 continue;
             }
             // Sorted order puts every extension of a prefix right after it.
             while let Some(&top) = ancestors.last() {
-                if nodes.get(top).is_some_and(|n| prefix.starts_with(&*n.prefix)) {
+                if nodes.get(top).is_some_and(|n| prefix.starts_with(prefix_of(n.pattern))) {
                     break;
                 }
                 ancestors.pop();
             }
-            nodes.push(PrefixNode {
-                prefix: prefix.into(),
-                members: position..position + 1,
-                parent: ancestors.last().copied(),
-            });
+            nodes.push(PrefixNode { pattern, members: position..position + 1, parent: ancestors.last().copied() });
             ancestors.push(nodes.len() - 1);
         }
         PrefixIndex { nodes, members: entries }
     }
 
     /// Calls `f(statement, pattern)` for each pattern whose literal prefix starts `arn`.
-    fn candidates(&self, arn: &str, mut f: impl FnMut(u32, u32)) {
-        let above = self.nodes.partition_point(|node| *node.prefix <= *arn);
+    fn candidates(&self, patterns: &[ArnPattern], arn: &str, mut f: impl FnMut(u32, u32)) {
+        let prefix_of = |pattern: u32| patterns.get(pattern as usize).map_or("", ArnPattern::literal_prefix);
+        let above = self.nodes.partition_point(|node| prefix_of(node.pattern) <= arn);
         let mut next = above.checked_sub(1);
         while let Some(index) = next {
             let Some(node) = self.nodes.get(index) else { break };
-            if arn.starts_with(&*node.prefix) {
+            if arn.starts_with(prefix_of(node.pattern)) {
                 for &(statement, pattern) in self.members.get(node.members.clone()).unwrap_or(&[]) {
                     f(statement, pattern);
                 }
@@ -245,6 +278,8 @@ pub struct Policy {
     document: PolicyDocument,
     statements: Vec<CompiledStatement>,
     patterns: Vec<ArnPattern>,
+    /// Each pattern's place in the order of literal prefixes.
+    rank: Vec<u32>,
     /// Lowercased `service:action` of every known action, to its table.
     known: HashMap<Box<str>, usize>,
     tables: Vec<ActionTable>,
@@ -260,41 +295,68 @@ impl Policy {
             .map(|statement| compile_statement(statement, &mut patterns, &mut pattern_ids))
             .collect();
 
+        let mut order: Vec<u32> = (0..u32::try_from(patterns.len()).unwrap_or(u32::MAX)).collect();
+        order.sort_by(|&a, &b| {
+            let prefix = |id: u32| patterns.get(id as usize).map_or("", ArnPattern::literal_prefix);
+            prefix(a).cmp(prefix(b))
+        });
+        let mut rank = vec![0u32; patterns.len()];
+        for (place, &id) in (0u32..).zip(&order) {
+            if let Some(slot) = rank.get_mut(id as usize) {
+                *slot = place;
+            }
+        }
+
         let mut known = HashMap::new();
         let mut names: Vec<String> = Vec::new();
+        let mut by_service: HashMap<&str, std::ops::Range<usize>> = HashMap::new();
         for service in vocabulary.services() {
+            let start = names.len();
             for action in service.actions {
                 let lower = format!("{}:{}", service.name, action.to_ascii_lowercase());
                 known.insert(lower.clone().into_boxed_str(), names.len());
                 names.push(lower);
             }
+            by_service.insert(service.name, start..names.len());
         }
-        // Which statements match which known action: literal patterns by lookup, wildcard
-        // patterns by trying the actions of their service.
+        // Which statements match which known action: literal patterns by lookup, patterns
+        // with a literal service by trying that service's actions, the rest (and
+        // `not_actions`) by trying every action. Linear in the statements.
         let mut matching: Vec<Vec<u32>> = vec![Vec::new(); names.len()];
+        let mut add = |id: usize, index: u32| {
+            if let Some(list) = matching.get_mut(id)
+                && list.last() != Some(&index)
+            {
+                list.push(index);
+            }
+        };
         for (index, statement) in statements.iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
-            if !statement.not_actions && statement.actions.iter().all(|p| p.literal().is_some()) {
-                for id in statement.actions.iter().filter_map(|p| p.literal()).filter_map(|l| known.get(l)) {
-                    if let Some(list) = matching.get_mut(*id)
-                        && list.last() != Some(&index)
-                    {
-                        list.push(index);
+            if statement.not_actions {
+                for (id, name) in names.iter().enumerate() {
+                    if statement.matches_action(name) {
+                        add(id, index);
                     }
                 }
                 continue;
             }
-            for (id, name) in names.iter().enumerate() {
-                if statement.matches_action(name)
-                    && let Some(list) = matching.get_mut(id)
-                {
-                    list.push(index);
+            for pattern in &statement.actions {
+                if let Some(literal) = pattern.literal() {
+                    if let Some(&id) = known.get(literal) {
+                        add(id, index);
+                    }
+                    continue;
+                }
+                let range = pattern.service().and_then(|s| by_service.get(s)).cloned().unwrap_or(0..names.len());
+                for id in range {
+                    if names.get(id).is_some_and(|name| pattern.matches_lowercase(name)) {
+                        add(id, index);
+                    }
                 }
             }
         }
-        let tables =
-            names.iter().zip(matching).map(|(name, all)| build_table(name, all, &statements, &patterns)).collect();
-        Policy { document, statements, patterns, known, tables }
+        let tables = matching.into_iter().map(|all| build_table(all, &statements, &patterns, &rank)).collect();
+        Policy { document, statements, patterns, rank, known, tables }
     }
 
     pub fn document(&self) -> &PolicyDocument {
@@ -325,7 +387,7 @@ impl Policy {
         }
         let lower = action.to_ascii_lowercase();
         let all = (0u32..).zip(&self.statements).filter(|(_, s)| s.matches_action(&lower)).map(|(i, _)| i).collect();
-        f(&build_table(&lower, all, &self.statements, &self.patterns))
+        f(&build_table(all, &self.statements, &self.patterns, &self.rank))
     }
 
     /// Decides a request by IAM's rules: a service outside `services` is denied; an
@@ -351,7 +413,7 @@ impl Policy {
             let mut allow: Option<u32> = None;
             let mut approval: Option<u32> = None;
             for (position, resource) in request.resources.iter().enumerate() {
-                let verdict = self.verdict(table, resource);
+                let verdict = self.verdict(table, &request.judged_arn(resource));
                 if let Some(statement) = verdict.deny {
                     return deny(Reason::ExplicitDeny { resource: position }, Some(statement));
                 }
@@ -394,15 +456,7 @@ impl Policy {
 
     fn verdict(&self, table: &ActionTable, resource: &str) -> Verdict {
         let mut verdict = Verdict::default();
-        if resource == "*" {
-            for &index in &table.any_request {
-                if let Some(statement) = self.statement(index) {
-                    verdict.note(index, statement);
-                }
-            }
-            return verdict;
-        }
-        table.by_prefix.candidates(resource, |index, pattern| {
+        table.by_prefix.candidates(&self.patterns, resource, |index, pattern| {
             if self.pattern(pattern).is_some_and(|p| p.matches(resource))
                 && let Some(statement) = self.statement(index)
             {
@@ -461,6 +515,7 @@ impl Policy {
     pub fn allowed_resources(&self, action: &str) -> Vec<String> {
         self.with_table(action, |table| {
             let mut out: Vec<String> = Vec::new();
+            let mut seen: HashSet<String> = HashSet::new();
             for statement in table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Allow) {
                 let patterns: Vec<&str> =
                     statement.resources.iter().filter_map(|&id| self.pattern(id)).map(ArnPattern::as_str).collect();
@@ -470,7 +525,7 @@ impl Policy {
                     patterns.into_iter().map(str::to_string).collect()
                 };
                 for item in text {
-                    if !out.contains(&item) {
+                    if seen.insert(item.clone()) {
                         out.push(item);
                     }
                 }
@@ -483,6 +538,7 @@ impl Policy {
     pub fn denied_resources(&self, action: &str) -> Vec<String> {
         self.with_table(action, |table| {
             let mut out: Vec<String> = Vec::new();
+            let mut seen: HashSet<String> = HashSet::new();
             for statement in table.all.iter().filter_map(|&i| self.statement(i)).filter(|s| s.effect == Effect::Deny) {
                 for pattern in statement.resources.iter().filter_map(|&id| self.pattern(id)) {
                     let item = if statement.not_resources {
@@ -490,7 +546,7 @@ impl Policy {
                     } else {
                         pattern.as_str().to_string()
                     };
-                    if !out.contains(&item) {
+                    if seen.insert(item.clone()) {
                         out.push(item);
                     }
                 }
@@ -540,29 +596,18 @@ fn compile_statement(
     }
 }
 
-fn build_table(action: &str, all: Vec<u32>, statements: &[CompiledStatement], patterns: &[ArnPattern]) -> ActionTable {
-    let service = action.split_once(':').map_or(action, |(s, _)| s);
+fn build_table(all: Vec<u32>, statements: &[CompiledStatement], patterns: &[ArnPattern], rank: &[u32]) -> ActionTable {
     let mut entries = Vec::new();
     let mut table = ActionTable::default();
     for &index in &all {
         let Some(statement) = statements.get(index as usize) else { continue };
-        let listed = statement.resources.iter().filter_map(|&id| patterns.get(id as usize));
-        let covers_any = if statement.not_resources {
-            // A `*` request lies outside every listed ARN; only `*` itself excludes it.
-            !listed.clone().any(ArnPattern::is_everything)
-        } else {
-            listed.clone().any(|p| covers_any_request(p, service))
-        };
-        if covers_any {
-            table.any_request.push(index);
-        }
         if statement.not_resources {
             table.not_resource.push(index);
         } else {
             entries.extend(statement.resources.iter().map(|&pattern| (index, pattern)));
         }
     }
-    table.by_prefix = PrefixIndex::build(patterns, entries);
+    table.by_prefix = PrefixIndex::build(patterns, rank, entries);
     table.all = all;
     table
 }

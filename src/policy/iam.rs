@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::Vocabulary;
 use super::document::{Effect, PolicyDocument};
-use super::pattern::ActionPattern;
+use super::pattern::{ActionPattern, ArnPattern};
 
 pub const IAM_POLICY_VERSION: &str = "2012-10-17";
 
@@ -58,9 +58,10 @@ pub fn trust_policy_example(document: &PolicyDocument) -> Value {
 }
 
 /// Allow statements keep only the actions awsgate has tools for (wildcards expanded, and
-/// only in enabled services): the role needs nothing more. Deny statements are kept as
-/// written, since a broader deny is always safe. Resources are kept as written. Sids are
-/// made alphanumeric and unique, as IAM requires.
+/// only in enabled services) whose resources the statement's resources can name: the role
+/// needs nothing more, and `s3:List*` on a bucket does not become `s3:ListAllMyBuckets` on
+/// it. Deny statements are kept as written, since a broader deny is always safe. Resources
+/// are kept as written. Sids are made alphanumeric and unique, as IAM requires.
 pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Value {
     let mut statements = Vec::new();
     let mut sids: Vec<String> = Vec::new();
@@ -70,6 +71,16 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
             Effect::Allow => {
                 let patterns: Vec<ActionPattern> =
                     statement.actions.iter().map(|a| ActionPattern::new(&a.value)).collect();
+                let resources: Vec<ArnPattern> =
+                    statement.resources.iter().map(|r| ArnPattern::new(&r.value)).collect();
+                // With `not_resources` the statement covers nearly everything: keep the action.
+                let fits = |action: &str| {
+                    statement.not_resources
+                        || vocabulary
+                            .templates(action)
+                            .iter()
+                            .any(|template| resources.iter().any(|r| r.may_match_template(template)))
+                };
                 let mut reachable = Vec::new();
                 for service in vocabulary.services() {
                     let enabled = document.services.as_ref().is_none_or(|s| s.iter().any(|n| n == service.name));
@@ -79,7 +90,7 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
                     for action in service.tool_actions {
                         let name = format!("{}:{action}", service.name);
                         let matched = patterns.iter().any(|p| p.matches_lowercase(&name.to_ascii_lowercase()));
-                        if matched != statement.not_actions && !reachable.contains(&name) {
+                        if matched != statement.not_actions && fits(&name) && !reachable.contains(&name) {
                             reachable.push(name);
                         }
                     }

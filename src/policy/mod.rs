@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 pub use document::{
     Approval, AuditLog, Credentials, Diagnostic, Effect, Format, Limits, Mode, PolicyDocument, SessionPolicy, Severity,
-    Spanned, Statement,
+    Spanned, Statement, terminal_safe,
 };
-pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request};
+pub use document::{is_account, is_region};
+pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request, partition_of};
 pub use iam::{IAM_POLICY_VERSION, SESSION_POLICY_MAX_CHARS, least_privilege, session_policy, trust_policy_example};
 pub use pattern::{ActionPattern, ArnPattern};
 pub use source::Location;
@@ -34,15 +35,32 @@ pub struct ServiceVocabulary {
     pub tool_actions: &'static [&'static str],
 }
 
-/// What the gate knows of AWS: the services awsgate has tools for and their actions.
+/// What the gate knows of AWS: the services awsgate has tools for, their actions, and the
+/// shapes of the resources the tools' actions touch.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
     services: Vec<ServiceVocabulary>,
+    /// Lowercased `service:action` of each tool action to its resource ARN templates
+    /// (`arn:${Partition}:s3:::${Bucket}`), for the least-privilege export.
+    templates: std::collections::HashMap<String, Vec<String>>,
 }
 
 impl Vocabulary {
     pub fn new(services: Vec<ServiceVocabulary>) -> Vocabulary {
-        Vocabulary { services }
+        Vocabulary { services, templates: Default::default() }
+    }
+
+    /// Records that `action` (`service:Action`) acts on resources of `template`'s shape.
+    pub fn add_template(&mut self, action: &str, template: String) {
+        let list = self.templates.entry(action.to_ascii_lowercase()).or_default();
+        if !list.contains(&template) {
+            list.push(template);
+        }
+    }
+
+    /// The resource templates of a tool action; empty when none was recorded.
+    pub fn templates(&self, action: &str) -> &[String] {
+        self.templates.get(&action.to_ascii_lowercase()).map_or(&[], Vec::as_slice)
     }
 
     pub fn service(&self, name: &str) -> Option<&ServiceVocabulary> {

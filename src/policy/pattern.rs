@@ -117,6 +117,15 @@ impl ActionPattern {
     pub fn literal(&self) -> Option<&str> {
         self.literal.as_deref()
     }
+
+    /// The service the pattern is limited to, when its service part has no wildcard
+    /// (`s3` for `s3:Get*`; `None` for `*` or `s?s:*`).
+    pub fn service(&self) -> Option<&str> {
+        match self.tokens.first() {
+            Some(Token::Literal(text)) => text.split_once(':').map(|(service, _)| service),
+            _ => None,
+        }
+    }
 }
 
 /// One colon-separated segment of an ARN pattern.
@@ -133,6 +142,8 @@ struct Segment {
 #[derive(Debug, Clone)]
 pub struct ArnPattern {
     source: Box<str>,
+    /// The length of the text before the first wildcard.
+    prefix_len: usize,
     shape: Shape,
 }
 
@@ -169,7 +180,8 @@ impl ArnPattern {
             let needs_search = segments.iter().rev().skip(1).any(|segment| segment.open_end);
             Shape::Segments { segments, needs_search }
         };
-        ArnPattern { source: pattern.into(), shape }
+        let prefix_len = pattern.find(['*', '?']).unwrap_or(pattern.len());
+        ArnPattern { source: pattern.into(), prefix_len, shape }
     }
 
     pub fn as_str(&self) -> &str {
@@ -182,10 +194,21 @@ impl ArnPattern {
 
     /// The text before the first wildcard: every ARN this pattern matches starts with it.
     pub fn literal_prefix(&self) -> &str {
-        match self.source.find(['*', '?']) {
-            Some(end) => self.source.get(..end).unwrap_or(""),
-            None => &self.source,
+        self.source.get(..self.prefix_len).unwrap_or("")
+    }
+
+    /// Could this pattern match some ARN of `template`'s shape? A template is an ARN in
+    /// AWS's documentation style, whose `${Name}` holes stand for one or more characters
+    /// (`${Key}` any, the others anything but `:` and `/`). Decided on the product of the
+    /// two automata, so `arn:aws:s3:::reports` fits `arn:${Partition}:s3:::${Bucket}` and
+    /// not `arn:${Partition}:s3:::${Bucket}/${Key}`.
+    pub fn may_match_template(&self, template: &str) -> bool {
+        if self.is_everything() {
+            return true;
         }
+        let pattern = glob_atoms(&self.source);
+        let template = template_atoms(template);
+        overlaps(&pattern, &template)
     }
 
     pub fn matches(&self, arn: &str) -> bool {
@@ -196,6 +219,107 @@ impl ArnPattern {
             Shape::Segments { segments, needs_search: true } => match_searching(segments, arn),
         }
     }
+}
+
+/// One step of a resource pattern, character by character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Atom {
+    Char(char),
+    /// `?`: one character other than `:`.
+    One,
+    /// `*` inside a segment: a run without `:`.
+    Star,
+    /// `*` that ends a segment: any run.
+    OpenStar,
+}
+
+fn glob_atoms(pattern: &str) -> Vec<Atom> {
+    let chars: Vec<char> = pattern.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| match c {
+            '?' => Atom::One,
+            '*' if chars.get(i + 1).is_none_or(|&next| next == ':') => Atom::OpenStar,
+            '*' => Atom::Star,
+            c => Atom::Char(c),
+        })
+        .collect()
+}
+
+/// One step of a resource template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Char(char),
+    /// A `${Name}` hole: one or more characters, none of them in `excluded`.
+    Hole {
+        excluded: &'static str,
+    },
+}
+
+fn template_atoms(template: &str) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    let mut rest = template;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("${")
+            && let Some(end) = after.find('}')
+        {
+            let name = after.get(..end).unwrap_or_default();
+            slots.push(Slot::Hole { excluded: if name == "Key" { "" } else { ":/" } });
+            rest = after.get(end + 1..).unwrap_or_default();
+            continue;
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            slots.push(Slot::Char(c));
+        }
+        rest = chars.as_str();
+    }
+    slots
+}
+
+/// Whether some text is matched by both `pattern` and `template`: a search over the pairs
+/// of positions (and whether the current hole has taken a character yet).
+fn overlaps(pattern: &[Atom], template: &[Slot]) -> bool {
+    let width = template.len() + 1;
+    let mut seen = vec![false; (pattern.len() + 1) * width * 2];
+    let mut stack = vec![(0usize, 0usize, false)];
+    while let Some((p, t, in_hole)) = stack.pop() {
+        let index = (p * width + t) * 2 + usize::from(in_hole);
+        match seen.get_mut(index) {
+            Some(visited) if !*visited => *visited = true,
+            _ => continue,
+        }
+        if p == pattern.len() && t == template.len() && !in_hole {
+            return true;
+        }
+        let atom = pattern.get(p).copied();
+        let slot = template.get(t).copied();
+        // A star may take nothing; a hole that has taken a character may end.
+        if matches!(atom, Some(Atom::Star | Atom::OpenStar)) {
+            stack.push((p + 1, t, in_hole));
+        }
+        if in_hole {
+            stack.push((p, t + 1, false));
+        }
+        // Both take one character, if some character suits both.
+        let (Some(atom), Some(slot)) = (atom, slot) else { continue };
+        let fits = match (atom, slot) {
+            (Atom::Char(a), Slot::Char(b)) => a == b,
+            (Atom::Char(a), Slot::Hole { excluded }) => !excluded.contains(a),
+            (Atom::One | Atom::Star, Slot::Char(b)) => b != ':',
+            (Atom::OpenStar, _) | (Atom::One | Atom::Star, Slot::Hole { .. }) => true,
+        };
+        if !fits {
+            continue;
+        }
+        let next_p = if matches!(atom, Atom::Star | Atom::OpenStar) { p } else { p + 1 };
+        match slot {
+            Slot::Char(_) => stack.push((next_p, t + 1, false)),
+            Slot::Hole { .. } => stack.push((next_p, t, true)),
+        }
+    }
+    false
 }
 
 /// The end of the text segment that starts at `from`: the next `:` or the end.
@@ -277,6 +401,30 @@ mod tests {
         ($pattern:expr, $arn:expr, $expected:expr) => {
             assert_eq!(ArnPattern::new($pattern).matches($arn), $expected, "pattern {:?} against {:?}", $pattern, $arn);
         };
+    }
+
+    #[test]
+    fn patterns_fit_resource_templates() {
+        let fits = |pattern: &str, template: &str| ArnPattern::new(pattern).may_match_template(template);
+        let bucket = "arn:${Partition}:s3:::${Bucket}";
+        let object = "arn:${Partition}:s3:::${Bucket}/${Key}";
+        let no_resource = "arn:${Partition}:s3:::*";
+        assert!(fits("arn:aws:s3:::reports", bucket));
+        assert!(!fits("arn:aws:s3:::reports", object));
+        assert!(!fits("arn:aws:s3:::reports", no_resource));
+        assert!(fits("arn:aws:s3:::reports/*", object));
+        assert!(!fits("arn:aws:s3:::reports/*", bucket));
+        assert!(fits("arn:aws:s3:::reports*", bucket) && fits("arn:aws:s3:::reports*", object));
+        assert!(fits("arn:aws:s3:::*", no_resource) && fits("arn:aws:s3:::*", bucket));
+        assert!(fits("arn:aws:s3:::?", no_resource));
+        assert!(fits("*", object));
+        assert!(!fits("arn:aws:sqs:*:*:*", bucket));
+        let queue = "arn:${Partition}:sqs:${Region}:${Account}:${QueueName}";
+        assert!(fits("arn:aws:sqs:*:*:jobs", queue));
+        assert!(fits("arn:aws:sqs:us-east-1:123456789012:*", queue));
+        assert!(!fits("arn:aws:sqs:us-east-1::jobs", queue));
+        assert!(fits("arn:aws:s3:::a/b:c", object));
+        assert!(!fits("arn:aws:s3:::a:b/c", object));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
+mod json;
+
 /// A position in the policy file: 1-based line and column, as editors show them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Location {
@@ -77,9 +79,19 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Parses `text` into a located tree. Returns the first syntax error, since the parser
-/// cannot go on after one; structural problems found while building are all returned.
+/// How many mappings and lists may nest in one another. Real policies use about six levels; the bound
+/// keeps a hostile file from exhausting the stack of the recursive tree builders.
+pub const MAX_DEPTH: usize = 64;
+
+/// Parses `text` into a located tree. A text whose first character is `{` or `[` is read
+/// as JSON (RFC 8259, `\uD83D\uDE00` surrogate pairs included); any other as YAML 1.2.
+/// Returns the first syntax error, since a parser cannot go on after one; structural
+/// problems found while building are all returned.
 pub fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
+    let body = text.trim_start_matches('\u{feff}');
+    if body.trim_start().starts_with(['{', '[']) {
+        return json::parse(text);
+    }
     let mut builder = Builder { parser: Parser::new_from_str(text), errors: Vec::new() };
     let root = builder.document();
     match (root, builder.errors.is_empty()) {
@@ -89,6 +101,31 @@ pub fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
             at: Location { line: 1, column: 1 },
             message: "the file is empty: a policy needs `version` and `statements`".into(),
         }]),
+    }
+}
+
+fn too_deep(at: Location) -> SyntaxError {
+    SyntaxError { at, message: format!("lists and mappings nest deeper than {MAX_DEPTH} levels here") }
+}
+
+/// Keys seen in one mapping, to report duplicates in linear time.
+#[derive(Default)]
+struct KeySet {
+    first: std::collections::HashMap<String, Location>,
+}
+
+impl KeySet {
+    /// The error for a key seen before, or `None` (and remembers it) for a new one.
+    fn duplicate(&mut self, name: &str, at: Location) -> Option<SyntaxError> {
+        match self.first.get(name) {
+            Some(first) => {
+                Some(SyntaxError { at, message: format!("duplicate key `{name}` (first at line {})", first.line) })
+            }
+            None => {
+                self.first.insert(name.to_string(), at);
+                None
+            }
+        }
     }
 }
 
@@ -133,10 +170,10 @@ impl<'a> Builder<'a> {
                     let Step::Event(event, at) = self.next() else {
                         return None;
                     };
-                    root = Some(self.node(event, at)?);
+                    root = Some(self.node(event, at, 0)?);
                 }
                 Step::Event(event, at) => {
-                    root = Some(self.node(event, at)?);
+                    root = Some(self.node(event, at, 0)?);
                 }
             }
         }
@@ -146,7 +183,12 @@ impl<'a> Builder<'a> {
         self.errors.push(SyntaxError { at, message: message.into() });
     }
 
-    fn node(&mut self, event: Event<'a>, at: Location) -> Option<Node> {
+    fn node(&mut self, event: Event<'a>, at: Location, depth: usize) -> Option<Node> {
+        let container = matches!(event, Event::SequenceStart(..) | Event::MappingStart(..));
+        if container && depth >= MAX_DEPTH {
+            self.errors.push(too_deep(at));
+            return None;
+        }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 self.no_anchor_or_tag(at, anchor, tag.is_some());
@@ -159,7 +201,7 @@ impl<'a> Builder<'a> {
                     match self.next() {
                         Step::Failed => return None,
                         Step::Event(Event::SequenceEnd, _) => break,
-                        Step::Event(event, at) => items.push(self.node(event, at)?),
+                        Step::Event(event, at) => items.push(self.node(event, at, depth + 1)?),
                     }
                 }
                 Some(Node { at, value: Value::Sequence(items) })
@@ -167,24 +209,24 @@ impl<'a> Builder<'a> {
             Event::MappingStart(anchor, tag) => {
                 self.no_anchor_or_tag(at, anchor, tag.is_some());
                 let mut entries: Vec<(Key, Node)> = Vec::new();
+                let mut seen = KeySet::default();
                 loop {
                     let (key_event, key_at) = match self.next() {
                         Step::Failed => return None,
                         Step::Event(Event::MappingEnd, _) => break,
                         Step::Event(event, at) => (event, at),
                     };
-                    let key = self.node(key_event, key_at)?;
+                    let key = self.node(key_event, key_at, depth + 1)?;
                     let Step::Event(value_event, value_at) = self.next() else {
                         return None;
                     };
-                    let value = self.node(value_event, value_at)?;
+                    let value = self.node(value_event, value_at, depth + 1)?;
                     let Value::Scalar { text: name, .. } = key.value else {
                         self.error(key.at, "mapping keys must be plain names");
                         continue;
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
-                        let message = format!("duplicate key `{name}` (first at line {})", first.at.line);
-                        self.error(key.at, message);
+                    if let Some(error) = seen.duplicate(&name, key.at) {
+                        self.errors.push(error);
                         continue;
                     }
                     entries.push((Key { at: key.at, name }, value));
