@@ -1,6 +1,7 @@
 """End-to-end figures in one run against moto:
 
-* cold start: spawn `awsgate serve` (stdio) to the `tools/list` reply;
+* cold start: spawn `awsgate serve` (stdio) to the `tools/list` reply, with a one-statement
+  policy and with a 10,000-statement one;
 * the median round trip of `s3_get_object` through awsgate, next to the same GetObject
   made directly with boto3 (what a Python agent would do instead);
 * the median round trip of a denied call (answered by the gate, no AWS request);
@@ -39,6 +40,22 @@ statements:
     actions: [s3:GetObject]
     resources: ["arn:aws:s3:::bench/*"]
 """
+
+def large_policy(statements: int) -> str:
+    """Teams with a bucket each: reads, a private deny, approved uploads, queues."""
+    lines = ["version: 1", "name: bench-large", "region: us-east-1", 'account: "123456789012"', "statements:"]
+    for i in range(statements):
+        kind = i % 4
+        if kind == 0:
+            lines.append(f'  - {{effect: allow, actions: [s3:GetObject, "s3:List*"], resources: ["arn:aws:s3:::team-{i}", "arn:aws:s3:::team-{i}/*"]}}')
+        elif kind == 1:
+            lines.append(f'  - {{effect: deny, actions: ["s3:*"], resources: ["arn:aws:s3:::team-{i}/private/*"]}}')
+        elif kind == 2:
+            lines.append(f'  - {{effect: allow, actions: ["s3:Put*"], resources: ["arn:aws:s3:::team-{i}/uploads/*"], approval: required}}')
+        else:
+            lines.append(f'  - {{effect: allow, actions: ["sqs:*Message"], resources: ["arn:aws:sqs:*:123456789012:queue-{i}"]}}')
+    return "\n".join(lines) + "\n"
+
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -116,14 +133,22 @@ def main() -> None:
             policy = Path(tmp) / "bench.yaml"
             policy.write_text(POLICY)
 
-            cold = []
-            for _ in range(20):
-                start = time.perf_counter()
-                server = Server(binary, policy, env)
-                server.handshake()
-                server.request("tools/list")
-                cold.append((time.perf_counter() - start) * 1000)
-                server.close()
+            large = Path(tmp) / "large.yaml"
+            large.write_text(large_policy(10_000))
+
+            def cold_starts(path: Path, runs: int) -> list[float]:
+                samples = []
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    server = Server(binary, path, env)
+                    server.handshake()
+                    server.request("tools/list")
+                    samples.append((time.perf_counter() - start) * 1000)
+                    server.close()
+                return samples
+
+            cold = cold_starts(policy, 20)
+            cold_large = cold_starts(large, 5)
 
             server = Server(binary, policy, env)
             server.handshake()
@@ -149,6 +174,7 @@ def main() -> None:
 
     rows = [
         ("cold start to tools/list reply", f"{median(cold):.1f} ms", "median of 20 starts"),
+        ("the same, 10,000 statements", f"{median(cold_large):.0f} ms", "median of 5 starts"),
         ("s3_get_object through awsgate", f"{median(through):.2f} ms", f"median of {iterations}, 1 KiB object"),
         ("GetObject direct with boto3", f"{median(direct):.2f} ms", f"median of {iterations}, same object"),
         ("denied call round trip", f"{median(deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),

@@ -3,53 +3,72 @@
 //! after it; if the decision cannot be written, the call is refused. Records carry names,
 //! ARNs and outcomes, never credentials or payloads (bodies, items, messages).
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 
-/// Where records go.
+/// How long a call waits for its record to be written before it gives up on the sink.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Records waiting for the writer; past this, a record is refused at once.
+const QUEUE: usize = 64;
+
+/// Where records go: a writer thread that owns the sink (stderr or an append-only file),
+/// fed through a bounded queue. A sink that blocks (a stderr pipe nobody drains, a hung
+/// disk) or fails makes writes fail within [`WRITE_TIMEOUT`], never hang or panic.
 #[derive(Debug)]
 pub struct AuditLog {
-    sink: Mutex<Sink>,
+    queue: mpsc::Sender<Job>,
 }
 
-#[derive(Debug)]
-enum Sink {
-    Stderr,
-    File(File),
-}
+type Job = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
 
 impl AuditLog {
     pub fn stderr() -> AuditLog {
-        AuditLog { sink: Mutex::new(Sink::Stderr) }
+        AuditLog::start(Box::new(std::io::stderr()))
     }
 
     /// Opens `path` for appending, creating it if needed.
     pub fn file(path: &Path) -> std::io::Result<AuditLog> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(AuditLog { sink: Mutex::new(Sink::File(file)) })
+        Ok(AuditLog::start(Box::new(file)))
+    }
+
+    fn start(mut sink: Box<dyn Write + Send>) -> AuditLog {
+        let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
+        let spawned = std::thread::Builder::new().name("awsgate-audit".into()).spawn(move || {
+            while let Some((line, done)) = jobs.blocking_recv() {
+                let written = sink.write_all(&line).and_then(|()| sink.flush());
+                let _ = done.send(written);
+            }
+        });
+        if let Err(error) = spawned {
+            // With no writer, every write fails: the calls are refused.
+            tracing::error!(%error, "cannot start the audit writer");
+        }
+        AuditLog { queue }
     }
 
     /// Writes one record as one line and flushes it. An error means the record may not
     /// be on disk: the caller must not go on as if it were.
-    pub fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
+    pub async fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let mut sink = self.sink.lock().map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
-        match &mut *sink {
-            Sink::Stderr => {
-                let mut stderr = std::io::stderr().lock();
-                stderr.write_all(&line)?;
-                stderr.flush()
-            }
-            Sink::File(file) => {
-                file.write_all(&line)?;
-                file.flush()
-            }
+        let (done, written) = oneshot::channel();
+        self.queue
+            .try_send((line, done))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::WouldBlock, "the audit sink is not keeping up"))?;
+        match tokio::time::timeout(WRITE_TIMEOUT, written).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(std::io::Error::other("the audit writer stopped")),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the audit sink did not accept the record in time",
+            )),
         }
     }
 }
@@ -128,25 +147,55 @@ mod tests {
         assert_eq!(rfc3339(1_795_324_050, 123), "2026-11-22T05:07:30.123Z");
     }
 
-    #[test]
-    fn records_are_single_lines_even_with_hostile_text() {
-        let dir = std::env::temp_dir().join(format!("awsgate-audit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("audit.jsonl");
-        let log = AuditLog::file(&path).unwrap();
-        let client = Client { name: "c".into(), version: "1".into() };
-        let resources = vec!["arn:aws:s3:::b/line\nbreak\"quote".to_string()];
-        let record = Record {
+    #[tokio::test]
+    async fn a_full_sink_fails_the_write() {
+        let log = AuditLog::file(Path::new("/dev/full")).unwrap();
+        let client = Client::default();
+        let record = sample(&client, &[]);
+        assert!(log.write(&record).await.is_err());
+    }
+
+    /// A sink that never returns, like a stderr pipe nobody drains.
+    struct Stuck;
+
+    impl Write for Stuck {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            std::thread::sleep(Duration::from_secs(3600));
+            Ok(0)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_sink_fails_every_write_within_the_timeout() {
+        let log = AuditLog::start(Box::new(Stuck));
+        let client = Client::default();
+        let record = sample(&client, &[]);
+        let started = std::time::Instant::now();
+        assert!(log.write(&record).await.is_err());
+        assert!(started.elapsed() >= WRITE_TIMEOUT);
+        // Many calls at once: the queue fills, the rest are refused at once, and every one
+        // has its answer within the timeout.
+        let writes = (0..QUEUE * 2).map(|_| log.write(&record));
+        let results = futures_util::future::join_all(writes).await;
+        assert!(results.iter().all(Result::is_err));
+        assert!(started.elapsed() < WRITE_TIMEOUT * 3, "{:?}", started.elapsed());
+    }
+
+    fn sample<'a>(client: &'a Client, resources: &'a [String]) -> Record<'a> {
+        Record {
             time: now_rfc3339(),
             event: "decision",
             call_id: "1",
             session: "s",
-            client: &client,
+            client,
             policy: "p",
             mode: "enforce",
             tool: "s3_get_object",
             action: Some("s3:GetObject"),
-            resources: &resources,
+            resources,
             decision: Some("deny"),
             enforced: Some(true),
             statement: None,
@@ -156,9 +205,20 @@ mod tests {
             error: None,
             aws_request_id: None,
             duration_ms: None,
-        };
-        log.write(&record).unwrap();
-        log.write(&record).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn records_are_single_lines_even_with_hostile_text() {
+        let dir = std::env::temp_dir().join(format!("awsgate-audit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.jsonl");
+        let log = AuditLog::file(&path).unwrap();
+        let client = Client { name: "c".into(), version: "1".into() };
+        let resources = vec!["arn:aws:s3:::b/line\nbreak\"quote".to_string()];
+        let record = sample(&client, &resources);
+        log.write(&record).await.unwrap();
+        log.write(&record).await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);

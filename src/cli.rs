@@ -44,6 +44,10 @@ pub enum Command {
         /// File holding the bearer token HTTP clients must send (else `AWSGATE_AUTH_TOKEN`).
         #[arg(long)]
         auth_token_file: Option<PathBuf>,
+        /// Most streamable HTTP sessions kept at once; a new one over the cap closes the
+        /// session idle the longest.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_sessions: u32,
     },
     /// Validate policy files.
     Check {
@@ -112,8 +116,12 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     // Not locked for `serve`: there stdout belongs to the MCP transport.
     let stdout = &mut std::io::stdout();
     match cli.command {
-        Command::Serve { policy, transport, listen, audit_log, auth_token_file } => {
-            let http = (transport == Transport::Http).then_some(mcp::HttpOptions { listen, auth_token_file });
+        Command::Serve { policy, transport, listen, audit_log, auth_token_file, max_sessions } => {
+            let http = (transport == Transport::Http).then_some(mcp::HttpOptions {
+                listen,
+                auth_token_file,
+                max_sessions: usize::try_from(max_sessions).ok(),
+            });
             mcp::serve(mcp::ServeOptions { policy, http, audit_log })?;
             Ok(Outcome::Ok)
         }

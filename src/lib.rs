@@ -18,5 +18,6 @@ pub mod audit;
 pub mod aws;
 pub mod catalog;
 pub mod cli;
+pub mod logs;
 pub mod mcp;
 pub mod policy;

@@ -2,24 +2,12 @@
 //! regex. `*` becomes `.*` when it ends a colon-separated segment (it may run past
 //! colons) and `[^:]*` otherwise; `?` becomes `[^:]`; everything else is literal.
 
+mod common;
+
 use awsgate::policy::{ActionPattern, ArnPattern};
+use common::arn_matches as reference;
 use proptest::prelude::*;
 use regex::Regex;
-
-fn reference(pattern: &str, arn: &str) -> bool {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut re = String::from("(?s)^");
-    for (i, c) in chars.iter().enumerate() {
-        match c {
-            '*' if matches!(chars.get(i + 1), None | Some(':')) => re.push_str(".*"),
-            '*' => re.push_str("[^:]*"),
-            '?' => re.push_str("[^:]"),
-            other => re.push_str(&regex::escape(&other.to_string())),
-        }
-    }
-    re.push('$');
-    Regex::new(&re).expect("reference regex").is_match(arn)
-}
 
 /// Few distinct characters, so that patterns and ARNs collide often; the request side
 /// includes `*` and `?`, which must be matched literally.

@@ -106,6 +106,25 @@ impl Aws {
         }
     }
 
+    /// The same clients with the SDK's automatic retries turned off, for calls that change
+    /// AWS. A write whose connection dropped after AWS received it would otherwise be sent
+    /// again (one `SendMessage`, two messages); without retries its outcome is reported
+    /// as unknown instead.
+    pub fn without_retries(&self) -> Aws {
+        let no_retries = aws_config::retry::RetryConfig::disabled();
+        Aws {
+            s3: aws_sdk_s3::Client::from_conf(self.s3.config().to_builder().retry_config(no_retries.clone()).build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                self.dynamodb.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                self.sqs.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(self.sts.config().to_builder().retry_config(no_retries).build()),
+            mfa: self.mfa.clone(),
+        }
+    }
+
     /// The scope for ARNs: the config's region, and the policy's account or the caller's.
     pub async fn scope(&self, config: &SdkConfig, document: &PolicyDocument) -> Result<Scope, SetupError> {
         let region = config.region().map(|r| r.to_string()).ok_or(SetupError::NoRegion)?;

@@ -206,12 +206,10 @@ impl Arguments {
         if parts.next().is_some() || !host_ok || !account_ok || !is_queue_name(name) {
             return Err(bad());
         }
-        Ok(QueueUrl {
-            url: url.to_string(),
-            account: account.to_string(),
-            name: name.to_string(),
-            region: queue_host_region(host),
-        })
+        let region = queue_host_region(host).map_err(|()| {
+            invalid(format!("`queue_url` host `{}` is an AWS host that names no region", printable(host)))
+        })?;
+        Ok(QueueUrl { url: url.to_string(), account: account.to_string(), name: name.to_string(), region })
     }
 
     pub fn queue_name(&self) -> Result<String, ArgumentError> {
@@ -237,20 +235,27 @@ pub struct QueueUrl {
     pub region: Option<String>,
 }
 
-/// `sqs.eu-west-1.amazonaws.com`, `sqs-fips.us-east-1.amazonaws.com`,
-/// `eu-west-1.queue.amazonaws.com` -> the region; `queue.amazonaws.com` -> us-east-1; any
-/// other host (a local emulator) -> None.
-fn queue_host_region(host: &str) -> Option<String> {
+/// The region an AWS queue host names, in every form AWS uses: `sqs.eu-west-1.amazonaws.com`
+/// (with or without a trailing dot), `sqs-fips.us-east-1.amazonaws.com`,
+/// `eu-west-1.queue.amazonaws.com`, dual-stack `sqs.eu-west-1.api.aws`, VPC endpoints
+/// `vpce-0a1b-2c3d.sqs.eu-west-1.vpce.amazonaws.com`, China's `.amazonaws.com.cn`;
+/// `queue.amazonaws.com` is us-east-1. `Ok(None)` for a host outside AWS's domains (a local
+/// emulator). `Err` for an AWS host that names no region awsgate can read: refused, since
+/// the ARN judged must be the queue acted on.
+fn queue_host_region(host: &str) -> Result<Option<String>, ()> {
     let host =
         host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
-    let host = host.to_ascii_lowercase();
-    let rest = host.strip_suffix(".amazonaws.com").or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
-    let labels: Vec<&str> = rest.split('.').collect();
-    match labels.as_slice() {
-        ["queue"] => Some("us-east-1".into()),
-        [service, region] if service.starts_with("sqs") => Some((*region).to_string()),
-        [region, "queue"] => Some((*region).to_string()),
-        _ => None,
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    const AWS_DOMAINS: &[&str] = &[".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".api.amazonwebservices.com.cn"];
+    let Some(rest) = AWS_DOMAINS.iter().find_map(|domain| host.strip_suffix(domain)) else {
+        return Ok(None);
+    };
+    if rest == "queue" {
+        return Ok(Some("us-east-1".into()));
+    }
+    match rest.split('.').find(|label| crate::policy::is_region(label)) {
+        Some(region) => Ok(Some(region.to_string())),
+        None => Err(()),
     }
 }
 
@@ -342,6 +347,27 @@ mod tests {
     }
 
     #[test]
+    fn every_aws_queue_host_form_names_its_region() {
+        for (host, region) in [
+            ("sqs.eu-west-1.amazonaws.com", Some("eu-west-1")),
+            ("sqs.eu-west-1.amazonaws.com.", Some("eu-west-1")),
+            ("SQS.EU-WEST-1.AMAZONAWS.COM:443", Some("eu-west-1")),
+            ("sqs-fips.us-gov-west-1.amazonaws.com", Some("us-gov-west-1")),
+            ("eu-west-1.queue.amazonaws.com", Some("eu-west-1")),
+            ("sqs.eu-west-1.api.aws", Some("eu-west-1")),
+            ("vpce-0a1b2c3d-4e5f.sqs.eu-west-1.vpce.amazonaws.com", Some("eu-west-1")),
+            ("sqs.cn-north-1.amazonaws.com.cn", Some("cn-north-1")),
+            ("queue.amazonaws.com", Some("us-east-1")),
+            ("127.0.0.1:4566", None),
+            ("localhost", None),
+        ] {
+            assert_eq!(queue_host_region(host), Ok(region.map(str::to_string)), "{host}");
+        }
+        assert_eq!(queue_host_region("sqs.amazonaws.com"), Err(()));
+        assert_eq!(queue_host_region("evil.sqs.amazonaws.com."), Err(()));
+    }
+
+    #[test]
     fn queue_urls_parse_into_account_and_name() {
         let parsed = Arguments::validate(
             &[required("queue_url", SHORT, "")],
@@ -365,17 +391,6 @@ mod tests {
             .unwrap();
             assert!(a.queue_url().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn aws_queue_hosts_name_their_region() {
-        assert_eq!(queue_host_region("sqs.eu-west-1.amazonaws.com").as_deref(), Some("eu-west-1"));
-        assert_eq!(queue_host_region("sqs-fips.us-east-2.amazonaws.com:443").as_deref(), Some("us-east-2"));
-        assert_eq!(queue_host_region("ap-south-1.queue.amazonaws.com").as_deref(), Some("ap-south-1"));
-        assert_eq!(queue_host_region("queue.amazonaws.com").as_deref(), Some("us-east-1"));
-        assert_eq!(queue_host_region("sqs.cn-north-1.amazonaws.com.cn").as_deref(), Some("cn-north-1"));
-        assert_eq!(queue_host_region("127.0.0.1:4566"), None);
-        assert_eq!(queue_host_region("localhost"), None);
     }
 
     #[test]

@@ -29,6 +29,27 @@ pub struct AwsFailure {
     pub request_id: Option<String>,
 }
 
+impl AwsFailure {
+    /// Failures after which AWS may or may not have acted: the connection failed or
+    /// dropped, or no answer came in time.
+    pub fn outcome_may_be_unknown(&self) -> bool {
+        matches!(self.code.as_str(), "NetworkError" | "Timeout" | "InvalidResponse" | "RequestFailed")
+    }
+
+    /// The failure of a write whose outcome is unknown: said plainly, so that nobody
+    /// repeats it blindly.
+    pub fn outcome_unknown(self) -> AwsFailure {
+        AwsFailure {
+            code: "OutcomeUnknown".into(),
+            message: format!(
+                "{}: the change may or may not have been made in AWS, and awsgate does not retry writes; check before repeating it",
+                self.message
+            ),
+            request_id: self.request_id,
+        }
+    }
+}
+
 /// Per-call settings from the policy's limits.
 #[derive(Debug, Clone, Copy)]
 pub struct CallOptions {

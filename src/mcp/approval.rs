@@ -29,38 +29,116 @@ const FIELD: &str = "approve";
 pub const MFA_KEY: &str = "awsgate_mfa";
 const CODE_FIELD: &str = "code";
 
-/// Outstanding approvals of 2026-07-28 clients: token to the call it covers.
+/// Most approvals one session may have waiting at once (tokens and open questions).
+pub const MAX_PENDING_PER_SESSION: usize = 16;
+
+/// Most approvals waiting at once across all sessions.
+pub const MAX_PENDING: usize = 256;
+
+/// Approvals waiting for a human: the tokens given to 2026-07-28 clients (each bound to a
+/// digest of its call, never the arguments themselves) and the elicitations open with
+/// older clients. Both count against per-session and total caps, so a client that never
+/// answers cannot grow the server.
 #[derive(Debug, Default)]
 pub struct Approvals {
-    pending: Mutex<HashMap<String, Pending>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tokens: HashMap<String, Pending>,
+    /// Open elicitations, by session.
+    asking: HashMap<String, usize>,
 }
 
 #[derive(Debug)]
 struct Pending {
-    fingerprint: String,
+    digest: [u8; 32],
+    session: String,
     expires: Instant,
 }
 
-impl Approvals {
-    /// A token for the call with this fingerprint.
-    pub fn issue(&self, fingerprint: String) -> String {
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        if let Ok(mut pending) = self.pending.lock() {
-            let now = Instant::now();
-            pending.retain(|_, p| p.expires > now);
-            pending.insert(token.clone(), Pending { fingerprint, expires: now + APPROVAL_TIMEOUT });
+impl State {
+    fn prune(&mut self) {
+        let now = Instant::now();
+        self.tokens.retain(|_, p| p.expires > now);
+    }
+
+    fn count(&self, session: &str) -> (usize, usize) {
+        let tokens = self.tokens.values().filter(|p| p.session == session).count();
+        let asking = self.asking.get(session).copied().unwrap_or(0);
+        (tokens + asking, self.tokens.len() + self.asking.values().sum::<usize>())
+    }
+
+    fn admit(&mut self, session: &str) -> Result<(), &'static str> {
+        self.prune();
+        let (mine, all) = self.count(session);
+        if mine >= MAX_PENDING_PER_SESSION {
+            return Err("this session already has the most approvals that may wait at once; answer those first");
         }
-        token
+        if all >= MAX_PENDING {
+            return Err("the server already has the most approvals that may wait at once");
+        }
+        Ok(())
+    }
+}
+
+/// An open question to the human; it stops counting when dropped.
+#[derive(Debug)]
+pub struct Asking<'a> {
+    approvals: &'a Approvals,
+    session: String,
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.approvals.state.lock()
+            && let Some(count) = state.asking.get_mut(&self.session)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                state.asking.remove(&self.session);
+            }
+        }
+    }
+}
+
+fn digest(fingerprint: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(fingerprint.as_bytes()).into()
+}
+
+impl Approvals {
+    /// A token for the call with this fingerprint, unless too many are waiting.
+    pub fn issue(&self, session: &str, fingerprint: &str) -> Result<String, &'static str> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let mut state = self.state.lock().map_err(|_| "the approval state is unavailable")?;
+        state.admit(session)?;
+        let pending = Pending {
+            digest: digest(fingerprint),
+            session: session.to_string(),
+            expires: Instant::now() + APPROVAL_TIMEOUT,
+        };
+        state.tokens.insert(token.clone(), pending);
+        Ok(token)
+    }
+
+    /// Counts an elicitation while it is open, unless too many are waiting.
+    pub fn ask(&self, session: &str) -> Result<Asking<'_>, &'static str> {
+        let mut state = self.state.lock().map_err(|_| "the approval state is unavailable")?;
+        state.admit(session)?;
+        *state.asking.entry(session.to_string()).or_default() += 1;
+        Ok(Asking { approvals: self, session: session.to_string() })
     }
 
     /// Takes the token back (it is single-use) and checks that it was issued for this
     /// very call and has not expired.
     pub fn redeem(&self, token: &str, fingerprint: &str) -> Result<(), &'static str> {
-        let pending = self.pending.lock().ok().and_then(|mut p| p.remove(token));
+        let pending = self.state.lock().ok().and_then(|mut s| s.tokens.remove(token));
         match pending {
             None => Err("the approval token is unknown or was already used"),
             Some(p) if p.expires <= Instant::now() => Err("the approval timed out"),
-            Some(p) if p.fingerprint != fingerprint => Err("the approval was given for a different call"),
+            Some(p) if p.digest != digest(fingerprint) => Err("the approval was given for a different call"),
             Some(_) => Ok(()),
         }
     }
@@ -182,12 +260,38 @@ mod tests {
     #[test]
     fn tokens_are_single_use_and_bound_to_their_call() {
         let approvals = Approvals::default();
-        let token = approvals.issue("call-1".into());
+        let token = approvals.issue("s", "call-1").unwrap();
         assert_eq!(approvals.redeem(&token, "call-2"), Err("the approval was given for a different call"));
-        let token = approvals.issue("call-1".into());
+        let token = approvals.issue("s", "call-1").unwrap();
         assert_eq!(approvals.redeem(&token, "call-1"), Ok(()));
         assert!(approvals.redeem(&token, "call-1").is_err());
         assert!(approvals.redeem("forged", "call-1").is_err());
+    }
+
+    #[test]
+    fn waiting_approvals_are_capped_per_session_and_in_total() {
+        let approvals = Approvals::default();
+        let mut open = Vec::new();
+        for i in 0..MAX_PENDING_PER_SESSION / 2 {
+            approvals.issue("a", &format!("call-{i}")).unwrap();
+            open.push(approvals.ask("a").unwrap());
+        }
+        assert!(approvals.issue("a", "one more").is_err());
+        assert!(approvals.ask("a").is_err());
+        // An answered question frees its place.
+        open.pop();
+        open.push(approvals.ask("a").expect("a place was freed"));
+        let sessions = MAX_PENDING / MAX_PENDING_PER_SESSION;
+        let mut held = Vec::new();
+        for s in 1..sessions {
+            for _ in 0..MAX_PENDING_PER_SESSION {
+                held.push(approvals.ask(&format!("s{s}")).unwrap());
+            }
+        }
+        assert_eq!(
+            approvals.issue("fresh", "x"),
+            Err("the server already has the most approvals that may wait at once")
+        );
     }
 
     #[test]

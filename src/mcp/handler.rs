@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::approval::{self, APPROVAL_TIMEOUT, Approvals};
 use crate::audit::{self, AuditLog, Client, Record};
 use crate::aws::{Aws, Scope};
-use crate::catalog::{self, AwsFailure, CallOptions, ToolSpec};
+use crate::catalog::{self, Access, AwsFailure, CallOptions, ToolSpec};
 use crate::policy::{Decision, Policy, Request};
 
 /// What every session shares: the compiled policy, the AWS clients, the audit log and
@@ -28,6 +28,8 @@ use crate::policy::{Decision, Policy, Request};
 pub struct Shared {
     policy: Policy,
     aws: Aws,
+    /// The same clients without automatic retries, for calls that change AWS.
+    aws_writes: Aws,
     scope: Scope,
     audit: AuditLog,
     tools: Vec<Listed>,
@@ -51,6 +53,7 @@ impl Shared {
             .collect();
         Shared {
             policy,
+            aws_writes: aws.without_retries(),
             aws,
             scope,
             audit,
@@ -174,7 +177,7 @@ impl Gateway {
                 "over this session's limit of {} calls per minute; retry after {retry_after} s",
                 policy.document().limits.calls_per_minute
             );
-            trace.result("rate_limited", Some("RateLimited"), None);
+            trace.result("rate_limited", Some("RateLimited"), None).await;
             return error_result(
                 json!({ "error": "RateLimited", "message": message, "retry_after_seconds": retry_after }),
             );
@@ -187,7 +190,7 @@ impl Gateway {
                 catalog::args::printable(name),
                 shared.tool_names().join(", ")
             );
-            trace.result("invalid", Some("InvalidArgument"), None);
+            trace.result("invalid", Some("InvalidArgument"), None).await;
             return error_result(json!({ "error": "InvalidArgument", "message": message }));
         };
         let action = spec.iam_action();
@@ -195,7 +198,7 @@ impl Gateway {
         let prepared = match spec.prepare(params.arguments.clone(), &shared.scope) {
             Ok(prepared) => prepared,
             Err(error) => {
-                trace.result("invalid", Some("InvalidArgument"), None);
+                trace.result("invalid", Some("InvalidArgument"), None).await;
                 return error_result(json!({ "error": "InvalidArgument", "message": error.0 }));
             }
         };
@@ -211,7 +214,7 @@ impl Gateway {
         let reason = decision.explain(&request);
         trace.decision = Some((decision.clone(), reason.clone()));
 
-        if trace.write("decision", None, None, None).is_err() {
+        if trace.write("decision", None, None, None).await.is_err() {
             return error_result(json!({
                 "error": "AuditUnavailable",
                 "message": "the audit log cannot be written, so awsgate refuses the call; nothing was sent to AWS",
@@ -219,7 +222,7 @@ impl Gateway {
         }
         if !decision.permits_call() {
             let resource = decision.denied_resource(&request).unwrap_or("*");
-            trace.result("denied", Some("AccessDenied"), None);
+            trace.result("denied", Some("AccessDenied"), None).await;
             return error_result(json!({
                 "error": "AccessDenied",
                 "message": format!("awsgate denied `{action}` on `{resource}`: {reason}"),
@@ -250,7 +253,13 @@ impl Gateway {
                 }),
             };
             let fingerprint = approval::fingerprint(name, params.arguments.as_ref());
-            match self.ask_human(context, &params, fingerprint, &questions).await {
+            let step = tokio::select! {
+                biased;
+                () = context.ct.cancelled() => Step::Cancelled,
+                step = self.ask_human(&session, context, &params, fingerprint, &questions) => step,
+            };
+            match step {
+                Step::Cancelled => return trace.cancelled("while it waited for a human").await,
                 Step::Go(code) => {
                     if decision.approval_required {
                         trace.approval = Some("approved");
@@ -266,7 +275,7 @@ impl Gateway {
                     } else {
                         "mfa_requested"
                     };
-                    trace.result(outcome, None, None);
+                    trace.result(outcome, None, None).await;
                     return CallToolResponse::InputRequired(input_required);
                 }
                 Step::Refuse(outcome, why) => {
@@ -276,7 +285,7 @@ impl Gateway {
                     } else {
                         ("MfaRequired", "an MFA code from a human")
                     };
-                    trace.result("approval_denied", Some(error), None);
+                    trace.result("approval_denied", Some(error), None).await;
                     return error_result(json!({
                         "error": error,
                         "message": format!("`{action}` on `{}` needs {needs}: {why}; nothing was sent to AWS", resources.join("`, `")),
@@ -288,7 +297,20 @@ impl Gateway {
         let limits = policy.document().limits;
         let options = CallOptions { max_output_bytes: usize::try_from(limits.max_output_bytes).unwrap_or(usize::MAX) };
         let timeout = Duration::from_secs(limits.call_timeout_seconds);
-        let outcome = match tokio::time::timeout(timeout, prepared.run(shared.aws.clone(), options)).await {
+        // A write is sent once: no automatic retry, and an unknown outcome is said so.
+        let writes = spec.access == Access::Write;
+        let aws = if writes { shared.aws_writes.clone() } else { shared.aws.clone() };
+        // A call cancelled by now never starts; one cancelled in flight is abandoned.
+        if context.ct.is_cancelled() {
+            return trace.cancelled("before its AWS request").await;
+        }
+        let run = tokio::time::timeout(timeout, prepared.run(aws, options));
+        let outcome = tokio::select! {
+            biased;
+            () = context.ct.cancelled() => return trace.cancelled("while its AWS request was in flight").await,
+            outcome = run => outcome,
+        };
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(_) => Err(AwsFailure {
                 code: "Timeout".into(),
@@ -299,14 +321,15 @@ impl Gateway {
                 request_id: None,
             }),
         };
+        let outcome = outcome.map_err(|f| if writes && f.outcome_may_be_unknown() { f.outcome_unknown() } else { f });
         match outcome {
             Ok(output) => {
-                trace.result("ok", None, output.request_id.as_deref());
+                trace.result("ok", None, output.request_id.as_deref()).await;
                 let value = catalog::fit_output(output.value, options.max_output_bytes);
                 CallToolResult::structured(value).into()
             }
             Err(failure) => {
-                trace.result("error", Some(&failure.code), failure.request_id.as_deref());
+                trace.result("error", Some(&failure.code), failure.request_id.as_deref()).await;
                 error_result(
                     json!({ "error": failure.code, "message": failure.message, "request_id": failure.request_id }),
                 )
@@ -335,6 +358,8 @@ enum Step {
     Ask(InputRequiredResult),
     /// No: the audit word (`declined`, `timed_out`, `unavailable`) and why.
     Refuse(&'static str, String),
+    /// The client cancelled the call while it waited.
+    Cancelled,
 }
 
 const CANNOT_ASK: &str = "this client cannot ask a human (it declares no elicitation capability)";
@@ -342,6 +367,7 @@ const CANNOT_ASK: &str = "this client cannot ask a human (it declares no elicita
 impl Gateway {
     async fn ask_human(
         &self,
+        session: &str,
         context: &RequestContext<RoleServer>,
         params: &CallToolRequestParams,
         fingerprint: String,
@@ -375,12 +401,20 @@ impl Gateway {
                 let request = ElicitRequest::new(approval::mfa_request(message.clone()));
                 requests.insert(approval::MFA_KEY.into(), InputRequest::Elicitation(request));
             }
-            let token = self.shared.approvals.issue(fingerprint);
+            let token = match self.shared.approvals.issue(session, &fingerprint) {
+                Ok(token) => token,
+                Err(why) => return Step::Refuse("unavailable", why.into()),
+            };
             return Step::Ask(InputRequiredResult::new(Some(requests), Some(token)));
         }
         if !context.peer.supported_elicitation_modes().contains(&ElicitationMode::Form) {
             return Step::Refuse("unavailable", CANNOT_ASK.into());
         }
+        // Counted while the question is open; the waiting call holds its arguments.
+        let _asking = match self.shared.approvals.ask(session) {
+            Ok(asking) => asking,
+            Err(why) => return Step::Refuse("unavailable", why.into()),
+        };
         if let Some(message) = &questions.approval {
             match context
                 .peer
@@ -435,7 +469,7 @@ struct Trace<'a> {
 }
 
 impl Trace<'_> {
-    fn write(
+    async fn write(
         &self,
         event: &'static str,
         outcome: Option<&'static str>,
@@ -468,16 +502,26 @@ impl Trace<'_> {
             aws_request_id: request_id,
             duration_ms: outcome.map(|_| (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
         };
-        let written = shared.audit.write(&record);
+        let written = shared.audit.write(&record).await;
         if let Err(error) = &written {
             tracing::error!(%error, call_id = self.call_id, "cannot write the audit log");
         }
         written
     }
 
+    /// The answer to a call the client cancelled, and its `result` record.
+    async fn cancelled(&self, when: &str) -> CallToolResponse {
+        self.result("cancelled", Some("Cancelled"), None).await;
+        let action = self.action.as_deref().unwrap_or(self.tool);
+        error_result(json!({
+            "error": "Cancelled",
+            "message": format!("the client cancelled `{action}` {when}; awsgate did not start it, or abandoned its AWS request"),
+        }))
+    }
+
     /// The `result` record. A failure here is logged; the call has already happened.
-    fn result(&self, outcome: &'static str, error: Option<&str>, request_id: Option<&str>) {
-        let _ = self.write("result", Some(outcome), error, request_id);
+    async fn result(&self, outcome: &'static str, error: Option<&str>, request_id: Option<&str>) {
+        let _ = self.write("result", Some(outcome), error, request_id).await;
     }
 }
 
@@ -498,9 +542,15 @@ impl ServerHandler for Gateway {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        // Every tool fits one page, so awsgate never hands out a cursor.
+        if let Some(cursor) = request.and_then(|r| r.cursor) {
+            let message =
+                format!("unknown cursor `{}`: awsgate lists every tool in one page", catalog::args::printable(&cursor));
+            return Err(ErrorData::invalid_params(message, None));
+        }
         Ok(ListToolsResult::with_all_items(self.shared.tools.iter().map(|t| t.tool.clone()).collect()))
     }
 

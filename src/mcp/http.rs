@@ -23,13 +23,13 @@ use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Gateway, HttpOptions, ServeError, Shared};
+use super::sessions::{BoundedSessions, DEFAULT_MAX_SESSIONS};
+use super::{Gateway, HttpOptions, ServeError, Shared, wire};
 
 /// Largest request body accepted on any route.
 const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
@@ -42,6 +42,7 @@ const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
 pub struct Settings {
     addr: SocketAddr,
     token: Option<String>,
+    max_sessions: usize,
 }
 
 impl Settings {
@@ -68,7 +69,7 @@ impl Settings {
                 "`--listen {addr}` is not a loopback address: set a bearer token with AWSGATE_AUTH_TOKEN or --auth-token-file"
             )));
         }
-        Ok(Settings { addr, token })
+        Ok(Settings { addr, token, max_sessions: options.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS) })
     }
 }
 
@@ -88,13 +89,15 @@ struct LegacySessions {
 struct LegacyState {
     shared: Arc<Shared>,
     sessions: Arc<LegacySessions>,
+    /// Ends every SSE stream on shutdown.
+    shutdown: CancellationToken,
 }
 
 pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeError> {
-    let cancel = CancellationToken::new();
+    let shutdown = CancellationToken::new();
     let loopback = settings.addr.ip().is_loopback();
     let mut config = StreamableHttpServerConfig::default();
-    config.cancellation_token = cancel.clone();
+    config.cancellation_token = shutdown.clone();
     config.max_request_body_bytes = MAX_BODY_BYTES;
     config = if loopback {
         config.with_allowed_hosts(LOOPBACK_HOSTS.iter().copied())
@@ -102,13 +105,10 @@ pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeE
         config.disable_allowed_hosts()
     };
     let factory_shared = shared.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(Gateway::for_http(factory_shared.clone())),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
+    let sessions = Arc::new(BoundedSessions::new(settings.max_sessions));
+    let mcp = StreamableHttpService::new(move || Ok(Gateway::for_http(factory_shared.clone())), sessions, config);
     let guard = Arc::new(Guard { loopback, token: settings.token.clone() });
-    let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()) };
+    let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()), shutdown: shutdown.clone() };
     let router = Router::new()
         .nest_service("/mcp", mcp)
         .route("/sse", get(sse_connect))
@@ -120,16 +120,76 @@ pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeE
         .await
         .map_err(|e| ServeError::Http(format!("cannot listen on {}: {e}", settings.addr)))?;
     let local = listener.local_addr().map_err(|e| ServeError::Http(e.to_string()))?;
-    eprintln!("awsgate: listening on http://{local}/mcp (streamable HTTP) and http://{local}/sse (HTTP+SSE)");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            cancel.cancel();
-        })
-        .await
-        .map_err(|e| ServeError::Http(e.to_string()))
+    crate::logs::stderr_line(&format!(
+        "awsgate: listening on http://{local}/mcp (streamable HTTP) and http://{local}/sse (HTTP+SSE)"
+    ));
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal.cancel();
+    });
+    accept_loop(listener, router, shutdown).await;
+    Ok(())
 }
 
+/// Most connections served at once; past this, new ones are closed at once.
+const MAX_CONNECTIONS: u32 = 512;
+
+/// A connection must send a request's headers within this long of opening, or of its
+/// previous response: idle and slow sockets are closed and their descriptors freed.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for connections (open streams included) before it exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// Accepts connections until shutdown: `TCP_NODELAY` on each (a kept-alive client would
+/// otherwise wait on Nagle's algorithm against delayed ACKs, about 40 ms a call), a
+/// header-read timeout that also closes idle keep-alive sockets, and a bound on how many
+/// are open. On shutdown, every connection is asked to finish, streams end, and after a
+/// short grace the rest are dropped.
+async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown: CancellationToken) {
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS as usize));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).keep_alive(true);
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of descriptors, most likely: wait rather than spin.
+                tracing::warn!(%error, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
+                }
+            }
+        });
+    }
+    // Give open connections the grace period to finish, then return (and exit).
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, open.acquire_many(MAX_CONNECTIONS)).await;
+}
+
+/// SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -164,7 +224,7 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 /// rebinding), then the bearer token, then the body size.
 async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(host_name);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).and_then(host_name);
     if guard.loopback && !host.as_deref().is_some_and(|h| LOOPBACK_HOSTS.contains(&h)) {
         return refuse(StatusCode::FORBIDDEN, "Host header not allowed");
     }
@@ -192,28 +252,47 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     next.run(request).await
 }
 
-/// `example.com:8080` -> `example.com`; `[::1]:80` -> `::1`.
-fn host_name(authority: &str) -> String {
+/// The host of a `Host` header, lowercased, without port or IPv6 brackets: `example.com:8080`
+/// -> `example.com`, `[::1]:80` -> `::1`. `None` for anything that is not exactly
+/// `host[:port]` (user info like `127.0.0.1:80@evil.example`, junk after `]`, a path).
+fn host_name(authority: &str) -> Option<String> {
     let authority = authority.trim();
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default().to_ascii_lowercase();
-    }
-    authority.rsplit_once(':').map_or(authority, |(host, _)| host).to_ascii_lowercase()
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (host, after) = rest.split_once(']')?;
+            let ipv6 = !host.is_empty() && host.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+            (ipv6.then_some(host)?, after)
+        }
+        None => {
+            let end = authority.find(':').unwrap_or(authority.len());
+            let host = authority.get(..end)?;
+            let name = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+            (name.then_some(host)?, authority.get(end..)?)
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| (1..=5).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()));
+    port_ok.then(|| host.to_ascii_lowercase())
 }
 
-/// `http://localhost:3000` -> `localhost`; `null` and other schemes -> None.
+/// `http://localhost:3000` -> `localhost`; `null`, other schemes and malformed origins ->
+/// None.
 fn origin_host(origin: &str) -> Option<String> {
+    let origin = origin.trim();
     let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"))?;
-    Some(host_name(rest.split('/').next().unwrap_or_default()))
+    host_name(rest.strip_suffix('/').unwrap_or(rest))
 }
 
-/// Compares the bearer token in constant time.
+/// Compares the bearer token in constant time. The scheme is case-insensitive (RFC 9110).
 fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    let Some((scheme, given)) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().split_once(' '))
     else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
     let (a, b) = (given.trim().as_bytes(), token.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -289,8 +368,8 @@ async fn sse_connect(State(state): State<LegacyState>) -> Sse<impl Stream<Item =
         let data = serde_json::to_string(&message).unwrap_or_default();
         Some((Ok(Event::default().event("message").data(data)), (receiver, guard)))
     });
-    Sse::new(stream::once(async move { Ok(endpoint) }).chain(events))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let events = stream::once(async move { Ok(endpoint) }).chain(events).take_until(state.shutdown.cancelled_owned());
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,9 +383,13 @@ async fn sse_message(State(state): State<LegacyState>, Query(query): Query<Sessi
     let Some(inbox) = inbox else {
         return refuse(StatusCode::NOT_FOUND, "unknown or closed session");
     };
-    let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
-        Ok(message) => message,
-        Err(error) => return refuse(StatusCode::BAD_REQUEST, &format!("not a JSON-RPC message: {error}")),
+    let message: ClientJsonRpcMessage = match wire::decode(&body) {
+        wire::Decoded::Message(message) => *message,
+        wire::Decoded::Reply(error) => {
+            return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], error.to_string())
+                .into_response();
+        }
+        wire::Decoded::Ignore => return (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
     };
     match inbox.send(message).await {
         Ok(()) => (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
@@ -320,12 +403,19 @@ mod tests {
 
     #[test]
     fn host_and_origin_parsing() {
-        assert_eq!(host_name("127.0.0.1:8765"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:8765"), "::1");
-        assert_eq!(host_name("LocalHost"), "localhost");
+        assert_eq!(host_name("127.0.0.1:8765").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host_name("[::1]:8765").as_deref(), Some("::1"));
+        assert_eq!(host_name("LocalHost").as_deref(), Some("localhost"));
+        assert_eq!(host_name("127.0.0.1:8765@evil.example"), None);
+        assert_eq!(host_name("[::1]evil.example"), None);
+        assert_eq!(host_name("localhost:80/x"), None);
+        assert_eq!(host_name(""), None);
         assert_eq!(origin_host("http://localhost:3000").as_deref(), Some("localhost"));
         assert_eq!(origin_host("https://evil.example").as_deref(), Some("evil.example"));
+        assert_eq!(origin_host("http://localhost@evil.example"), None);
+        assert_eq!(origin_host("http://[::1]evil.example"), None);
         assert_eq!(origin_host("null"), None);
+        assert_eq!(origin_host("file://localhost"), None);
     }
 
     #[test]
@@ -335,6 +425,10 @@ mod tests {
         headers.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
         assert!(bearer_matches(&headers, "s3cret"));
         assert!(!bearer_matches(&headers, "s3cre"));
+        headers.insert(header::AUTHORIZATION, "bearer s3cret".parse().unwrap());
+        assert!(bearer_matches(&headers, "s3cret"));
+        headers.insert(header::AUTHORIZATION, "BEARER  s3cret".parse().unwrap());
+        assert!(bearer_matches(&headers, "s3cret"));
         headers.insert(header::AUTHORIZATION, "Basic s3cret".parse().unwrap());
         assert!(!bearer_matches(&headers, "s3cret"));
     }

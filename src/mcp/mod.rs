@@ -4,6 +4,8 @@
 mod approval;
 mod handler;
 mod http;
+mod sessions;
+mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +31,8 @@ pub struct ServeOptions {
 pub struct HttpOptions {
     pub listen: String,
     pub auth_token_file: Option<PathBuf>,
+    /// Most streamable HTTP sessions kept at once (default 1000).
+    pub max_sessions: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +107,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     match http {
         None => {
             let service = Gateway::new(shared)
-                .serve(rmcp::transport::stdio())
+                .serve(wire::Stdio::start())
                 .await
                 .map_err(|e| ServeError::Session(e.to_string()))?;
             service.waiting().await.map_err(|e| ServeError::Session(e.to_string()))?;

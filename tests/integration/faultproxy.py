@@ -1,0 +1,108 @@
+"""A small HTTP/1.1 proxy in front of moto that injects faults: it can hold a request for a
+while before forwarding it, or forward it and then drop the client's connection without
+the answer (the write happened; the caller cannot know). It counts what it forwarded, so
+a test can tell how many times a request reached the emulator."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from typing import Callable
+
+
+def _read_message(sock: socket.socket, buffer: bytes, bodiless: bool = False) -> tuple[bytes, bytes] | None:
+    """One HTTP message (head and Content-Length body) from `sock`, and what follows it.
+    `bodiless`: the answer to a HEAD, whose Content-Length describes no body."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+    head, rest = buffer.split(b"\r\n\r\n", 1)
+    length = 0
+    status = head.split(b"\r\n", 1)[0].split(b" ")
+    if bodiless or (len(status) > 1 and status[1] in (b"204", b"304")):
+        return head + b"\r\n\r\n", rest
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        rest += chunk
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]
+
+
+def operation(request: bytes) -> str:
+    """The AWS operation a request names: `X-Amz-Target`, `Action=`, or the S3 method."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-amz-target":
+            return value.strip().decode().rsplit(".", 1)[-1]
+    for part in body.split(b"&") + head.split(b"\r\n", 1)[0].split(b"?", 1)[-1:]:
+        if part.startswith(b"Action="):
+            return part[len(b"Action="):].split(b" ")[0].decode()
+    return head.split(b" ", 1)[0].decode()
+
+
+class FaultProxy:
+    """`drop_after(op)` says whether to drop the answer to a request for `op`;
+    `delay(op)` how many seconds to hold it first."""
+
+    def __init__(self, upstream_port: int, drop_after: Callable[[str], bool] = lambda op: False,
+                 delay: Callable[[str], float] = lambda op: 0.0):
+        self.upstream_port = upstream_port
+        self.drop_after = drop_after
+        self.delay = delay
+        self.forwarded: Counter[str] = Counter()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connection, args=(client,), daemon=True).start()
+
+    def _connection(self, client: socket.socket) -> None:
+        buffer = b""
+        try:
+            while True:
+                message = _read_message(client, buffer)
+                if message is None:
+                    return
+                request, buffer = message
+                op = operation(request)
+                time.sleep(self.delay(op))
+                with socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
+                    upstream.sendall(request)
+                    answer = _read_message(upstream, b"", bodiless=request.startswith(b"HEAD "))
+                self.forwarded[op] += 1
+                if answer is None or self.drop_after(op):
+                    return  # the connection closes with no answer
+                client.sendall(answer[0])
+        except OSError:
+            return
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        self.stopped = True
+        self.listener.close()
