@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 AWSGATE := $(TARGET_DIR)/debug/awsgate
 
-.PHONY: test lint unit integration demo bench bench-e2e python-env build
+.PHONY: test lint unit integration demo bench bench-e2e python-env build differential fuzz
 
 ## Every test: formatting, lints, Rust unit/golden/property/CLI tests, then the
 ## integration tests against moto with real MCP clients.
@@ -41,3 +41,17 @@ bench-e2e:
 	$(CARGO) build --release
 	scripts/python-env.sh --main-only
 	.venv/bin/python scripts/bench_e2e.py $(TARGET_DIR)/release/awsgate
+
+## The gate against the reference evaluator of the documented IAM rules, long run
+## (release build; DIFF_CASES per property, default 200,000).
+DIFF_CASES ?= 200000
+differential:
+	AWSGATE_DIFF_CASES=$(DIFF_CASES) $(CARGO) test --release --test differential -- --nocapture
+
+## Fuzz the policy loader and the gate (cargo-fuzz and libFuzzer; nightly, or stable with
+## RUSTC_BOOTSTRAP=1 as here). FUZZ_SECONDS bounds the run; the seeds are fuzz/seeds/policy.
+FUZZ_SECONDS ?= 300
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/policy
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run policy corpus/policy seeds/policy -- -max_total_time=$(FUZZ_SECONDS)

@@ -4,7 +4,8 @@
   policy and with a 10,000-statement one;
 * the median round trip of `s3_get_object` through awsgate, next to the same GetObject
   made directly with boto3 (what a Python agent would do instead);
-* the median round trip of a denied call (answered by the gate, no AWS request);
+* the median round trip of a denied call (answered by the gate, no AWS request), over stdio
+  and over one kept-alive streamable HTTP connection;
 * resident memory of the server after the calls.
 
 The MCP side speaks raw JSON-RPC over the server's pipes so that the figures measure
@@ -110,6 +111,50 @@ class Server:
             self.process.kill()
 
 
+def http_denied_calls(binary: Path, policy: Path, env: dict[str, str], denied: dict, iterations: int) -> list[float]:
+    """Denied calls over one kept-alive HTTP connection (streamable HTTP, JSON answers)."""
+    import re
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [str(binary), "serve", "--policy", str(policy), "--audit-log", os.devnull, "--transport", "http",
+         "--listen", f"127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        headers = {"Accept": "application/json, text/event-stream"}
+        with httpx.Client(timeout=10, headers=headers) as client:
+            reply = client.post(url, json=INITIALIZE)
+            session = reply.headers["mcp-session-id"]
+            headers = {"mcp-session-id": session, "mcp-protocol-version": "2025-06-18"}
+            client.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+            message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": denied}
+
+            def one() -> None:
+                text = client.post(url, json=message, headers=headers).text
+                assert re.search(r"AccessDenied", text), text
+
+            for _ in range(20):
+                one()
+            return timed(one, iterations)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def timed(fn, iterations: int) -> list[float]:
     samples = []
     for _ in range(iterations):
@@ -165,6 +210,7 @@ def main() -> None:
             deny = timed(lambda: server.request("tools/call", denied), iterations)
             rss, peak = server.rss_kib()
             server.close()
+            deny_http = http_denied_calls(binary, policy, env, denied, iterations)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -178,6 +224,7 @@ def main() -> None:
         ("s3_get_object through awsgate", f"{median(through):.2f} ms", f"median of {iterations}, 1 KiB object"),
         ("GetObject direct with boto3", f"{median(direct):.2f} ms", f"median of {iterations}, same object"),
         ("denied call round trip", f"{median(deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),
+        ("the same over kept-alive HTTP", f"{median(deny_http) * 1000:.0f} µs", f"median of {iterations}, one connection"),
         ("resident memory after the calls", f"{rss / 1024:.1f} MiB", f"peak {peak / 1024:.1f} MiB"),
     ]
     width = max(len(r[0]) for r in rows)

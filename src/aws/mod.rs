@@ -134,8 +134,11 @@ impl Aws {
             .and_then(|c| c.role_arn.as_deref())
             .and_then(|arn| arn.split(':').nth(4))
             .map(str::to_string);
+        // S3 ARNs carry no account: a policy for S3 alone starts without asking STS.
+        let needs_account = document.services.as_ref().is_none_or(|enabled| enabled.iter().any(|s| s != "s3"));
         let account = match document.account.clone().or(role_account) {
             Some(account) => account,
+            None if !needs_account => String::new(),
             None => {
                 let identity = self
                     .sts
