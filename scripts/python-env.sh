@@ -3,6 +3,7 @@
 # requirements (a stamp file records what was installed):
 #   .venv            moto[server] (the local AWS emulator), boto3, the MCP Python SDK (2.x), pytest
 #   .venv-langchain  langchain-mcp-adapters, which needs mcp<2, so it lives apart
+#   .venv-crewai     crewai-tools with its MCP extra (mcp 1.x and a large tree: ~1 GB, ~2.5 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -22,4 +23,5 @@ make_venv() {
 make_venv .venv tests/integration/requirements.txt
 if [ "${1:-}" != "--main-only" ]; then
   make_venv .venv-langchain tests/integration/requirements-langchain.txt
+  make_venv .venv-crewai tests/integration/requirements-crewai.txt
 fi
