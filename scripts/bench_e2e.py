@@ -147,9 +147,14 @@ def http_denied_calls(binary: Path, policy: Path, env: dict[str, str], denied: d
                 text = client.post(url, json=message, headers=headers).text
                 assert re.search(r"AccessDenied", text), text
 
+            def ping() -> None:
+                text = client.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "ping"}, headers=headers).text
+                assert '"result"' in text, text
+
             for _ in range(20):
                 one()
-            return timed(one, iterations)
+                ping()
+            return timed(one, iterations), timed(ping, iterations)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -210,7 +215,7 @@ def main() -> None:
             deny = timed(lambda: server.request("tools/call", denied), iterations)
             rss, peak = server.rss_kib()
             server.close()
-            deny_http = http_denied_calls(binary, policy, env, denied, iterations)
+            deny_http, ping_http = http_denied_calls(binary, policy, env, denied, iterations)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -225,6 +230,7 @@ def main() -> None:
         ("GetObject direct with boto3", f"{median(direct):.2f} ms", f"median of {iterations}, same object"),
         ("denied call round trip", f"{median(deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),
         ("the same over kept-alive HTTP", f"{median(deny_http) * 1000:.0f} µs", f"median of {iterations}, one connection"),
+        ("a ping over that connection", f"{median(ping_http) * 1000:.0f} µs", "baseline: HTTP and MCP, no gate"),
         ("resident memory after the calls", f"{rss / 1024:.1f} MiB", f"peak {peak / 1024:.1f} MiB"),
     ]
     width = max(len(r[0]) for r in rows)

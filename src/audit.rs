@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 /// How long a call waits for its record to be written before it gives up on the sink.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Records waiting for the writer; past this, a record is refused at once.
+/// Records waiting for the writer; past this, a call waits for room (within the timeout).
 const QUEUE: usize = 64;
 
 /// Where records go: a writer thread that owns the sink (stderr or an append-only file),
@@ -59,16 +59,20 @@ impl AuditLog {
         let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let (done, written) = oneshot::channel();
-        self.queue
-            .try_send((line, done))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::WouldBlock, "the audit sink is not keeping up"))?;
-        match tokio::time::timeout(WRITE_TIMEOUT, written).await {
+        // One deadline for both waits: for room in the queue (a burst of calls), and for
+        // the writer to confirm.
+        let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
+        let too_slow =
+            || std::io::Error::new(std::io::ErrorKind::TimedOut, "the audit sink did not take the record in time");
+        match tokio::time::timeout_at(deadline, self.queue.send((line, done))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(std::io::Error::other("the audit writer stopped")),
+            Err(_) => return Err(too_slow()),
+        }
+        match tokio::time::timeout_at(deadline, written).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(std::io::Error::other("the audit writer stopped")),
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the audit sink did not accept the record in time",
-            )),
+            Err(_) => Err(too_slow()),
         }
     }
 }
@@ -176,8 +180,8 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(log.write(&record).await.is_err());
         assert!(started.elapsed() >= WRITE_TIMEOUT);
-        // Many calls at once: the queue fills, the rest are refused at once, and every one
-        // has its answer within the timeout.
+        // Many calls at once: the queue fills, the rest wait for room, and every one has
+        // its answer within the timeout.
         let writes = (0..QUEUE * 2).map(|_| log.write(&record));
         let results = futures_util::future::join_all(writes).await;
         assert!(results.iter().all(Result::is_err));

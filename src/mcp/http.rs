@@ -109,8 +109,9 @@ pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeE
     let mcp = StreamableHttpService::new(move || Ok(Gateway::for_http(factory_shared.clone())), sessions, config);
     let guard = Arc::new(Guard { loopback, token: settings.token.clone() });
     let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()), shutdown: shutdown.clone() };
+    let streamable = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn(check_json_rpc));
     let router = Router::new()
-        .nest_service("/mcp", mcp)
+        .merge(streamable)
         .route("/sse", get(sse_connect))
         .route("/message", post(sse_message))
         .with_state(legacy)
@@ -250,6 +251,26 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     }
     next.run(request).await
+}
+
+/// Malformed JSON-RPC posted to `/mcp` gets the error JSON-RPC prescribes, as on stdio,
+/// with HTTP 400 as the MCP transport says; rmcp would answer text that is not JSON with 415
+/// and a known method with bad params with -32601.
+async fn check_json_rpc(request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+    };
+    match wire::decode(&bytes) {
+        wire::Decoded::Message(_) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        wire::Decoded::Reply(error) => {
+            (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], error.to_string()).into_response()
+        }
+        wire::Decoded::Ignore => StatusCode::ACCEPTED.into_response(),
+    }
 }
 
 /// The host of a `Host` header, lowercased, without port or IPv6 brackets: `example.com:8080`

@@ -369,3 +369,22 @@ def test_malformed_json_rpc_gets_the_right_error_codes(binary, aws, tmp_path):
         assert server.reply_to(7)["result"]["tools"]
     finally:
         server.close()
+
+
+def test_malformed_json_rpc_over_streamable_http_gets_400_and_the_right_codes(binary, aws, tmp_path):
+    policy = write_policy(tmp_path, POLICY)
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    with http_server(binary, policy, awsgate_env(aws.endpoint), tmp_path, "--audit-log", str(tmp_path / "a.jsonl")) as s:
+        with httpx.Client(timeout=10, headers=headers) as client:
+            init = client.post(s.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+            session = {"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+            cases = [
+                (b"this is not json", -32700, None),
+                (b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"nme":"x"}}', -32602, 3),
+                (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"s"}', -32602, 5),
+            ]
+            for body, code, request_id in cases:
+                reply = client.post(s.mcp_url, content=body, headers=session)
+                assert reply.status_code == 400, (body, reply.status_code, reply.text)
+                assert reply.json()["error"]["code"] == code and reply.json()["id"] == request_id
