@@ -187,3 +187,15 @@ def http_server(binary: Path, policy: Path, env: dict[str, str], workdir: Path, 
     finally:
         stop(process)
         stderr.close()
+
+
+def run_in_venv(venv: str, script: str, *args: str, env: dict[str, str], timeout: int = 180) -> dict:
+    """Runs a client script of `tests/integration` in one of the separate venvs that
+    `scripts/python-env.sh` makes (each adapter pins its own MCP SDK) and returns the one
+    JSON object it prints last."""
+    python = ROOT / venv / "bin" / "python"
+    assert python.exists(), f"make test creates {venv}; run scripts/python-env.sh"
+    result = subprocess.run([str(python), str(ROOT / "tests" / "integration" / script), *args], env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -4,20 +4,13 @@ awsgate's tools and invokes them, over stdio and over HTTP+SSE."""
 from __future__ import annotations
 
 import json
-import subprocess
 
-from conftest import ROOT, awsgate_env, http_server, write_policy
+from conftest import awsgate_env, http_server, run_in_venv, write_policy
 from test_tools import POLICY, seed
-
-PYTHON = ROOT / ".venv-langchain" / "bin" / "python"
-SCRIPT = ROOT / "tests" / "integration" / "langchain_client.py"
 
 
 def run_client(*args: str, env: dict[str, str]) -> dict:
-    assert PYTHON.exists(), "make test creates .venv-langchain; run scripts/python-env.sh"
-    result = subprocess.run([str(PYTHON), str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_venv(".venv-langchain", "langchain_client.py", *args, env=env)
 
 
 def check(output: dict) -> None:
