@@ -56,7 +56,9 @@ impl ResourceShape {
     /// ARNs have no region or account).
     pub fn judged_template(self, service: &str) -> String {
         match self {
-            ResourceShape::None if matches!(service, "s3" | "iam") => format!("arn:${{Partition}}:{service}:::*"),
+            ResourceShape::None if crate::policy::unscoped_star_requests(service) => {
+                format!("arn:${{Partition}}:{service}:::*")
+            }
             ResourceShape::None => format!("arn:${{Partition}}:{service}:${{Region}}:${{Account}}:*"),
             shape => shape.template().to_string(),
         }

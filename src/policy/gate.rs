@@ -33,10 +33,16 @@ impl Request<'_> {
             return std::borrow::Cow::Borrowed(resource);
         }
         let service = self.action.split_once(':').map_or(self.action, |(s, _)| s).to_ascii_lowercase();
-        let (region, account) =
-            if matches!(service.as_str(), "s3" | "iam") { ("", "") } else { (self.region, self.account) };
+        let (region, account) = if unscoped_star_requests(&service) { ("", "") } else { (self.region, self.account) };
         std::borrow::Cow::Owned(format!("arn:{}:{service}:{region}:{account}:*", partition_of(self.region)))
     }
+}
+
+/// Whether a service's requests on no resource are judged without a region and an account
+/// (`arn:aws:s3:::*`, `arn:aws:iam:::*`), as AWS documents for S3 and IAM. The one place that
+/// says so, for the gate and for the catalog's resource templates.
+pub fn unscoped_star_requests(service: &str) -> bool {
+    matches!(service, "s3" | "iam")
 }
 
 /// The partition a region belongs to (`cn-north-1` is in `aws-cn`).

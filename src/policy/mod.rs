@@ -18,7 +18,7 @@ pub use document::{
     Spanned, Statement, terminal_safe,
 };
 pub use document::{is_account, is_region};
-pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request, partition_of};
+pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request, partition_of, unscoped_star_requests};
 pub use iam::{IAM_POLICY_VERSION, SESSION_POLICY_MAX_CHARS, least_privilege, session_policy, trust_policy_example};
 pub use pattern::{ActionPattern, ArnPattern};
 pub use source::Location;
