@@ -412,9 +412,11 @@ async fn sse_message(State(state): State<LegacyState>, Query(query): Query<Sessi
         }
         wire::Decoded::Ignore => return (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
     };
-    match inbox.send(message).await {
-        Ok(()) => (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
-        Err(_) => refuse(StatusCode::GONE, "the session has ended"),
+    // A session whose handler does not take its messages must not hold the request open.
+    match tokio::time::timeout(HEADER_TIMEOUT, inbox.send(message)).await {
+        Ok(Ok(())) => (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
+        Ok(Err(_)) => refuse(StatusCode::GONE, "the session has ended"),
+        Err(_) => refuse(StatusCode::SERVICE_UNAVAILABLE, "the session is not taking messages; try again"),
     }
 }
 
