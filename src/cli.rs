@@ -69,6 +69,10 @@ pub enum Command {
         /// The call's account, for `*` requests (default: the policy's `account`).
         #[arg(long)]
         account: Option<String>,
+        /// A condition key's value, `KEY=VALUE` (`s3:prefix=home/alice/`). Repeat a key for
+        /// several values. Overrides what awsgate supplies (the time, the region).
+        #[arg(long = "context", value_name = "KEY=VALUE")]
+        context: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -126,12 +130,15 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             Ok(Outcome::Ok)
         }
         Command::Check { files } => check(&files, stdout),
-        Command::Simulate { policy, action, resources, region, account, json } => {
+        Command::Simulate { policy, action, resources, region, account, context, json } => {
             let loaded = load(&policy)?;
             let document = loaded.policy.document();
+            let region = region.or_else(|| document.region.clone()).unwrap_or_default();
+            let context = simulation_context(document, &region, &context)?;
             let scope = CallScope {
-                region: region.or_else(|| document.region.clone()).unwrap_or_default(),
+                region,
                 account: account.or_else(|| document.account.clone()).unwrap_or_default(),
+                context,
             };
             simulate(&loaded.policy, &action, &resources, &scope, json, stdout)
         }
@@ -252,10 +259,44 @@ fn validate_request(action: &str, resources: &[String]) -> Result<(), CliError> 
     Ok(())
 }
 
-/// The region and account a simulated call goes to.
+/// The region and account a simulated call goes to, and its condition keys.
 struct CallScope {
     region: String,
     account: String,
+    context: policy::Context,
+}
+
+/// The context of a simulated call: what awsgate would supply without asking AWS (the
+/// time, the region, TLS to AWS, the role), then `--context KEY=VALUE` over it. Tags
+/// and other looked-up keys are missing unless given.
+fn simulation_context(
+    document: &policy::PolicyDocument,
+    region: &str,
+    pairs: &[String],
+) -> Result<policy::Context, CliError> {
+    let caller = crate::conditions::Caller {
+        source_ip: None,
+        principal_arn: document.credentials.as_ref().and_then(|c| c.role_arn.clone()),
+        secure_transport: true,
+    };
+    let mut context = crate::conditions::global_context(&caller, region);
+    let mut given = policy::Context::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(CliError::Invalid(format!("`--context {pair}`: write KEY=VALUE, like `s3:prefix=home/alice/`")));
+        };
+        let well_formed = key.split_once(':').is_some_and(|(s, k)| !s.is_empty() && !k.is_empty());
+        if !well_formed {
+            return Err(CliError::Invalid(format!(
+                "`--context {pair}`: `{key}` is not a condition key; write `service:key`, like `aws:SourceIp`"
+            )));
+        }
+        given.add(key, value.to_string());
+    }
+    for (key, values) in given.values() {
+        context.set(key, values.to_vec());
+    }
+    Ok(context)
 }
 
 fn simulate(
@@ -274,7 +315,13 @@ fn simulate(
         return Err(CliError::Invalid(format!("`{}` is not an AWS account id: it has 12 digits", scope.account)));
     }
     let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
-    let request = Request { action, resources: &resources, region: &scope.region, account: &scope.account };
+    let request = Request {
+        action,
+        resources: &resources,
+        region: &scope.region,
+        account: &scope.account,
+        context: &scope.context,
+    };
     let decision = policy.decide(&request);
     if as_json {
         writeln!(out, "{}", simulation_json(&decision, &request))?;
@@ -304,6 +351,7 @@ pub fn simulation_json(decision: &Decision<'_>, request: &Request<'_>) -> serde_
         "statement": decision.statement,
         "reason": decision.explain(request),
         "approval": approval_word(decision),
+        "condition": decision.condition,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod aws;
 pub mod catalog;
 pub mod cli;
+pub mod conditions;
 pub mod logs;
 pub mod mcp;
 pub mod policy;

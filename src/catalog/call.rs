@@ -58,15 +58,63 @@ pub struct CallOptions {
 
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<CallOutput, AwsFailure>> + Send>>;
 
-/// A validated call: the resources it touches (ARNs, or `*`) and how to run it.
+/// Facts about a resource learnt from AWS for condition keys: (name, value) pairs, such
+/// as a resource's tags or a table's partition key name.
+pub type Facts = Vec<(String, String)>;
+
+pub type FactsFuture = Pin<Box<dyn Future<Output = Result<Facts, AwsFailure>> + Send>>;
+
+/// A condition key awsgate learns from AWS, only when a statement that could decide the
+/// call tests it: a resource's tags, or what needs a table's key schema.
+pub struct Lookup {
+    /// The request's resource (index) the key belongs to.
+    pub resource: usize,
+    /// The key it supplies (lowercase), or a family of keys: a prefix ending in `/`.
+    pub key: &'static str,
+    /// The resource asked about, passed to `fetch`.
+    pub arn: String,
+    /// What the facts are cached under (several lookups may share them).
+    pub cache_key: String,
+    pub fetch: fn(Aws, String) -> FactsFuture,
+    /// Turns the facts into context entries (lowercase key, values).
+    pub finish: Box<dyn Fn(&Facts) -> Vec<(String, Vec<String>)> + Send + Sync>,
+}
+
+impl Lookup {
+    /// Does this lookup supply `key` (lowercase)?
+    pub fn supplies(&self, key: &str) -> bool {
+        if self.key.ends_with('/') { key.starts_with(self.key) } else { key == self.key }
+    }
+}
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookup").field("key", &self.key).field("cache_key", &self.cache_key).finish_non_exhaustive()
+    }
+}
+
+/// A validated call: the resources it touches (ARNs, or `*`), the condition keys its
+/// arguments determine, and how to run it.
 pub struct Prepared {
     pub resources: Vec<String>,
+    /// Condition keys (lowercase) and their values, for every resource of the call.
+    pub context: Vec<(&'static str, Vec<String>)>,
+    /// Condition keys that need a look-up in AWS.
+    pub lookups: Vec<Lookup>,
+    /// Condition keys AWS documents for the call that awsgate cannot read from it: a
+    /// statement that tests them fails closed.
+    pub unknown: Vec<&'static str>,
     run: Box<dyn FnOnce(Aws, CallOptions) -> CallFuture + Send>,
 }
 
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared").field("resources", &self.resources).finish_non_exhaustive()
+        f.debug_struct("Prepared")
+            .field("resources", &self.resources)
+            .field("context", &self.context)
+            .field("lookups", &self.lookups)
+            .field("unknown", &self.unknown)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +124,31 @@ impl Prepared {
         F: FnOnce(Aws, CallOptions) -> Fut + Send + 'static,
         Fut: Future<Output = Result<CallOutput, AwsFailure>> + Send + 'static,
     {
-        Prepared { resources, run: Box::new(move |aws, options| Box::pin(run(aws, options))) }
+        Prepared {
+            resources,
+            context: Vec::new(),
+            lookups: Vec::new(),
+            unknown: Vec::new(),
+            run: Box::new(move |aws, options| Box::pin(run(aws, options))),
+        }
+    }
+
+    /// Adds a condition key the arguments determine; `None` leaves it out of the request.
+    pub fn with_key(mut self, key: &'static str, values: Option<Vec<String>>) -> Prepared {
+        if let Some(values) = values {
+            self.context.push((key, values));
+        }
+        self
+    }
+
+    pub fn with_unknown(mut self, key: &'static str) -> Prepared {
+        self.unknown.push(key);
+        self
+    }
+
+    pub fn with_lookup(mut self, lookup: Lookup) -> Prepared {
+        self.lookups.push(lookup);
+        self
     }
 
     /// Makes the AWS request. Only called after the gate allowed it and the decision was

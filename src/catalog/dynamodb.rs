@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{Arg, ArgumentError, Arguments, Kind, SHORT, optional, required};
 use super::call::{Prepared, describe_sdk_error, output};
+use super::conditions::{key_candidates, key_condition_candidates, leading_keys, projection_attributes};
 use super::{Access, Annotations, READS, ResourceShape, ToolSpec, table_arn};
 use crate::aws::Scope;
 
@@ -251,6 +252,24 @@ fn values(args: &Arguments) -> Option<HashMap<String, AttributeValue>> {
     args.opt_object("expression_attribute_values").map(to_item)
 }
 
+/// `dynamodb:Select` of a read: the tools never send `Select`, so DynamoDB returns the
+/// projected attributes with a projection and all of them without one.
+fn select_of(projection: Option<&str>) -> Option<Vec<String>> {
+    let select = if projection.is_some() { "SPECIFIC_ATTRIBUTES" } else { "ALL_ATTRIBUTES" };
+    Some(vec![select.to_string()])
+}
+
+/// A read's `dynamodb:Attributes` (the projection's, absent without one; unknown when the
+/// projection cannot be read) and `dynamodb:Select`.
+fn reads(prepared: Prepared, attributes: Option<Option<Vec<String>>>, select: Option<Vec<String>>) -> Prepared {
+    let prepared = prepared.with_key("dynamodb:select", select);
+    match attributes {
+        None => prepared,
+        Some(Some(names)) => prepared.with_key("dynamodb:attributes", Some(names)),
+        Some(None) => prepared.with_unknown("dynamodb:attributes"),
+    }
+}
+
 fn text(args: &Arguments, name: &str) -> Option<String> {
     args.opt_text(name).map(str::to_string)
 }
@@ -352,7 +371,11 @@ fn get_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> 
     let consistent = args.opt_bool("consistent_read");
     let projection = text(args, "projection_expression");
     let names = names(args);
-    Ok(Prepared::new(vec![table_arn(scope, &table)], move |aws, _| async move {
+    let arn = table_arn(scope, &table);
+    let candidates = key_candidates(&key);
+    let attributes = projection.as_deref().map(|p| projection_attributes(p, names.as_ref()));
+    let select = select_of(projection.as_deref());
+    let prepared = Prepared::new(vec![arn.clone()], move |aws, _| async move {
         let out = aws
             .dynamodb
             .get_item()
@@ -366,7 +389,9 @@ fn get_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> 
             .map_err(|e| describe_sdk_error(&e))?;
         let item = out.item().map_or(Value::Null, from_item);
         Ok(output(json!({ "table": table, "found": !item.is_null(), "item": item }), &out))
-    }))
+    });
+    let prepared = reads(prepared, attributes, select);
+    Ok(leading_keys(prepared, &arn, candidates))
 }
 
 fn query(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
@@ -379,7 +404,15 @@ fn query(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
     let start = args.opt_object("exclusive_start_key").map(to_item);
     let consistent = args.opt_bool("consistent_read");
     let forward = args.opt_bool("scan_index_forward");
-    Ok(Prepared::new(vec![arn], move |aws, _| async move {
+    let attributes = projection.as_deref().map(|p| projection_attributes(p, names.as_ref()));
+    let select = select_of(projection.as_deref());
+    // On an index the leading key is the index's, which the call does not name: unknown.
+    let candidates = match index {
+        Some(_) => None,
+        None => key_condition_candidates(&condition, names.as_ref(), values.as_ref()),
+    };
+    let table_arn = arn.clone();
+    let prepared = Prepared::new(vec![arn], move |aws, _| async move {
         let out = aws
             .dynamodb
             .query()
@@ -399,7 +432,12 @@ fn query(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
             .map_err(|e| describe_sdk_error(&e))?;
         let page = page(&table, out.items(), out.count(), out.scanned_count(), out.last_evaluated_key());
         Ok(output(page, &out))
-    }))
+    });
+    let prepared = reads(prepared, attributes, select);
+    Ok(match candidates {
+        Some(candidates) if !candidates.is_empty() => leading_keys(prepared, &table_arn, candidates),
+        _ => prepared.with_unknown("dynamodb:leadingkeys"),
+    })
 }
 
 fn scan(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
@@ -410,7 +448,9 @@ fn scan(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
     let limit = args.opt_i32("limit");
     let start = args.opt_object("exclusive_start_key").map(to_item);
     let consistent = args.opt_bool("consistent_read");
-    Ok(Prepared::new(vec![arn], move |aws, _| async move {
+    let attributes = projection.as_deref().map(|p| projection_attributes(p, names.as_ref()));
+    let select = select_of(projection.as_deref());
+    let prepared = Prepared::new(vec![arn], move |aws, _| async move {
         let out = aws
             .dynamodb
             .scan()
@@ -428,7 +468,8 @@ fn scan(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
             .map_err(|e| describe_sdk_error(&e))?;
         let page = page(&table, out.items(), out.count(), out.scanned_count(), out.last_evaluated_key());
         Ok(output(page, &out))
-    }))
+    });
+    Ok(reads(prepared, attributes, select))
 }
 
 fn put_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
@@ -436,7 +477,11 @@ fn put_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> 
     let item = to_item(args.object("item")?);
     let condition = text(args, "condition_expression");
     let (values, names) = (values(args), names(args));
-    Ok(Prepared::new(vec![table_arn(scope, &table)], move |aws, _| async move {
+    let arn = table_arn(scope, &table);
+    let candidates = key_candidates(&item);
+    let mut attributes: Vec<String> = item.keys().cloned().collect();
+    attributes.sort();
+    let prepared = Prepared::new(vec![arn.clone()], move |aws, _| async move {
         let out = aws
             .dynamodb
             .put_item()
@@ -449,7 +494,9 @@ fn put_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> 
             .await
             .map_err(|e| describe_sdk_error(&e))?;
         Ok(output(json!({ "table": table, "written": true }), &out))
-    }))
+    });
+    let prepared = prepared.with_key("dynamodb:attributes", Some(attributes));
+    Ok(leading_keys(prepared, &arn, candidates))
 }
 
 fn update_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
@@ -458,7 +505,9 @@ fn update_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentErro
     let update = args.text("update_expression")?.to_string();
     let condition = text(args, "condition_expression");
     let (values, names) = (values(args), names(args));
-    Ok(Prepared::new(vec![table_arn(scope, &table)], move |aws, _| async move {
+    let arn = table_arn(scope, &table);
+    let candidates = key_candidates(&key);
+    let prepared = Prepared::new(vec![arn.clone()], move |aws, _| async move {
         let out = aws
             .dynamodb
             .update_item()
@@ -473,7 +522,11 @@ fn update_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentErro
             .await
             .map_err(|e| describe_sdk_error(&e))?;
         Ok(output(json!({ "table": table, "item": out.attributes().map(from_item) }), &out))
-    }))
+    });
+    // The attributes an update expression touches are not read here: unknown, so a
+    // statement that tests them fails closed.
+    let prepared = prepared.with_key("dynamodb:returnvalues", Some(vec!["ALL_NEW".into()]));
+    Ok(leading_keys(prepared.with_unknown("dynamodb:attributes"), &arn, candidates))
 }
 
 fn delete_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
@@ -481,7 +534,11 @@ fn delete_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentErro
     let key = to_item(args.object("key")?);
     let condition = text(args, "condition_expression");
     let (values, names) = (values(args), names(args));
-    Ok(Prepared::new(vec![table_arn(scope, &table)], move |aws, _| async move {
+    let arn = table_arn(scope, &table);
+    let candidates = key_candidates(&key);
+    let mut attributes: Vec<String> = key.keys().cloned().collect();
+    attributes.sort();
+    let prepared = Prepared::new(vec![arn.clone()], move |aws, _| async move {
         let out = aws
             .dynamodb
             .delete_item()
@@ -495,7 +552,11 @@ fn delete_item(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentErro
             .await
             .map_err(|e| describe_sdk_error(&e))?;
         Ok(output(json!({ "table": table, "deleted": out.attributes().is_some() }), &out))
-    }))
+    });
+    let prepared = prepared
+        .with_key("dynamodb:returnvalues", Some(vec!["ALL_OLD".into()]))
+        .with_key("dynamodb:attributes", Some(attributes));
+    Ok(leading_keys(prepared, &arn, candidates))
 }
 
 /// Every IAM action of DynamoDB, for validating policies.

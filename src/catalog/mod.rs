@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod call;
+pub mod conditions;
 mod dynamodb;
 mod s3;
 mod sqs;
@@ -16,7 +17,7 @@ mod sts;
 use crate::aws::Scope;
 use crate::policy::{ApprovalSummary, Policy, ServiceVocabulary, Vocabulary};
 use args::{Arg, ArgumentError, Arguments};
-pub use call::{AwsFailure, CallOptions, CallOutput, Prepared, describe_sdk_error, fit_output};
+pub use call::{AwsFailure, CallOptions, CallOutput, Facts, Lookup, Prepared, describe_sdk_error, fit_output};
 
 /// How a tool's call affects AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +140,9 @@ impl ToolSpec {
         scope: &Scope,
     ) -> Result<Prepared, ArgumentError> {
         let arguments = Arguments::validate(self.args, input)?;
-        (self.prepare)(&arguments, scope)
+        let mut prepared = (self.prepare)(&arguments, scope)?;
+        conditions::add_tag_lookups(self.service, self.action, &mut prepared);
+        Ok(prepared)
     }
 }
 
@@ -166,7 +169,12 @@ struct Service {
 
 const SERVICES: &[Service] = &[
     Service {
-        vocabulary: ServiceVocabulary { name: "s3", actions: s3::IAM_ACTIONS, tool_actions: s3::TOOL_ACTIONS },
+        vocabulary: ServiceVocabulary {
+            name: "s3",
+            actions: s3::IAM_ACTIONS,
+            tool_actions: s3::TOOL_ACTIONS,
+            condition_keys: conditions::S3_KEYS,
+        },
         tools: s3::TOOLS,
     },
     Service {
@@ -174,15 +182,26 @@ const SERVICES: &[Service] = &[
             name: "dynamodb",
             actions: dynamodb::IAM_ACTIONS,
             tool_actions: dynamodb::TOOL_ACTIONS,
+            condition_keys: conditions::DYNAMODB_KEYS,
         },
         tools: dynamodb::TOOLS,
     },
     Service {
-        vocabulary: ServiceVocabulary { name: "sqs", actions: sqs::IAM_ACTIONS, tool_actions: sqs::TOOL_ACTIONS },
+        vocabulary: ServiceVocabulary {
+            name: "sqs",
+            actions: sqs::IAM_ACTIONS,
+            tool_actions: sqs::TOOL_ACTIONS,
+            condition_keys: conditions::SQS_KEYS,
+        },
         tools: sqs::TOOLS,
     },
     Service {
-        vocabulary: ServiceVocabulary { name: "sts", actions: sts::IAM_ACTIONS, tool_actions: sts::TOOL_ACTIONS },
+        vocabulary: ServiceVocabulary {
+            name: "sts",
+            actions: sts::IAM_ACTIONS,
+            tool_actions: sts::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
         tools: sts::TOOLS,
     },
 ];

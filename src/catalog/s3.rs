@@ -147,7 +147,8 @@ fn list_bucket(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentErro
     let max_keys = args.opt_i32("max_keys");
     let token = args.opt_text("continuation_token").map(str::to_string);
     let start_after = args.opt_text("start_after").map(str::to_string);
-    Ok(Prepared::new(vec![bucket_arn(scope, &bucket)], move |aws, _| async move {
+    let keys = (prefix.clone(), delimiter.clone(), max_keys);
+    let prepared = Prepared::new(vec![bucket_arn(scope, &bucket)], move |aws, _| async move {
         let out = aws
             .s3
             .list_objects_v2()
@@ -184,7 +185,14 @@ fn list_bucket(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentErro
             }),
             &out,
         ))
-    }))
+    });
+    // The keys AWS documents for ListBucket, from the request's parameters: absent when
+    // the parameter is not sent.
+    let (prefix, delimiter, max_keys) = keys;
+    Ok(prepared
+        .with_key("s3:prefix", prefix.map(|p| vec![p]))
+        .with_key("s3:delimiter", delimiter.map(|d| vec![d]))
+        .with_key("s3:max-keys", max_keys.map(|m| vec![m.to_string()])))
 }
 
 fn get_bucket_location(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {

@@ -20,6 +20,7 @@ use super::approval::{self, APPROVAL_TIMEOUT, Approvals};
 use crate::audit::{self, AuditLog, Client, Record};
 use crate::aws::{Aws, Scope};
 use crate::catalog::{self, Access, AwsFailure, CallOptions, ToolSpec};
+use crate::conditions::{self, Caller, FactCache};
 use crate::policy::{Decision, Policy, Request};
 
 /// What every session shares: the compiled policy, the AWS clients, the audit log and
@@ -37,6 +38,10 @@ pub struct Shared {
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Approvals asked of 2026-07-28 clients and not yet answered.
     approvals: Approvals,
+    /// What the global condition keys say of awsgate's caller and calls.
+    caller: Caller,
+    /// Tags and key schemas looked up for conditions.
+    facts: FactCache,
 }
 
 #[derive(Debug)]
@@ -46,13 +51,12 @@ struct Listed {
 }
 
 impl Shared {
-    pub fn new(policy: Policy, aws: Aws, scope: Scope, audit: AuditLog) -> Shared {
+    pub fn new(policy: Policy, aws: Aws, scope: Scope, audit: AuditLog, caller: Caller) -> Shared {
         let tools = catalog::tools()
             .filter(|spec| policy.lists_tool(&spec.iam_action()))
             .map(|spec| Listed { spec, tool: describe_tool(spec, &policy) })
             .collect();
         Shared {
-            policy,
             aws_writes: aws.without_retries(),
             aws,
             scope,
@@ -60,6 +64,9 @@ impl Shared {
             tools,
             windows: Mutex::new(HashMap::new()),
             approvals: Approvals::default(),
+            facts: FactCache::new(Duration::from_secs(policy.document().limits.tag_cache_seconds)),
+            caller,
+            policy,
         }
     }
 
@@ -204,12 +211,31 @@ impl Gateway {
         };
         trace.resources = prepared.resources.clone();
         let resources: Vec<&str> = prepared.resources.iter().map(String::as_str).collect();
+        let mut caller = shared.caller.clone();
+        caller.source_ip = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<super::http::PeerAddr>())
+            .map(|peer| peer.0.ip());
+        let globals = conditions::global_context(&caller, &shared.scope.region);
         let request = Request {
             action: &action,
             resources: &resources,
             region: &shared.scope.region,
             account: &shared.scope.account,
+            context: &globals,
         };
+        // Tag look-ups are reads, with the SDK's retries; a cancelled call stops here.
+        let learnt = conditions::request_context(policy, &request, conditions::PreparedKeys::of(&prepared), globals.clone(), &shared.aws, &shared.facts);
+        let (call_context, failures) = tokio::select! {
+            biased;
+            () = context.ct.cancelled() => return trace.cancelled("while awsgate looked up condition keys").await,
+            learnt = learnt => learnt,
+        };
+        for failure in &failures {
+            tracing::warn!(call = %call_id, key = failure.key, code = %failure.code, "a condition key could not be looked up; statements that test it fail closed");
+        }
+        let request = Request { context: &call_context, ..request };
         let decision = policy.decide(&request);
         let reason = decision.explain(&request);
         trace.decision = Some((decision.clone(), reason.clone()));

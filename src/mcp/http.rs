@@ -31,6 +31,10 @@ use tokio_util::sync::CancellationToken;
 use super::sessions::{BoundedSessions, DEFAULT_MAX_SESSIONS};
 use super::{Gateway, HttpOptions, ServeError, Shared, wire};
 
+/// The address of the client a request came from.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
 /// Largest request body accepted on any route.
 const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
 
@@ -148,6 +152,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 /// header-read timeout that also closes idle keep-alive sockets, and a bound on how many
 /// are open. On shutdown, every connection is asked to finish, streams end, and after a
 /// short grace the rest are dropped.
+///
+/// Each request carries its connection's [`PeerAddr`].
 async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown: CancellationToken) {
     let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS as usize));
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -157,8 +163,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of descriptors, most likely: wait rather than spin.
                 tracing::warn!(%error, "cannot accept a connection");
@@ -171,7 +177,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // The client's address reaches calls as `aws:SourceIp`.
+        let service = hyper_util::service::TowerToHyperService::new(router.clone().layer(axum::Extension(PeerAddr(peer))));
         let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

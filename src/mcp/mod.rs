@@ -97,7 +97,13 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     };
     let (aws, config) = Aws::connect(policy.document(), derived_session_policy(policy.document())?).await?;
     let scope = aws.scope(&config, policy.document()).await?;
-    let shared = Arc::new(Shared::new(policy, aws, scope, audit));
+    let caller = crate::conditions::Caller {
+        source_ip: None,
+        principal_arn: policy.document().credentials.as_ref().and_then(|c| c.role_arn.clone()),
+        // Without an endpoint override the SDK calls AWS over HTTPS.
+        secure_transport: config.endpoint_url().is_none_or(|url| url.starts_with("https:")),
+    };
+    let shared = Arc::new(Shared::new(policy, aws, scope, audit, caller));
     tracing::info!(
         policy = shared.policy().name(),
         mode = shared.policy().mode().as_str(),

@@ -8,7 +8,10 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 
+mod conditions;
+
 use super::Vocabulary;
+use super::condition::Condition;
 use super::source::{Key, Location, Node, Value};
 use super::suggest::{closest, did_you_mean};
 
@@ -75,6 +78,8 @@ pub struct Statement {
     pub resources: Vec<Spanned<String>>,
     pub not_resources: bool,
     pub approval: Approval,
+    /// The condition block, one entry per (operator, key); all must hold.
+    pub conditions: Vec<Condition>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,11 +123,13 @@ pub struct Limits {
     pub calls_per_minute: u32,
     pub max_output_bytes: u64,
     pub call_timeout_seconds: u64,
+    /// How long tags and key schemas looked up for conditions are reused; 0 = not at all.
+    pub tag_cache_seconds: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { calls_per_minute: 60, max_output_bytes: 1_048_576, call_timeout_seconds: 30 }
+        Limits { calls_per_minute: 60, max_output_bytes: 1_048_576, call_timeout_seconds: 30, tag_cache_seconds: 60 }
     }
 }
 
@@ -210,7 +217,7 @@ const CREDENTIAL_KEYS: &[&str] = &[
     "mfa_serial",
     "web_identity_token_file",
 ];
-const LIMIT_KEYS: &[&str] = &["calls_per_minute", "max_output_bytes", "call_timeout_seconds"];
+const LIMIT_KEYS: &[&str] = &["calls_per_minute", "max_output_bytes", "call_timeout_seconds", "tag_cache_seconds"];
 const AUDIT_KEYS: &[&str] = &["log"];
 
 /// The names a statement's parts go by in each format.
@@ -222,6 +229,7 @@ struct StatementKeys {
     resources: &'static str,
     not_resources: &'static str,
     approval: Option<&'static str>,
+    conditions: &'static str,
     /// Keys the format knows but awsgate cannot evaluate, with why.
     unsupported: &'static [(&'static str, &'static str)],
     /// A statement must name its resources (IAM requires it); else they default to `*`.
@@ -236,16 +244,8 @@ const NATIVE_STATEMENT: StatementKeys = StatementKeys {
     resources: "resources",
     not_resources: "not_resources",
     approval: Some("approval"),
-    unsupported: &[
-        (
-            "conditions",
-            "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy",
-        ),
-        (
-            "condition",
-            "conditions are not supported: the gate cannot evaluate them, and a condition it ignored would widen the policy",
-        ),
-    ],
+    conditions: "conditions",
+    unsupported: &[],
     resources_required: false,
 };
 
@@ -257,11 +257,8 @@ const IAM_STATEMENT: StatementKeys = StatementKeys {
     resources: "Resource",
     not_resources: "NotResource",
     approval: None,
+    conditions: "Condition",
     unsupported: &[
-        (
-            "Condition",
-            "`Condition` is not supported: the gate cannot evaluate it, and a condition it ignored would widen the policy",
-        ),
         ("Principal", "`Principal` belongs to resource-based policies; awsgate reads identity policies"),
         ("NotPrincipal", "`NotPrincipal` belongs to resource-based policies; awsgate reads identity policies"),
     ],
@@ -650,6 +647,11 @@ impl<'v> Validator<'v> {
         {
             limits.call_timeout_seconds = n;
         }
+        if let Some(n) =
+            find(entries, "tag_cache_seconds").and_then(|n| self.number(n, "`limits.tag_cache_seconds`", 0..=3600))
+        {
+            limits.tag_cache_seconds = n;
+        }
         limits
     }
 
@@ -668,7 +670,7 @@ impl<'v> Validator<'v> {
     fn statement(&mut self, node: &Node, index: usize, keys: &StatementKeys) -> Option<Statement> {
         let entries = self.mapping(node, "a statement")?;
         let mut known: Vec<&str> =
-            vec![keys.sid, keys.effect, keys.actions, keys.not_actions, keys.resources, keys.not_resources];
+            vec![keys.sid, keys.effect, keys.actions, keys.not_actions, keys.resources, keys.not_resources, keys.conditions];
         known.extend(keys.approval);
         for (key, _) in entries {
             if let Some((_, why)) = keys.unsupported.iter().find(|(name, _)| *name == key.name) {
@@ -726,12 +728,21 @@ impl<'v> Validator<'v> {
         for resource in &resources {
             self.resource(resource);
         }
+        let conditions = find(entries, keys.conditions)
+            .map(|n| self.conditions(n, &actions, not_actions))
+            .unwrap_or_default();
         let effect = effect?;
         if effect == Effect::Deny && approval == Approval::Required {
             self.warning(node.at, format!("statement `{label}` denies: `approval: required` has no effect on a deny"));
         }
         let everything = |list: &[Spanned<String>]| list.iter().any(|s| s.value == "*");
-        if effect == Effect::Allow && !not_actions && !not_resources && everything(&actions) && everything(&resources) {
+        if effect == Effect::Allow
+            && !not_actions
+            && !not_resources
+            && conditions.is_empty()
+            && everything(&actions)
+            && everything(&resources)
+        {
             self.warning(node.at, format!("statement `{label}` allows every action on every resource"));
         }
         Some(Statement {
@@ -744,6 +755,7 @@ impl<'v> Validator<'v> {
             resources,
             not_resources,
             approval,
+            conditions,
         })
     }
 

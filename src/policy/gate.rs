@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Vocabulary;
+use super::condition::{Condition, Context, Found, Truth, evaluate_all};
 use super::document::{Approval, Effect, Mode, PolicyDocument, Statement};
 use super::pattern::{ActionPattern, ArnPattern};
 
@@ -22,6 +23,8 @@ pub struct Request<'a> {
     /// judged as the request on `arn:PARTITION:SERVICE:REGION:ACCOUNT:*`.
     pub region: &'a str,
     pub account: &'a str,
+    /// The condition keys of the call ([`EMPTY_CONTEXT`](super::EMPTY_CONTEXT) for none).
+    pub context: &'a Context,
 }
 
 impl Request<'_> {
@@ -86,6 +89,16 @@ pub struct Decision<'p> {
     /// A human must confirm the call before it runs.
     pub approval_required: bool,
     pub reason: Reason,
+    /// The condition that decided, as written: the deciding statement's conditions, or for
+    /// an implicit deny the condition that kept an allow statement from applying.
+    pub condition: Option<&'p str>,
+    /// The key of that condition, as written, when one condition decided.
+    pub condition_key: Option<&'p str>,
+    /// For an implicit deny: the allow statement that matched but whose condition did
+    /// not hold (`statement` stays `None`).
+    pub conditional_statement: Option<&'p str>,
+    /// The condition could not be evaluated: a value awsgate tried to learn is unknown.
+    pub condition_unknown: bool,
 }
 
 impl Decision<'_> {
@@ -122,10 +135,36 @@ impl Decision<'_> {
                 format!("service `{service}` is not enabled by this policy's `services`, so `{action}` is denied")
             }
             Reason::ExplicitDeny { resource: r } => {
-                format!("statement `{statement}` explicitly denies `{action}` on {}", resource(r))
+                let text = format!("statement `{statement}` explicitly denies `{action}` on {}", resource(r));
+                match self.condition {
+                    Some(condition) if self.condition_unknown => format!(
+                        "{text}: its conditions {condition} could not be checked (a value awsgate looks up in AWS is unavailable), and a deny applies when in doubt"
+                    ),
+                    Some(condition) => format!("{text}: its {}", hold(condition)),
+                    None => text,
+                }
             }
             Reason::ImplicitDeny { resource: r } => {
-                format!("no statement allows `{action}` on {} (implicit deny)", resource(r))
+                let text = format!("no statement allows `{action}` on {} (implicit deny)", resource(r));
+                let (Some(condition), Some(allow)) = (self.condition, self.conditional_statement) else {
+                    return text;
+                };
+                if self.condition_unknown {
+                    return format!(
+                        "{text}: statement `{allow}` would, but its condition {condition} could not be checked (a value awsgate looks up in AWS is unavailable)"
+                    );
+                }
+                let value = self.condition_key.map(|key| match request.context.get(&key.to_ascii_lowercase(), r) {
+                    Found::Values(values) => {
+                        let shown: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+                        format!(" (the request's `{key}` is {})", shown.join(", "))
+                    }
+                    _ => format!(" (the request has no `{key}`)"),
+                });
+                format!(
+                    "{text}: statement `{allow}` would, but its condition {condition} does not hold{}",
+                    value.unwrap_or_default()
+                )
             }
             Reason::NoResource => format!("the request for `{action}` names no resource"),
             Reason::Allowed => {
@@ -133,14 +172,21 @@ impl Decision<'_> {
                     [_] => resource(0),
                     many => format!("all {} resources", many.len()),
                 };
+                let when = self.condition.map(|c| format!(" (its {})", hold(c))).unwrap_or_default();
                 if self.approval_required {
-                    format!("statement `{statement}` allows `{action}` on {on} with a human's approval")
+                    format!("statement `{statement}` allows `{action}` on {on}{when} with a human's approval")
                 } else {
-                    format!("statement `{statement}` allows `{action}` on {on}")
+                    format!("statement `{statement}` allows `{action}` on {on}{when}")
                 }
             }
         }
     }
+}
+
+/// A statement's condition text with its verb: "condition X holds", "conditions X and Y
+/// hold". Each condition's text ends in `]}`.
+fn hold(conditions: &str) -> String {
+    if conditions.contains("]} and ") { format!("conditions {conditions} hold") } else { format!("condition {conditions} holds") }
 }
 
 /// What the policy says of one action across all resources, for listing tools.
@@ -173,6 +219,12 @@ struct CompiledStatement {
     /// Ids into `Policy::patterns`.
     resources: Vec<u32>,
     not_resources: bool,
+    /// All must hold for the statement to apply.
+    conditions: Vec<Condition>,
+    /// Each condition as written, for reasons.
+    described: Vec<String>,
+    /// All of them, joined, for reasons; empty without conditions.
+    all_described: String,
 }
 
 impl CompiledStatement {
@@ -255,23 +307,46 @@ impl PrefixIndex {
     }
 }
 
-/// The first deny, first allow and first approval-requiring allow seen for one resource.
+/// The first deny, first allow and first approval-requiring allow seen for one resource,
+/// and the first allow kept out by its conditions.
 #[derive(Debug, Default, Clone, Copy)]
 struct Verdict {
     deny: Option<u32>,
+    /// The deny's conditions could not be checked (it applies anyway).
+    deny_unknown: bool,
     allow: Option<u32>,
     approval: Option<u32>,
+    /// An allow statement that matched but whose condition (index) did not hold.
+    blocked: Option<(u32, usize, bool)>,
 }
 
 impl Verdict {
-    fn note(&mut self, index: u32, statement: &CompiledStatement) {
+    /// Notes a statement whose action and resource match, once its conditions are checked.
+    fn note(&mut self, index: u32, statement: &CompiledStatement, context: &Context, resource: usize) {
         let first = |slot: &mut Option<u32>| *slot = Some(slot.map_or(index, |seen| seen.min(index)));
-        match statement.effect {
-            Effect::Deny => first(&mut self.deny),
-            Effect::Allow => {
+        let (truth, failed) = if statement.conditions.is_empty() {
+            (Truth::True, None)
+        } else {
+            evaluate_all(&statement.conditions, context, resource)
+        };
+        match (statement.effect, truth) {
+            // A deny applies when its conditions hold, or cannot be checked.
+            (Effect::Deny, Truth::False) => {}
+            (Effect::Deny, _) => {
+                if self.deny.is_none_or(|seen| index < seen) {
+                    self.deny_unknown = truth == Truth::Unknown;
+                }
+                first(&mut self.deny);
+            }
+            (Effect::Allow, Truth::True) => {
                 first(&mut self.allow);
                 if statement.approval == Approval::Required {
                     first(&mut self.approval);
+                }
+            }
+            (Effect::Allow, _) => {
+                if self.blocked.is_none_or(|(seen, _, _)| index < seen) {
+                    self.blocked = Some((index, failed.unwrap_or(0), truth == Truth::Unknown));
                 }
             }
         }
@@ -407,6 +482,10 @@ impl Policy {
             statement: statement.and_then(|i| self.label(i)),
             approval_required: false,
             reason,
+            condition: None,
+            condition_key: None,
+            conditional_statement: None,
+            condition_unknown: false,
         };
         if !self.service_enabled(request.action) {
             return deny(Reason::ServiceNotEnabled, None);
@@ -415,17 +494,20 @@ impl Policy {
             return deny(Reason::NoResource, None);
         }
         self.with_table(request.action, |table| {
-            let mut first_implicit: Option<usize> = None;
+            let mut first_implicit: Option<(usize, Option<(u32, usize, bool)>)> = None;
             let mut allow: Option<u32> = None;
             let mut approval: Option<u32> = None;
             for (position, resource) in request.resources.iter().enumerate() {
-                let verdict = self.verdict(table, &request.judged_arn(resource));
+                let verdict = self.verdict(table, &request.judged_arn(resource), request.context, position);
                 if let Some(statement) = verdict.deny {
-                    return deny(Reason::ExplicitDeny { resource: position }, Some(statement));
+                    let mut decision = deny(Reason::ExplicitDeny { resource: position }, Some(statement));
+                    decision.condition = self.conditions_text(statement);
+                    decision.condition_unknown = verdict.deny_unknown;
+                    return decision;
                 }
                 match verdict.allow {
                     None => {
-                        first_implicit.get_or_insert(position);
+                        first_implicit.get_or_insert((position, verdict.blocked));
                     }
                     Some(statement) => {
                         allow.get_or_insert(statement);
@@ -435,17 +517,37 @@ impl Policy {
                     }
                 }
             }
-            if let Some(resource) = first_implicit {
-                return deny(Reason::ImplicitDeny { resource }, None);
+            if let Some((resource, blocked)) = first_implicit {
+                let mut decision = deny(Reason::ImplicitDeny { resource }, None);
+                if let Some((index, failed, unknown)) = blocked
+                    && let Some(statement) = self.statement(index)
+                {
+                    // The allow that would have applied, and the condition that kept it out.
+                    decision.conditional_statement = Some(statement.label.as_str());
+                    decision.condition = statement.described.get(failed).map(String::as_str);
+                    decision.condition_key = statement.conditions.get(failed).map(|c| c.key_name.as_str());
+                    decision.condition_unknown = unknown;
+                }
+                return decision;
             }
+            let decider = approval.or(allow);
             Decision {
                 allowed: true,
                 enforced,
-                statement: approval.or(allow).and_then(|i| self.label(i)),
+                statement: decider.and_then(|i| self.label(i)),
                 approval_required: approval.is_some(),
                 reason: Reason::Allowed,
+                condition: decider.and_then(|i| self.conditions_text(i)),
+                condition_key: None,
+                conditional_statement: None,
+                condition_unknown: false,
             }
         })
+    }
+
+    /// A statement's conditions as written, when it has any.
+    fn conditions_text(&self, index: u32) -> Option<&str> {
+        self.statement(index).map(|s| s.all_described.as_str()).filter(|text| !text.is_empty())
     }
 
     fn label(&self, index: u32) -> Option<&str> {
@@ -460,13 +562,20 @@ impl Policy {
         self.patterns.get(id as usize)
     }
 
-    fn verdict(&self, table: &ActionTable, resource: &str) -> Verdict {
+    fn verdict(&self, table: &ActionTable, resource: &str, context: &Context, position: usize) -> Verdict {
         let mut verdict = Verdict::default();
+        self.matching(table, resource, |index, statement| verdict.note(index, statement, context, position));
+        verdict
+    }
+
+    /// Calls `f` for each statement whose action and resource clauses match (conditions
+    /// aside), in no particular order.
+    fn matching(&self, table: &ActionTable, resource: &str, mut f: impl FnMut(u32, &CompiledStatement)) {
         table.by_prefix.candidates(&self.patterns, resource, |index, pattern| {
             if self.pattern(pattern).is_some_and(|p| p.matches(resource))
                 && let Some(statement) = self.statement(index)
             {
-                verdict.note(index, statement);
+                f(index, statement);
             }
         });
         for &index in &table.not_resource {
@@ -474,11 +583,32 @@ impl Policy {
                 let excluded =
                     statement.resources.iter().any(|&id| self.pattern(id).is_some_and(|p| p.matches(resource)));
                 if !excluded {
-                    verdict.note(index, statement);
+                    f(index, statement);
                 }
             }
         }
-        verdict
+    }
+
+    /// The condition keys (lowercase) that statements which could decide this request
+    /// test, per resource: the keys worth looking up in AWS before deciding.
+    pub fn tested_keys(&self, request: &Request<'_>) -> Vec<(usize, String)> {
+        if !self.service_enabled(request.action) {
+            return Vec::new();
+        }
+        self.with_table(request.action, |table| {
+            let mut keys: Vec<(usize, String)> = Vec::new();
+            for (position, resource) in request.resources.iter().enumerate() {
+                self.matching(table, &request.judged_arn(resource), |_, statement| {
+                    for condition in &statement.conditions {
+                        let entry = (position, condition.key.clone());
+                        if !keys.contains(&entry) {
+                            keys.push(entry);
+                        }
+                    }
+                });
+            }
+            keys
+        })
     }
 
     /// Should a tool for `action` be listed? In enforce mode: some allow statement can
@@ -497,7 +627,8 @@ impl Policy {
             for statement in table.all.iter().filter_map(|&i| self.statement(i)) {
                 match statement.effect {
                     Effect::Allow => allowed = true,
-                    Effect::Deny if !statement.not_resources => {
+                    // A conditional deny may not apply: the tool stays listed.
+                    Effect::Deny if !statement.not_resources && statement.conditions.is_empty() => {
                         // A pattern that covers `*` requests covers every resource of the
                         // service in the region and account awsgate calls.
                         let everywhere = statement
@@ -599,6 +730,9 @@ fn compile_statement(
         not_actions: statement.not_actions,
         resources,
         not_resources: statement.not_resources,
+        described: statement.conditions.iter().map(Condition::describe).collect(),
+        all_described: statement.conditions.iter().map(Condition::describe).collect::<Vec<_>>().join(" and "),
+        conditions: statement.conditions.clone(),
     }
 }
 

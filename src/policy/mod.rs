@@ -4,6 +4,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+mod condition;
 mod document;
 mod gate;
 mod iam;
@@ -13,6 +14,9 @@ mod suggest;
 
 use std::path::{Path, PathBuf};
 
+pub use condition::{
+    ConditionKey, Context, EMPTY_CONTEXT, Found, GLOBAL_KEYS, KeyType, Truth, UNKNOWABLE_GLOBAL_KEYS, parse_date,
+};
 pub use document::{
     Approval, AuditLog, Credentials, Diagnostic, Effect, Format, Limits, Mode, PolicyDocument, SessionPolicy, Severity,
     Spanned, Statement, terminal_safe,
@@ -33,6 +37,8 @@ pub struct ServiceVocabulary {
     pub actions: &'static [&'static str],
     /// The actions awsgate has tools for (a subset of `actions`).
     pub tool_actions: &'static [&'static str],
+    /// The condition keys awsgate supplies for the tools' actions.
+    pub condition_keys: &'static [ConditionKey],
 }
 
 /// What the gate knows of AWS: the services awsgate has tools for, their actions, and the

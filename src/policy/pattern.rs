@@ -91,6 +91,23 @@ fn glob_match(tokens: &[Token], text: &str) -> bool {
     }
 }
 
+/// A string pattern of IAM's `StringLike`: case-sensitive, `*` any run of characters
+/// (colons included) and `?` one character, over the whole text.
+#[derive(Debug, Clone)]
+pub struct Glob {
+    tokens: Vec<Token>,
+}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Glob {
+        Glob { tokens: tokenize(pattern) }
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        glob_match(&self.tokens, text)
+    }
+}
+
 /// A compiled action pattern. Stored lowercased; IAM action names are ASCII.
 #[derive(Debug, Clone)]
 pub struct ActionPattern {

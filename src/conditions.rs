@@ -1,0 +1,160 @@
+//! The request context of a call: the global condition keys awsgate knows, the service
+//! keys its arguments determine, and the keys looked up in AWS (tags, a table's key
+//! schema) when, and only when, a statement that could decide the call tests them.
+//!
+//! Look-ups go through a small cache with a time to live (`limits.tag_cache_seconds`). A
+//! failed look-up is not cached and leaves its keys unknown: an allow that tests them does
+//! not apply, a deny does (SPEC 3: failures never widen access).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::aws::Aws;
+use crate::catalog::{Facts, Lookup, Prepared};
+use crate::policy::{Context, Policy, Request};
+
+/// At most this many look-up results are kept.
+pub const CACHE_ENTRIES: usize = 4096;
+
+/// What awsgate knows about the caller and the call, for the global keys.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// The agent's address, for HTTP clients (`aws:SourceIp`).
+    pub source_ip: Option<IpAddr>,
+    /// The role awsgate's calls run as (`aws:PrincipalArn`); unknown without one.
+    pub principal_arn: Option<String>,
+    /// Whether awsgate reaches AWS over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+}
+
+/// Results of look-ups, by what they asked, for a while.
+#[derive(Debug)]
+pub struct FactCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Arc<Facts>)>>,
+}
+
+impl FactCache {
+    pub fn new(ttl: Duration) -> FactCache {
+        FactCache { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Facts>> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, facts)| Arc::clone(facts))
+    }
+
+    fn put(&self, key: String, facts: Arc<Facts>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= CACHE_ENTRIES && !entries.contains_key(&key) {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= CACHE_ENTRIES
+                && let Some(oldest) = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, (Instant::now(), facts));
+    }
+}
+
+/// The keys every call has: time, region, transport, caller.
+pub fn global_context(caller: &Caller, region: &str) -> Context {
+    let mut context = Context::new();
+    let now = time::OffsetDateTime::now_utc();
+    let iso = now
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    context.set("aws:CurrentTime", vec![iso]);
+    context.set("aws:EpochTime", vec![now.unix_timestamp().to_string()]);
+    context.set("aws:RequestedRegion", vec![region.to_string()]);
+    context.set("aws:SecureTransport", vec![caller.secure_transport.to_string()]);
+    if let Some(ip) = caller.source_ip {
+        context.set("aws:SourceIp", vec![ip.to_string()]);
+    }
+    match &caller.principal_arn {
+        Some(arn) => context.set("aws:PrincipalArn", vec![arn.clone()]),
+        // AWS would supply it; awsgate does not know it without a role.
+        None => context.set_unknown(None, "aws:principalarn"),
+    }
+    context
+}
+
+/// The condition keys of a prepared call (its run function stays behind: it is not `Sync`).
+#[derive(Debug, Clone, Copy)]
+pub struct PreparedKeys<'a> {
+    pub context: &'a [(&'static str, Vec<String>)],
+    pub unknown: &'a [&'static str],
+    pub lookups: &'a [Lookup],
+}
+
+impl<'a> PreparedKeys<'a> {
+    pub fn of(prepared: &'a Prepared) -> PreparedKeys<'a> {
+        PreparedKeys { context: &prepared.context, unknown: &prepared.unknown, lookups: &prepared.lookups }
+    }
+}
+
+/// A look-up that failed, for the log.
+#[derive(Debug, Clone)]
+pub struct LookupFailure {
+    pub key: &'static str,
+    pub code: String,
+}
+
+/// Builds the call's context: globals, the arguments' keys, and the look-ups that a
+/// statement which could decide the request tests. Look-ups run one after another (a
+/// call touches one or two resources) and each is bounded by the SDK's timeouts.
+pub async fn request_context(
+    policy: &Policy,
+    request: &Request<'_>,
+    prepared: PreparedKeys<'_>,
+    mut context: Context,
+    aws: &Aws,
+    cache: &FactCache,
+) -> (Context, Vec<LookupFailure>) {
+    for (key, values) in prepared.context {
+        context.set(key, values.clone());
+    }
+    for key in prepared.unknown {
+        context.set_unknown(None, key);
+    }
+    let mut failures = Vec::new();
+    if prepared.lookups.is_empty() {
+        return (context, failures);
+    }
+    let tested = policy.tested_keys(request);
+    for lookup in prepared.lookups {
+        let wanted = tested.iter().any(|(resource, key)| *resource == lookup.resource && lookup.supplies(key));
+        if !wanted {
+            continue;
+        }
+        let facts = match cache.get(&lookup.cache_key) {
+            Some(facts) => Ok(facts),
+            None => (lookup.fetch)(aws.clone(), lookup.arn.clone()).await.map(|facts| {
+                let facts = Arc::new(facts);
+                cache.put(lookup.cache_key.clone(), Arc::clone(&facts));
+                facts
+            }),
+        };
+        match facts {
+            Ok(facts) => {
+                for (key, values) in (lookup.finish)(&facts) {
+                    context.set_for(lookup.resource, &key, values);
+                }
+            }
+            Err(failure) => {
+                context.set_unknown(Some(lookup.resource), lookup.key);
+                failures.push(LookupFailure { key: lookup.key, code: failure.code });
+            }
+        }
+    }
+    (context, failures)
+}
