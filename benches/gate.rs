@@ -62,7 +62,13 @@ fn decisions(c: &mut Criterion) {
         ];
         for (name, action, resource) in cases {
             let resources = [resource.as_str()];
-            let request = Request { action, resources: &resources, region: "us-east-1", account: "123456789012" };
+            let request = Request {
+                action,
+                resources: &resources,
+                region: "us-east-1",
+                account: "123456789012",
+                context: &awsgate::policy::EMPTY_CONTEXT,
+            };
             let expected = policy.decide(&request).allowed;
             assert_eq!(expected, name == "allow", "{name} at {size}");
             group.bench_with_input(BenchmarkId::new(name, size), &request, |b, request| {

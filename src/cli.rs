@@ -283,7 +283,9 @@ fn simulation_context(
     let mut given = policy::Context::new();
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
-            return Err(CliError::Invalid(format!("`--context {pair}`: write KEY=VALUE, like `s3:prefix=home/alice/`")));
+            return Err(CliError::Invalid(format!(
+                "`--context {pair}`: write KEY=VALUE, like `s3:prefix=home/alice/`"
+            )));
         };
         let well_formed = key.split_once(':').is_some_and(|(s, k)| !s.is_empty() && !k.is_empty());
         if !well_formed {
@@ -368,6 +370,7 @@ fn tools(policy: &Policy, as_json: bool, out: &mut impl Write) -> Result<Outcome
                     "access": tool.access.as_str(),
                     "approval": policy.approval_summary(&action).as_str(),
                     "resources": resources_for(tool, policy),
+                    "conditions": policy.allow_conditions(&action),
                     "annotations": annotations_json(tool),
                     "description": catalog::describe(tool, policy),
                 })
@@ -381,6 +384,7 @@ fn tools(policy: &Policy, as_json: bool, out: &mut impl Write) -> Result<Outcome
         return Ok(Outcome::Ok);
     }
     writeln!(out, "{:<24} {:<22} {:<6} {:<9} {:<23} RESOURCES", "TOOL", "ACTION", "ACCESS", "APPROVAL", "HINTS")?;
+    let mut conditional = Vec::new();
     for tool in listed {
         let action = tool.iam_action();
         let a = tool.annotations;
@@ -400,6 +404,16 @@ fn tools(policy: &Policy, as_json: bool, out: &mut impl Write) -> Result<Outcome
             hints.join(","),
             resources_for(tool, policy).join(" ")
         )?;
+        let conditions = policy.allow_conditions(&action);
+        if !conditions.is_empty() {
+            conditional.push(format!("{}: only when {}", tool.name, conditions.join("; or when ")));
+        }
+    }
+    if !conditional.is_empty() {
+        writeln!(out, "\nconditions:")?;
+        for line in conditional {
+            writeln!(out, "  {line}")?;
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -61,7 +61,18 @@ fn key_errors_point_at_the_offending_text() {
     let (out, _) = check(&dir, "bad-arns.yaml");
     assert!(out.contains("bad-arns.yaml:9:9: error: malformed ARN `arn:aws:s3::reports`"), "{out}");
     let (out, _) = check(&dir, "conditions.json");
-    assert!(out.contains("conditions.json:9:7: error: `Condition` is not supported"), "{out}");
+    assert!(
+        out.contains(
+            "conditions.json:17:9: error: unknown condition operator `StringEqual`; did you mean `StringEquals`?"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("conditions.json:18:24: error: awsgate cannot evaluate `aws:SourceVpce`"), "{out}");
+    assert!(
+        out.contains("conditions.json:20:44: error: `NumericLessThan` on `s3:max-keys`: `ten` is not a number"),
+        "{out}"
+    );
+    assert!(!out.contains("conditions.json:9:"), "the valid condition block raised something:\n{out}");
     let (out, _) = check(&dir, "duplicate-key.yaml");
     assert!(out.contains("duplicate-key.yaml:6:5: error: duplicate key `effect` (first at line 4)"), "{out}");
     // AWS's validator: no wildcard in an ARN's service; a document without `Version` is

@@ -34,7 +34,9 @@ fn simulate(policy: &str, action: &str, resources: &[&str]) -> Value {
 fn simulate_json_has_exactly_the_specified_fields_in_order() {
     let out = simulate("policies/reports-team.yaml", "s3:GetObject", &["arn:aws:s3:::reports/private/pay.csv"]);
     let keys: Vec<&str> = out.as_object().expect("object").keys().map(String::as_str).collect();
-    assert_eq!(keys, ["decision", "enforced", "statement", "reason", "approval"]);
+    // The spec's five, then the condition that decided (null when none did).
+    assert_eq!(keys, ["decision", "enforced", "statement", "reason", "approval", "condition"]);
+    assert_eq!(out["condition"], Value::Null);
     assert_eq!(out["decision"], "deny");
     assert_eq!(out["enforced"], true);
     assert_eq!(out["statement"], "DenyPrivate");
@@ -301,4 +303,50 @@ fn iam_policy_mentions_the_session_policy_only_with_a_role() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("session policy"), "{stderr}");
     assert!(stderr.contains("# Attach the policy above to the role."), "{stderr}");
+}
+
+#[test]
+fn simulate_context_names_the_condition_that_decided() {
+    let run = |pairs: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--policy",
+            "policies/s3-home-folders.yaml",
+            "--action",
+            "s3:ListBucket",
+            "--resource",
+            "arn:aws:s3:::team-data",
+            "--json",
+        ];
+        for pair in pairs {
+            args.extend(["--context", pair]);
+        }
+        let output = awsgate(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        stdout_json(&output)
+    };
+    let allowed = run(&["s3:prefix=home/alice/reports/"]);
+    assert_eq!(allowed["decision"], "allow");
+    assert_eq!(allowed["statement"], "ListOwnFolder");
+    assert_eq!(allowed["condition"], r#"StringLike {"s3:prefix": ["home/alice/*"]}"#);
+    let denied = run(&["s3:prefix=home/bob/"]);
+    assert_eq!(denied["decision"], "deny");
+    assert_eq!(denied["statement"], Value::Null);
+    assert!(denied["reason"].as_str().unwrap().contains("the request's `s3:prefix` is `home/bob/`"), "{denied}");
+    // Keys are case-insensitive; a repeated key is multi-valued.
+    let top = run(&["S3:Prefix=", "s3:delimiter=/"]);
+    assert_eq!(top["decision"], "allow", "{top}");
+    let bad = awsgate(&[
+        "simulate",
+        "--policy",
+        "policies/s3-home-folders.yaml",
+        "--action",
+        "s3:ListBucket",
+        "--resource",
+        "arn:aws:s3:::team-data",
+        "--context",
+        "prefix",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("write KEY=VALUE"));
 }

@@ -36,6 +36,32 @@ struct Case {
     region: Option<String>,
     #[serde(default)]
     account: Option<String>,
+    /// Condition keys: a value or a list of values each (several for multi-valued keys).
+    #[serde(default)]
+    context: serde_json::Map<String, serde_json::Value>,
+    /// Keys (or key prefixes) whose look-up failed: unknown to the gate.
+    #[serde(default)]
+    unknown: Vec<String>,
+    /// The condition the decision names (`simulate --json`'s `condition`), when one did.
+    #[serde(default)]
+    condition_contains: Option<String>,
+}
+
+fn context_of(case: &Case) -> policy::Context {
+    let mut context = policy::Context::new();
+    for (key, value) in &case.context {
+        let values = match value {
+            serde_json::Value::Array(items) => {
+                items.iter().map(|v| v.as_str().expect("string values").to_string()).collect()
+            }
+            other => vec![other.as_str().expect("string values").to_string()],
+        };
+        context.set(key, values);
+    }
+    for prefix in &case.unknown {
+        context.set_unknown(None, prefix);
+    }
+    context
 }
 
 fn run_table(path: &Path) -> Vec<String> {
@@ -47,11 +73,13 @@ fn run_table(path: &Path) -> Vec<String> {
     let mut failures = Vec::new();
     for case in &table.cases {
         let resources: Vec<&str> = case.resources.iter().map(String::as_str).collect();
+        let context = context_of(case);
         let request = Request {
             action: &case.action,
             resources: &resources,
             region: case.region.as_deref().unwrap_or("us-east-1"),
             account: case.account.as_deref().unwrap_or("123456789012"),
+            context: &context,
         };
         let decision = loaded.policy.decide(&request);
         let got = simulation_json(&decision, &request);
@@ -76,6 +104,11 @@ fn run_table(path: &Path) -> Vec<String> {
         {
             wrong.push(format!("reason {} lacks {part:?}", got["reason"]));
         }
+        if let Some(part) = &case.condition_contains
+            && !got["condition"].as_str().unwrap_or("").contains(part.as_str())
+        {
+            wrong.push(format!("condition {} lacks {part:?}", got["condition"]));
+        }
         if !wrong.is_empty() {
             failures.push(format!("{} / {}: {}", path.display(), case.name, wrong.join("; ")));
         }
@@ -88,7 +121,7 @@ fn golden_decision_tables() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/decisions");
     let mut files: Vec<_> = std::fs::read_dir(&dir).expect("decisions dir").map(|e| e.expect("entry").path()).collect();
     files.sort();
-    assert!(files.len() >= 7, "expected the decision tables in {}", dir.display());
+    assert!(files.len() >= 12, "expected the decision tables in {}", dir.display());
     let failures: Vec<String> = files.iter().flat_map(|f| run_table(f)).collect();
     assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
 }

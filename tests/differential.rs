@@ -128,7 +128,7 @@ fn vocabulary() -> &'static policy::Vocabulary {
 fn gate(statements: &[Statement], action: &str, resources: &[&str], region: &str, account: &str) -> Verdict {
     let loaded = policy::parse(&policy_json(statements), "differential", vocabulary())
         .unwrap_or_else(|d| panic!("generated policy does not load: {d:?}\n{}", policy_json(statements)));
-    let request = Request { action, resources, region, account };
+    let request = Request { action, resources, region, account, context: &awsgate::policy::EMPTY_CONTEXT };
     let decision = loaded.policy.decide(&request);
     Verdict {
         allowed: decision.allowed,

@@ -31,7 +31,13 @@ fuzz_target!(|data: &[u8]| {
         let action = tool.iam_action();
         for resource in &resources {
             let one = [*resource];
-            let request = Request { action: &action, resources: &one, region: "us-east-1", account: "123456789012" };
+            let request = Request {
+                action: &action,
+                resources: &one,
+                region: "us-east-1",
+                account: "123456789012",
+                context: &awsgate::policy::EMPTY_CONTEXT,
+            };
             let first = policy.decide(&request);
             assert_eq!(first, policy.decide(&request), "a decision is a function of the request");
             let _ = first.explain(&request);

@@ -62,6 +62,9 @@ pub type CallFuture = Pin<Box<dyn Future<Output = Result<CallOutput, AwsFailure>
 /// as a resource's tags or a table's partition key name.
 pub type Facts = Vec<(String, String)>;
 
+/// Context entries (lowercase key, values) made from facts.
+pub type FactsToKeys = Box<dyn Fn(&Facts) -> Vec<(String, Vec<String>)> + Send + Sync>;
+
 pub type FactsFuture = Pin<Box<dyn Future<Output = Result<Facts, AwsFailure>> + Send>>;
 
 /// A condition key awsgate learns from AWS, only when a statement that could decide the
@@ -77,7 +80,7 @@ pub struct Lookup {
     pub cache_key: String,
     pub fetch: fn(Aws, String) -> FactsFuture,
     /// Turns the facts into context entries (lowercase key, values).
-    pub finish: Box<dyn Fn(&Facts) -> Vec<(String, Vec<String>)> + Send + Sync>,
+    pub finish: FactsToKeys,
 }
 
 impl Lookup {

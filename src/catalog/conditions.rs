@@ -144,14 +144,8 @@ fn object_tags(aws: Aws, arn: String) -> FactsFuture {
     Box::pin(async move {
         let path = arn.splitn(6, ':').nth(5).unwrap_or_default();
         let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-        let out = aws
-            .s3
-            .get_object_tagging()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| describe_sdk_error(&e))?;
+        let out =
+            aws.s3.get_object_tagging().bucket(bucket).key(key).send().await.map_err(|e| describe_sdk_error(&e))?;
         Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
     })
 }
@@ -183,8 +177,11 @@ pub fn leading_keys(prepared: Prepared, table_arn: &str, candidates: Vec<(String
         fetch: partition_key_name,
         finish: Box::new(move |facts: &Facts| {
             let partition = facts.iter().find(|(k, _)| k == "partition_key").map(|(_, v)| v.as_str());
-            let values: Vec<String> =
-                candidates.iter().filter(|(name, _)| Some(name.as_str()) == partition).map(|(_, v)| v.clone()).collect();
+            let values: Vec<String> = candidates
+                .iter()
+                .filter(|(name, _)| Some(name.as_str()) == partition)
+                .map(|(_, v)| v.clone())
+                .collect();
             if values.is_empty() { Vec::new() } else { vec![("dynamodb:leadingkeys".to_string(), values)] }
         }),
     })
@@ -253,7 +250,8 @@ pub fn key_condition_candidates(
             Some(_) => names.and_then(|n| n.get(attribute)).cloned()?,
             None => attribute.trim_matches(|c: char| c == '(' || c == ')' || c.is_whitespace()).to_string(),
         };
-        let value = values.and_then(|v| v.get(placeholder.trim_matches(|c: char| c == '(' || c == ')'))).and_then(key_value)?;
+        let value =
+            values.and_then(|v| v.get(placeholder.trim_matches(|c: char| c == '(' || c == ')'))).and_then(key_value)?;
         out.push((name, value));
     }
     Some(out)

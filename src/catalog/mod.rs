@@ -244,6 +244,13 @@ pub fn describe(tool: &ToolSpec, policy: &Policy) -> String {
         }
         text.push_str(&format!(" Resource ARN: {}.", tool.resource.template()));
     }
+    let conditions = policy.allow_conditions(&action);
+    if !conditions.is_empty() {
+        text.push_str(&format!(
+            " Allowed only when {} (IAM conditions; a call that does not meet them is denied).",
+            conditions.join("; or when ")
+        ));
+    }
     match policy.approval_summary(&action) {
         ApprovalSummary::None => {}
         ApprovalSummary::Required => text.push_str(" Each call waits for a human's approval."),

@@ -226,7 +226,14 @@ impl Gateway {
             context: &globals,
         };
         // Tag look-ups are reads, with the SDK's retries; a cancelled call stops here.
-        let learnt = conditions::request_context(policy, &request, conditions::PreparedKeys::of(&prepared), globals.clone(), &shared.aws, &shared.facts);
+        let learnt = conditions::request_context(
+            policy,
+            &request,
+            conditions::PreparedKeys::of(&prepared),
+            globals.clone(),
+            &shared.aws,
+            &shared.facts,
+        );
         let (call_context, failures) = tokio::select! {
             biased;
             () = context.ct.cancelled() => return trace.cancelled("while awsgate looked up condition keys").await,

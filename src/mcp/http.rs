@@ -178,7 +178,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown
         };
         let _ = stream.set_nodelay(true);
         // The client's address reaches calls as `aws:SourceIp`.
-        let service = hyper_util::service::TowerToHyperService::new(router.clone().layer(axum::Extension(PeerAddr(peer))));
+        let service =
+            hyper_util::service::TowerToHyperService::new(router.clone().layer(axum::Extension(PeerAddr(peer))));
         let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

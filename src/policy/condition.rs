@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::pattern::{ArnPattern, Glob};
+use super::pattern::Glob;
 
 /// The type AWS documents for a condition key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub enum KeyType {
     Bool,
     Ip,
     Arn,
+    /// Seconds since the epoch, compared as a date or a number (`aws:EpochTime`).
+    Epoch,
 }
 
 impl KeyType {
@@ -39,6 +41,7 @@ impl KeyType {
             KeyType::Bool => "Bool",
             KeyType::Ip => "IPAddress",
             KeyType::Arn => "ARN",
+            KeyType::Epoch => "Date or Numeric",
         }
     }
 }
@@ -77,7 +80,7 @@ impl ConditionKey {
 /// service's keys, since only some resources have tags).
 pub const GLOBAL_KEYS: &[ConditionKey] = &[
     ConditionKey { name: "aws:CurrentTime", kind: KeyType::Date, multi: false, actions: &[] },
-    ConditionKey { name: "aws:EpochTime", kind: KeyType::Date, multi: false, actions: &[] },
+    ConditionKey { name: "aws:EpochTime", kind: KeyType::Epoch, multi: false, actions: &[] },
     ConditionKey { name: "aws:RequestedRegion", kind: KeyType::String, multi: false, actions: &[] },
     ConditionKey { name: "aws:SecureTransport", kind: KeyType::Bool, multi: false, actions: &[] },
     ConditionKey { name: "aws:SourceIp", kind: KeyType::Ip, multi: false, actions: &[] },
@@ -279,7 +282,7 @@ impl Operator {
 pub fn type_fits(operator: KeyType, key: KeyType) -> bool {
     operator == key
         || (operator == KeyType::String && key == KeyType::Arn)
-        || (operator == KeyType::Numeric && key == KeyType::Date)
+        || (key == KeyType::Epoch && matches!(operator, KeyType::Numeric | KeyType::Date))
 }
 
 /// The values of one key under one operator, compiled for the operator's test.
@@ -293,7 +296,27 @@ enum Values {
     Dates(Vec<i128>),
     Bools(Vec<bool>),
     Networks(Vec<IpNet>),
-    Arns(Vec<ArnPattern>),
+    Arns(Vec<ArnGlob>),
+}
+
+/// A pattern of the Arn operators: the six colon-separated parts of an ARN are matched
+/// separately (the last one keeps its colons), each with `*` and `?`.
+#[derive(Debug, Clone)]
+struct ArnGlob {
+    /// `None` for `*` alone, which matches every value.
+    parts: Option<Vec<Glob>>,
+}
+
+impl ArnGlob {
+    fn new(pattern: &str) -> ArnGlob {
+        ArnGlob { parts: (pattern != "*").then(|| pattern.splitn(6, ':').map(Glob::new).collect()) }
+    }
+
+    fn matches(&self, arn: &str) -> bool {
+        let Some(parts) = &self.parts else { return true };
+        let values: Vec<&str> = arn.splitn(6, ':').collect();
+        values.len() == parts.len() && parts.iter().zip(&values).all(|(glob, value)| glob.matches(value))
+    }
 }
 
 /// One key under one operator: `"StringLike": {"s3:prefix": ["home/alice/*"]}`.
@@ -378,7 +401,7 @@ impl Condition {
                 all(&raw, "an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, wildcards allowed)", |v| {
                     (v == "*" || (v.starts_with("arn:") && v.split(':').count() >= 6)).then_some(())
                 })?;
-                Values::Arns(raw.iter().map(|v| ArnPattern::new(v)).collect())
+                Values::Arns(raw.iter().map(|v| ArnGlob::new(v)).collect())
             }
         };
         Ok(Condition {
@@ -407,7 +430,7 @@ impl Condition {
             (Values::Text(list), _) => list.iter().any(|v| **v == *value),
             (Values::Lowercase(list), _) => {
                 let lower = value.to_lowercase();
-                list.iter().any(|v| *v == lower)
+                list.contains(&lower)
             }
             (Values::Globs(list), _) => list.iter().any(|g| g.matches(value)),
             (Values::Numbers(list), Test::Numeric(order)) => value

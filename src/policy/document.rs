@@ -669,8 +669,15 @@ impl<'v> Validator<'v> {
 
     fn statement(&mut self, node: &Node, index: usize, keys: &StatementKeys) -> Option<Statement> {
         let entries = self.mapping(node, "a statement")?;
-        let mut known: Vec<&str> =
-            vec![keys.sid, keys.effect, keys.actions, keys.not_actions, keys.resources, keys.not_resources, keys.conditions];
+        let mut known: Vec<&str> = vec![
+            keys.sid,
+            keys.effect,
+            keys.actions,
+            keys.not_actions,
+            keys.resources,
+            keys.not_resources,
+            keys.conditions,
+        ];
         known.extend(keys.approval);
         for (key, _) in entries {
             if let Some((_, why)) = keys.unsupported.iter().find(|(name, _)| *name == key.name) {
@@ -728,9 +735,8 @@ impl<'v> Validator<'v> {
         for resource in &resources {
             self.resource(resource);
         }
-        let conditions = find(entries, keys.conditions)
-            .map(|n| self.conditions(n, &actions, not_actions))
-            .unwrap_or_default();
+        let conditions =
+            find(entries, keys.conditions).map(|n| self.conditions(n, &actions, not_actions)).unwrap_or_default();
         let effect = effect?;
         if effect == Effect::Deny && approval == Approval::Required {
             self.warning(node.at, format!("statement `{label}` denies: `approval: required` has no effect on a deny"));

@@ -186,7 +186,11 @@ impl Decision<'_> {
 /// A statement's condition text with its verb: "condition X holds", "conditions X and Y
 /// hold". Each condition's text ends in `]}`.
 fn hold(conditions: &str) -> String {
-    if conditions.contains("]} and ") { format!("conditions {conditions} hold") } else { format!("condition {conditions} holds") }
+    if conditions.contains("]} and ") {
+        format!("conditions {conditions} hold")
+    } else {
+        format!("condition {conditions} holds")
+    }
 }
 
 /// What the policy says of one action across all resources, for listing tools.
@@ -316,9 +320,12 @@ struct Verdict {
     deny_unknown: bool,
     allow: Option<u32>,
     approval: Option<u32>,
-    /// An allow statement that matched but whose condition (index) did not hold.
-    blocked: Option<(u32, usize, bool)>,
+    /// An allow statement that matched but whose condition did not hold.
+    blocked: Option<Blocked>,
 }
+
+/// An allow statement kept out by a condition: (statement, condition, it was unknown).
+type Blocked = (u32, usize, bool);
 
 impl Verdict {
     /// Notes a statement whose action and resource match, once its conditions are checked.
@@ -494,7 +501,7 @@ impl Policy {
             return deny(Reason::NoResource, None);
         }
         self.with_table(request.action, |table| {
-            let mut first_implicit: Option<(usize, Option<(u32, usize, bool)>)> = None;
+            let mut first_implicit: Option<(usize, Option<Blocked>)> = None;
             let mut allow: Option<u32> = None;
             let mut approval: Option<u32> = None;
             for (position, resource) in request.resources.iter().enumerate() {
@@ -686,6 +693,23 @@ impl Policy {
                     if seen.insert(item.clone()) {
                         out.push(item);
                     }
+                }
+            }
+            out
+        })
+    }
+
+    /// The conditions the allow statements for `action` set, as written (one entry per
+    /// statement with conditions), for descriptions.
+    pub fn allow_conditions(&self, action: &str) -> Vec<String> {
+        self.with_table(action, |table| {
+            let mut out: Vec<String> = Vec::new();
+            for statement in table.all.iter().filter_map(|&i| self.statement(i)) {
+                if statement.effect == Effect::Allow
+                    && !statement.all_described.is_empty()
+                    && !out.contains(&statement.all_described)
+                {
+                    out.push(statement.all_described.clone());
                 }
             }
             out

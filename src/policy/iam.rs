@@ -57,11 +57,39 @@ pub fn trust_policy_example(document: &PolicyDocument) -> Value {
     json!({ "Version": IAM_POLICY_VERSION, "Statement": [Value::Object(statement)] })
 }
 
+/// Condition keys whose value awsgate decides differently from what AWS sees of awsgate's
+/// own request: `aws:SourceIp` is the agent's address to awsgate, and `dynamodb:Select` is
+/// inferred from the projection. They stay with the gate and are not exported.
+const GATE_ONLY_KEYS: &[&str] = &["aws:sourceip", "dynamodb:select"];
+
+/// The `Condition` element of an exported statement; `None` when the statement is better
+/// left out (a deny whose condition AWS would judge differently: a broader deny could
+/// refuse what the gate allows).
+fn exported_conditions(statement: &super::document::Statement) -> Option<Option<Value>> {
+    let stays = |key: &str| GATE_ONLY_KEYS.contains(&key);
+    if statement.effect == Effect::Deny && statement.conditions.iter().any(|c| stays(&c.key)) {
+        return None;
+    }
+    let mut block = serde_json::Map::new();
+    for condition in statement.conditions.iter().filter(|c| !stays(&c.key)) {
+        let values = match condition.raw_values.as_slice() {
+            [one] => json!(one),
+            many => json!(many),
+        };
+        let operator = block.entry(condition.operator_name.clone()).or_insert_with(|| json!({}));
+        if let Value::Object(keys) = operator {
+            keys.insert(condition.key_name.clone(), values);
+        }
+    }
+    Some((!block.is_empty()).then_some(Value::Object(block)))
+}
+
 /// Allow statements keep only the actions awsgate has tools for (wildcards expanded, and
 /// only in enabled services) whose resources the statement's resources can name: the role
 /// needs nothing more, and `s3:List*` on a bucket does not become `s3:ListAllMyBuckets` on
 /// it. Deny statements are kept as written, since a broader deny is always safe. Resources
-/// are kept as written. Sids are made alphanumeric and unique, as IAM requires.
+/// are kept as written, and so are conditions, except those on keys that only the gate can
+/// judge (see [`GATE_ONLY_KEYS`]). Sids are made alphanumeric and unique, as IAM requires.
 pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Value {
     let mut statements = Vec::new();
     let mut sids: Vec<String> = Vec::new();
@@ -102,6 +130,7 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
         if actions.is_empty() {
             continue;
         }
+        let Some(condition) = exported_conditions(statement) else { continue };
         let mut entry = serde_json::Map::new();
         let mut sid: String = statement.label.chars().filter(char::is_ascii_alphanumeric).collect();
         if sid.is_empty() {
@@ -127,6 +156,9 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
         let resources: Vec<&str> = statement.resources.iter().map(|r| r.value.as_str()).collect();
         let resource_key = if statement.not_resources { "NotResource" } else { "Resource" };
         entry.insert(resource_key.into(), json!(resources));
+        if let Some(condition) = condition {
+            entry.insert("Condition".into(), condition);
+        }
         statements.push(Value::Object(entry));
     }
     json!({ "Version": IAM_POLICY_VERSION, "Statement": statements })

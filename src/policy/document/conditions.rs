@@ -33,7 +33,11 @@ impl Validator<'_> {
                 Err(message) => {
                     let base = operator_key.name.trim_start_matches("ForAllValues:").trim_start_matches("ForAnyValue:");
                     let base = base.strip_suffix("IfExists").unwrap_or(base);
-                    let hint = if message.starts_with("unknown") { did_you_mean(base, operator_names()) } else { String::new() };
+                    let hint = if message.starts_with("unknown") {
+                        did_you_mean(base, operator_names())
+                    } else {
+                        String::new()
+                    };
                     self.error(operator_key.at, format!("{message}{hint}"));
                     continue;
                 }
@@ -48,7 +52,10 @@ impl Validator<'_> {
                 if !seen.insert(key.name.to_ascii_lowercase()) {
                     self.error(
                         key.at,
-                        format!("condition key `{}` is given twice under `{}` (keys are case-insensitive)", key.name, operator_key.name),
+                        format!(
+                            "condition key `{}` is given twice under `{}` (keys are case-insensitive)",
+                            key.name, operator_key.name
+                        ),
                     );
                     continue;
                 }
@@ -60,7 +67,13 @@ impl Validator<'_> {
                 for value in &values {
                     if value.value.contains("${") {
                         if self.literal_variables {
-                            self.warning(value.at, format!("`{}` is matched literally: a \"2008-10-17\" document has no policy variables", value.value));
+                            self.warning(
+                                value.at,
+                                format!(
+                                    "`{}` is matched literally: a \"2008-10-17\" document has no policy variables",
+                                    value.value
+                                ),
+                            );
                         } else {
                             self.error(value.at, format!("policy variables are not supported: `{}`", value.value));
                         }
@@ -81,11 +94,20 @@ impl Validator<'_> {
     }
 
     /// Checks a condition key; false when it cannot be evaluated (an error was reported).
-    fn condition_key(&mut self, key: &Key, operator_name: &str, operator: Operator, covered: Option<&[(String, String)]>) -> bool {
+    fn condition_key(
+        &mut self,
+        key: &Key,
+        operator_name: &str,
+        operator: Operator,
+        covered: Option<&[(String, String)]>,
+    ) -> bool {
         let name = key.name.as_str();
         let lower = name.to_ascii_lowercase();
         let Some((service, _)) = lower.split_once(':').filter(|(s, r)| !s.is_empty() && !r.is_empty()) else {
-            self.error(key.at, format!("`{name}` is not a condition key: write `service:key`, like `aws:CurrentTime` or `s3:prefix`"));
+            self.error(
+                key.at,
+                format!("`{name}` is not a condition key: write `service:key`, like `aws:CurrentTime` or `s3:prefix`"),
+            );
             return false;
         };
         let entry: Option<ConditionKey> = if service == "aws" && !lower.starts_with(RESOURCE_TAG) {
@@ -106,7 +128,8 @@ impl Validator<'_> {
             }
         } else if lower.starts_with(RESOURCE_TAG) {
             // Each service says which of its actions' resources carry tags.
-            let tagged = self.vocabulary.services().find_map(|s| s.condition_keys.iter().find(|k| k.names(&lower)).copied());
+            let tagged =
+                self.vocabulary.services().find_map(|s| s.condition_keys.iter().find(|k| k.names(&lower)).copied());
             if tagged.is_none() {
                 self.error(key.at, format!("no service awsgate has tools for supplies `{name}`"));
                 return false;
@@ -125,12 +148,12 @@ impl Validator<'_> {
             match vocabulary.condition_keys.iter().find(|k| k.names(&lower)) {
                 Some(entry) => Some(*entry),
                 None => {
-                    let names: Vec<String> = vocabulary.condition_keys.iter().map(|k| display_name(k)).collect();
+                    let names: Vec<String> = vocabulary.condition_keys.iter().map(display_name).collect();
                     let hint = did_you_mean(name, names.iter().map(String::as_str));
                     let supplied = if names.is_empty() { "none".to_string() } else { names.join(", ") };
                     self.error(
                         key.at,
-                        format!("awsgate cannot evaluate condition key `{name}`{hint}: it is not one awsgate supplies for its {service} tools (those are: {supplied})"),
+                        format!("awsgate cannot evaluate condition key `{name}`: it is not one awsgate supplies for its {service} tools (those are: {supplied}){hint}"),
                     );
                     return false;
                 }
@@ -142,7 +165,11 @@ impl Validator<'_> {
         {
             self.warning(
                 key.at,
-                format!("`{operator_name}` compares {} values, but `{name}` is a {} key", kind.as_str(), entry.kind.as_str()),
+                format!(
+                    "`{operator_name}` compares {} values, but `{name}` is a {} key",
+                    kind.as_str(),
+                    entry.kind.as_str()
+                ),
             );
         }
         if entry.multi && !operator.has_set_qualifier() && operator.key_type().is_some() {
