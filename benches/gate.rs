@@ -79,6 +79,77 @@ fn decisions(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same shape of policy with a condition block on every statement, as tenant- and
+/// prefix-scoped policies have them.
+fn conditional_policy_text(statements: usize) -> String {
+    let mut text = String::from("version: 1\nname: bench\nstatements:\n");
+    for i in 0..statements {
+        let entry = match i % 10 {
+            0 => format!(
+                "  - sid: Deny{i}\n    effect: deny\n    actions: [\"s3:*\"]\n    resources: [\"arn:aws:s3:::team-{i}/*\"]\n    conditions:\n      NotIpAddress: {{\"aws:SourceIp\": [\"10.0.0.0/8\", \"2001:db8::/32\"]}}\n"
+            ),
+            1..=4 => format!(
+                "  - sid: List{i}\n    effect: allow\n    actions: [s3:ListBucket]\n    resources: [\"arn:aws:s3:::team-{i}\"]\n    conditions:\n      StringLike: {{\"s3:prefix\": [\"home/user-{i}/*\", \"shared/*\"]}}\n      Bool: {{\"aws:SecureTransport\": \"true\"}}\n"
+            ),
+            5 => format!(
+                "  - sid: Write{i}\n    effect: allow\n    actions: [\"s3:Put*\"]\n    resources: [\"arn:aws:s3:::team-{i}/uploads/*\"]\n    conditions:\n      DateLessThan: {{\"aws:CurrentTime\": \"2030-01-01T00:00:00Z\"}}\n"
+            ),
+            6 | 7 => format!(
+                "  - sid: Queue{i}\n    effect: allow\n    actions: [\"sqs:*Message\"]\n    resources: [\"arn:aws:sqs:*:123456789012:queue-{i}\"]\n    conditions:\n      StringEquals: {{\"aws:RequestedRegion\": [\"us-east-1\", \"eu-west-1\"]}}\n"
+            ),
+            _ => format!(
+                "  - sid: Table{i}\n    effect: allow\n    actions: [dynamodb:GetItem, dynamodb:Query]\n    resources: [\"arn:aws:dynamodb:us-east-1:123456789012:table/table-{i}\"]\n    conditions:\n      ForAllValues:StringEquals: {{\"dynamodb:LeadingKeys\": [\"tenant-{i}\"]}}\n      \"Null\": {{\"dynamodb:LeadingKeys\": \"false\"}}\n"
+            ),
+        };
+        text.push_str(&entry);
+    }
+    text
+}
+
+/// Decisions where the deciding statements have conditions, at 100 statements, with a
+/// context like a real call's (the global keys and the service keys), and the same
+/// requests against the unconditional policy as the baseline.
+fn conditional_decisions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decide_conditions");
+    let size = 100;
+    let policy = load(&conditional_policy_text(size));
+    let plain = load(&policy_text(size));
+    let mut context = awsgate::policy::Context::new();
+    context.set("aws:CurrentTime", vec!["2026-11-30T12:00:00Z".into()]);
+    context.set("aws:EpochTime", vec!["1796040000".into()]);
+    context.set("aws:RequestedRegion", vec!["us-east-1".into()]);
+    context.set("aws:SecureTransport", vec!["true".into()]);
+    context.set("aws:SourceIp", vec!["10.1.2.3".into()]);
+    context.set("s3:prefix", vec!["home/user-51/reports/".into()]);
+    context.set("dynamodb:LeadingKeys", vec!["tenant-58".into()]);
+    let bucket = ["arn:aws:s3:::team-51"];
+    let table = ["arn:aws:dynamodb:us-east-1:123456789012:table/table-58"];
+    let other_table = ["arn:aws:dynamodb:us-east-1:123456789012:table/table-59"];
+    let cases: [(&str, &str, &[&str], bool); 3] = [
+        ("allow_prefix", "s3:ListBucket", &bucket, true),
+        ("allow_leading_keys", "dynamodb:GetItem", &table, true),
+        ("deny_by_condition", "dynamodb:GetItem", &other_table, false),
+    ];
+    for (name, action, resources, allowed) in cases {
+        let request =
+            Request { action, resources, region: "us-east-1", account: "123456789012", context: &context };
+        assert_eq!(policy.decide(&request).allowed, allowed, "{name}");
+        group.bench_with_input(BenchmarkId::new(name, size), &request, |b, request| {
+            b.iter(|| black_box(policy.decide(black_box(request))).allowed)
+        });
+        let baseline = Request { context: &awsgate::policy::EMPTY_CONTEXT, ..request };
+        group.bench_with_input(BenchmarkId::new(format!("{name}_baseline_no_conditions"), size), &baseline, |b, r| {
+            b.iter(|| black_box(plain.decide(black_box(r))).allowed)
+        });
+    }
+    // What a call adds before deciding: the global keys.
+    let caller = awsgate::conditions::Caller { source_ip: None, principal_arn: None, secure_transport: true };
+    group.bench_function("global_context", |b| {
+        b.iter(|| black_box(awsgate::conditions::global_context(black_box(&caller), "us-east-1")))
+    });
+    group.finish();
+}
+
 fn loading(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
     group.sample_size(10);
@@ -89,5 +160,5 @@ fn loading(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decisions, loading);
+criterion_group!(benches, decisions, conditional_decisions, loading);
 criterion_main!(benches);
