@@ -131,8 +131,7 @@ fn conditional_decisions(c: &mut Criterion) {
         ("deny_by_condition", "dynamodb:GetItem", &other_table, false),
     ];
     for (name, action, resources, allowed) in cases {
-        let request =
-            Request { action, resources, region: "us-east-1", account: "123456789012", context: &context };
+        let request = Request { action, resources, region: "us-east-1", account: "123456789012", context: &context };
         assert_eq!(policy.decide(&request).allowed, allowed, "{name}");
         group.bench_with_input(BenchmarkId::new(name, size), &request, |b, request| {
             b.iter(|| black_box(policy.decide(black_box(request))).allowed)

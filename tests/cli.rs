@@ -350,3 +350,80 @@ fn simulate_context_names_the_condition_that_decided() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("write KEY=VALUE"));
 }
+
+#[test]
+fn iam_policy_carries_conditions_and_the_look_ups_they_need() {
+    let dir = std::env::temp_dir().join(format!("awsgate-cli-conditions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.yaml");
+    std::fs::write(
+        &path,
+        r#"version: 1
+statements:
+  - sid: Tagged
+    effect: allow
+    actions: [dynamodb:GetItem]
+    resources: ["arn:aws:dynamodb:*:*:table/*"]
+    conditions:
+      StringEquals: {"aws:ResourceTag/agent": "allowed"}
+      IpAddress: {"aws:SourceIp": "10.0.0.0/8"}
+  - sid: OfficeOnly
+    effect: deny
+    actions: ["s3:*"]
+    resources: ["*"]
+    conditions:
+      NotIpAddress: {"aws:SourceIp": "10.0.0.0/8"}
+  - sid: HomeFolder
+    effect: allow
+    actions: [s3:ListBucket]
+    resources: ["arn:aws:s3:::b"]
+    conditions:
+      StringLike: {"s3:prefix": ["home/a/*", "home/a/"]}
+"#,
+    )
+    .unwrap();
+    let output = awsgate(&["iam-policy", "--policy", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let policy = stdout_json(&output);
+    let statements = policy["Statement"].as_array().unwrap();
+    let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).cloned();
+    // AWS judges the tag as awsgate does; the agent's address is the gate's alone.
+    let tagged = by_sid("Tagged").expect("Tagged");
+    assert_eq!(tagged["Condition"], serde_json::json!({"StringEquals": {"aws:ResourceTag/agent": "allowed"}}));
+    // A deny that AWS would judge on awsgate's own address is left to the gate.
+    assert!(by_sid("OfficeOnly").is_none(), "{policy}");
+    let home = by_sid("HomeFolder").expect("HomeFolder");
+    assert_eq!(home["Condition"]["StringLike"]["s3:prefix"], serde_json::json!(["home/a/*", "home/a/"]));
+    let lookups = by_sid("AwsgateConditionLookups").expect("look-ups");
+    assert_eq!(lookups["Action"], serde_json::json!(["dynamodb:ListTagsOfResource"]));
+    assert_eq!(lookups["Resource"], serde_json::json!(["arn:aws:dynamodb:*:*:table/*"]));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn business_hours_allows_writes_only_inside_the_window() {
+    let write = |moment: &str| {
+        let output = awsgate(&[
+            "simulate",
+            "--policy",
+            "policies/business-hours.yaml",
+            "--action",
+            "s3:PutObject",
+            "--resource",
+            "arn:aws:s3:::reports/out.csv",
+            "--context",
+            &format!("aws:CurrentTime={moment}"),
+            "--json",
+        ]);
+        stdout_json(&output)["decision"].as_str().unwrap().to_string()
+    };
+    assert_eq!(write("2026-12-01T09:00:00Z"), "allow");
+    assert_eq!(write("2026-12-01T16:59:59Z"), "allow");
+    assert_eq!(write("2026-12-01T17:00:00Z"), "deny");
+    assert_eq!(write("1796115599"), "deny"); // 08:59:59 that day, in epoch seconds
+    // Reads do not depend on the time.
+    assert_eq!(
+        simulate("policies/business-hours.yaml", "s3:GetObject", &["arn:aws:s3:::reports/a"])["decision"],
+        "allow"
+    );
+}

@@ -161,5 +161,63 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
         }
         statements.push(Value::Object(entry));
     }
+    if let Some(lookups) = lookup_statement(document) {
+        statements.push(lookups);
+    }
     json!({ "Version": IAM_POLICY_VERSION, "Statement": statements })
+}
+
+/// The reads awsgate makes to learn condition keys (tags, a table's key schema), on the
+/// resources of the statements that test them: without them the role could not answer the
+/// look-ups and every such condition would fail closed.
+fn lookup_statement(document: &PolicyDocument) -> Option<Value> {
+    let mut actions: Vec<&str> = Vec::new();
+    let mut resources: Vec<String> = Vec::new();
+    for statement in &document.statements {
+        let services: Vec<String> = statement
+            .actions
+            .iter()
+            .map(|a| a.value.split_once(':').map_or("*", |(s, _)| s).to_ascii_lowercase())
+            .collect();
+        let uses = |service: &str| statement.not_actions || services.iter().any(|s| s == "*" || s == service);
+        let mut needed: Vec<&str> = Vec::new();
+        for condition in &statement.conditions {
+            let key = condition.key.as_str();
+            if key.starts_with("aws:resourcetag/") {
+                if uses("dynamodb") {
+                    needed.push("dynamodb:ListTagsOfResource");
+                }
+                if uses("sqs") {
+                    needed.push("sqs:ListQueueTags");
+                }
+            } else if key.starts_with("s3:existingobjecttag/") {
+                needed.push("s3:GetObjectTagging");
+            } else if key == "dynamodb:leadingkeys" {
+                needed.push("dynamodb:DescribeTable");
+            }
+        }
+        if needed.is_empty() {
+            continue;
+        }
+        for action in needed {
+            if !actions.contains(&action) {
+                actions.push(action);
+            }
+        }
+        let scope: Vec<String> = if statement.not_resources {
+            vec!["*".to_string()]
+        } else {
+            statement.resources.iter().map(|r| r.value.clone()).collect()
+        };
+        for resource in scope {
+            if !resources.contains(&resource) {
+                resources.push(resource);
+            }
+        }
+    }
+    if actions.is_empty() {
+        return None;
+    }
+    actions.sort_unstable();
+    Some(json!({ "Sid": "AwsgateConditionLookups", "Effect": "Allow", "Action": actions, "Resource": resources }))
 }
