@@ -111,7 +111,7 @@ pub struct LookupFailure {
 
 /// Builds the call's context: globals, the arguments' keys, and the look-ups that a
 /// statement which could decide the request tests. Look-ups run one after another (a
-/// call touches one or two resources) and each is bounded by the SDK's timeouts.
+/// call touches one or two resources), each within `timeout`.
 pub async fn request_context(
     policy: &Policy,
     request: &Request<'_>,
@@ -119,6 +119,7 @@ pub async fn request_context(
     mut context: Context,
     aws: &Aws,
     cache: &FactCache,
+    timeout: Duration,
 ) -> (Context, Vec<LookupFailure>) {
     for (key, values) in prepared.context {
         context.set(key, values.clone());
@@ -138,11 +139,18 @@ pub async fn request_context(
         }
         let facts = match cache.get(&lookup.cache_key) {
             Some(facts) => Ok(facts),
-            None => (lookup.fetch)(aws.clone(), lookup.arn.clone()).await.map(|facts| {
-                let facts = Arc::new(facts);
-                cache.put(lookup.cache_key.clone(), Arc::clone(&facts));
-                facts
-            }),
+            None => match tokio::time::timeout(timeout, (lookup.fetch)(aws.clone(), lookup.arn.clone())).await {
+                Ok(fetched) => fetched.map(|facts| {
+                    let facts = Arc::new(facts);
+                    cache.put(lookup.cache_key.clone(), Arc::clone(&facts));
+                    facts
+                }),
+                Err(_) => Err(crate::catalog::AwsFailure {
+                    code: "Timeout".into(),
+                    message: "the look-up did not finish in time".into(),
+                    request_id: None,
+                }),
+            },
         };
         match facts {
             Ok(facts) => {

@@ -233,6 +233,7 @@ impl Gateway {
             globals.clone(),
             &shared.aws,
             &shared.facts,
+            Duration::from_secs(policy.document().limits.call_timeout_seconds),
         );
         let (call_context, failures) = tokio::select! {
             biased;

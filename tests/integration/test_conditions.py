@@ -206,3 +206,29 @@ statements:
         assert not failed and out["body"] == "ok", out
         out = denied(await call(c, "s3_get_object", bucket="docs", key="secret.txt"))
         assert "`secret`" in out["reason"], out
+
+
+async def test_queue_tags_scope_sends(binary, aws, tmp_path):
+    aws.sqs.create_queue(QueueName="agent-jobs", tags={"agent": "allowed"})
+    aws.sqs.create_queue(QueueName="billing")
+    policy = f"""
+version: 1
+region: us-east-1
+account: "{ACCOUNT}"
+services: [sqs]
+statements:
+  - sid: TaggedQueues
+    effect: allow
+    actions: [sqs:SendMessage]
+    resources: ["arn:aws:sqs:us-east-1:{ACCOUNT}:*"]
+    conditions:
+      StringEquals: {{"aws:ResourceTag/agent": "allowed"}}
+"""
+    async with gateway(binary, aws, tmp_path, policy) as c:
+        failed, out = await call(c, "sqs_send_message", queue_url=aws.queue_url("agent-jobs"), message_body="go")
+        assert not failed, out
+        denied(await call(c, "sqs_send_message", queue_url=aws.queue_url("billing"), message_body="no"))
+    messages = aws.sqs.receive_message(QueueUrl=aws.queue_url("billing"), WaitTimeSeconds=0).get("Messages", [])
+    assert messages == []
+    sent = aws.sqs.receive_message(QueueUrl=aws.queue_url("agent-jobs"), WaitTimeSeconds=0).get("Messages", [])
+    assert [m["Body"] for m in sent] == ["go"]
