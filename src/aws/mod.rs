@@ -24,6 +24,11 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sts: aws_sdk_sts::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub ssm: aws_sdk_ssm::Client,
     /// Set when the role needs an MFA code from a human.
     pub mfa: Option<Arc<Mfa>>,
 }
@@ -102,6 +107,11 @@ impl Aws {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
             mfa: None,
         }
     }
@@ -120,7 +130,22 @@ impl Aws {
             sqs: aws_sdk_sqs::Client::from_conf(
                 self.sqs.config().to_builder().retry_config(no_retries.clone()).build(),
             ),
-            sts: aws_sdk_sts::Client::from_conf(self.sts.config().to_builder().retry_config(no_retries).build()),
+            sts: aws_sdk_sts::Client::from_conf(
+                self.sts.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                self.sns.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                self.lambda.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                self.logs.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                self.cloudwatch.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(self.ssm.config().to_builder().retry_config(no_retries).build()),
             mfa: self.mfa.clone(),
         }
     }

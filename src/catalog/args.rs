@@ -23,6 +23,10 @@ pub enum Kind {
     Object,
     /// An object of strings (`expression_attribute_names`).
     TextMap,
+    /// A JSON list of at most `max` items (log events, metric data).
+    List {
+        max: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +68,7 @@ pub fn schema(args: &[Arg]) -> Map<String, Value> {
             Kind::Json => json!({}),
             Kind::Object => json!({ "type": "object" }),
             Kind::TextMap => json!({ "type": "object", "additionalProperties": { "type": "string" } }),
+            Kind::List { max } => json!({ "type": "array", "maxItems": max }),
         };
         if let Value::Object(p) = &mut property {
             p.insert("description".into(), Value::String(arg.description.into()));
@@ -136,6 +141,18 @@ impl Arguments {
 
     pub fn object(&self, name: &str) -> Result<&Map<String, Value>, ArgumentError> {
         self.opt_object(name).ok_or_else(|| invalid(format!("missing argument `{name}`")))
+    }
+
+    pub fn opt_json(&self, name: &str) -> Option<&Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    pub fn list(&self, name: &str) -> Result<&[Value], ArgumentError> {
+        self.map
+            .get(name)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .ok_or_else(|| invalid(format!("missing argument `{name}`")))
     }
 
     pub fn opt_object(&self, name: &str) -> Option<&Map<String, Value>> {
@@ -277,6 +294,10 @@ fn check_kind(arg: &Arg, value: &Value) -> Result<(), String> {
         },
         (Kind::Boolean, Value::Bool(_)) | (Kind::Json, _) | (Kind::Object, Value::Object(_)) => Ok(()),
         (Kind::TextMap, Value::Object(map)) if map.values().all(Value::is_string) => Ok(()),
+        (Kind::List { max }, Value::Array(items)) if items.len() > max => {
+            Err(format!("`{name}` has {} items; at most {max}", items.len()))
+        }
+        (Kind::List { .. }, Value::Array(_)) => Ok(()),
         (kind, value) => Err(format!("`{name}` must be {}; got {}", expected(kind), json_type(value))),
     }
 }
@@ -289,6 +310,7 @@ fn expected(kind: Kind) -> &'static str {
         Kind::Json => "a JSON value",
         Kind::Object => "an object",
         Kind::TextMap => "an object of strings",
+        Kind::List { .. } => "a list",
     }
 }
 

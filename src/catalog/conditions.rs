@@ -57,6 +57,8 @@ pub const SQS_KEYS: &[ConditionKey] = &[key(
     ],
 )];
 
+pub const CLOUDWATCH_KEYS: &[ConditionKey] = &[key("cloudwatch:namespace", KeyType::String, &["PutMetricData"])];
+
 /// Adds the tag look-ups a call's resources need: an S3 object's tags for
 /// `s3:ExistingObjectTag/`, a table's or a queue's tags for `aws:ResourceTag/`.
 pub fn add_tag_lookups(service: &str, action: &str, prepared: &mut Prepared) {

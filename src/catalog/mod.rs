@@ -8,10 +8,15 @@
 
 pub mod args;
 pub mod call;
+mod cloudwatch;
 pub mod conditions;
 mod dynamodb;
+mod lambda;
+mod logs;
 mod s3;
+mod sns;
 mod sqs;
+mod ssm;
 mod sts;
 
 use crate::aws::Scope;
@@ -49,6 +54,11 @@ pub enum ResourceShape {
     Object,
     Table,
     Queue,
+    Topic,
+    Function,
+    Parameter,
+    LogGroup,
+    LogStream,
 }
 
 impl ResourceShape {
@@ -73,6 +83,15 @@ impl ResourceShape {
             ResourceShape::Object => "arn:${Partition}:s3:::${Bucket}/${Key}",
             ResourceShape::Table => "arn:${Partition}:dynamodb:${Region}:${Account}:table/${Table}",
             ResourceShape::Queue => "arn:${Partition}:sqs:${Region}:${Account}:${QueueName}",
+            ResourceShape::Topic => "arn:${Partition}:sns:${Region}:${Account}:${TopicName}",
+            ResourceShape::Function => "arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}",
+            ResourceShape::Parameter => {
+                "arn:${Partition}:ssm:${Region}:${Account}:parameter/${ParameterNameWithoutLeadingSlash}"
+            }
+            ResourceShape::LogGroup => "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}",
+            ResourceShape::LogStream => {
+                "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}"
+            }
         }
     }
 }
@@ -194,6 +213,51 @@ const SERVICES: &[Service] = &[
             condition_keys: conditions::SQS_KEYS,
         },
         tools: sqs::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "sns",
+            actions: sns::IAM_ACTIONS,
+            tool_actions: sns::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
+        tools: sns::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "lambda",
+            actions: lambda::IAM_ACTIONS,
+            tool_actions: lambda::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
+        tools: lambda::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "logs",
+            actions: logs::IAM_ACTIONS,
+            tool_actions: logs::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
+        tools: logs::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "cloudwatch",
+            actions: cloudwatch::IAM_ACTIONS,
+            tool_actions: cloudwatch::TOOL_ACTIONS,
+            condition_keys: conditions::CLOUDWATCH_KEYS,
+        },
+        tools: cloudwatch::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "ssm",
+            actions: ssm::IAM_ACTIONS,
+            tool_actions: ssm::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
+        tools: ssm::TOOLS,
     },
     Service {
         vocabulary: ServiceVocabulary {

@@ -1,0 +1,213 @@
+"""The services beyond the first four (SNS, Lambda, CloudWatch Logs, CloudWatch, SSM
+Parameter Store), through the Python MCP SDK against moto: each tool on an allowed
+resource with its effect checked through boto3, and on a denied resource with nothing
+changed in AWS. The tricky ARNs: an SSM parameter with slashes, a qualified Lambda."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.request
+import zipfile
+
+import boto3
+import pytest
+
+from conftest import ACCOUNT, REGION
+from test_tools import call, gateway
+
+pytestmark = pytest.mark.anyio
+
+A = f"arn:aws:{{}}:{REGION}:{ACCOUNT}"
+
+POLICY = f"""
+version: 1
+region: {REGION}
+account: "{ACCOUNT}"
+limits:
+  calls_per_minute: 0
+statements:
+  - sid: Listing
+    effect: allow
+    actions: [sns:ListTopics, lambda:ListFunctions, logs:DescribeLogGroups, cloudwatch:ListMetrics,
+              cloudwatch:GetMetricData]
+    resources: ["*"]
+  - sid: AgentTopics
+    effect: allow
+    actions: ["sns:*"]
+    resources: ["{A.format('sns')}:agent-*"]
+  - sid: ReportFunction
+    effect: allow
+    actions: [lambda:GetFunction, lambda:InvokeFunction]
+    resources: ["{A.format('lambda')}:function:report"]
+  - sid: AgentLogs
+    effect: allow
+    actions: ["logs:*"]
+    resources: ["{A.format('logs')}:log-group:/agents/*"]
+  - sid: AgentMetrics
+    effect: allow
+    actions: [cloudwatch:PutMetricData]
+    resources: ["*"]
+    conditions:
+      StringEquals: {{"cloudwatch:namespace": "Agents"}}
+  - sid: ProdParameters
+    effect: allow
+    actions: [ssm:GetParameter, ssm:GetParametersByPath]
+    resources: ["{A.format('ssm')}:parameter/prod/app/*", "{A.format('ssm')}:parameter/prod/app"]
+"""
+
+
+async def call_with(client, tool: str, arguments: dict):
+    """`call` for tools that take an argument named `name`."""
+    result = await client.call_tool(tool, arguments)
+    return bool(result.is_error), result.structured_content
+
+
+def denied(outcome) -> dict:
+    is_error, content = outcome
+    assert is_error and content["error"] == "AccessDenied", content
+    return content
+
+
+def ok(outcome) -> dict:
+    is_error, content = outcome
+    assert not is_error, content
+    return content
+
+
+async def test_sns(binary, aws, tmp_path):
+    sns = boto3.client("sns", endpoint_url=aws.endpoint, region_name=REGION,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    other = sns.create_topic(Name="billing")["TopicArn"]
+    async with gateway(binary, aws, tmp_path, POLICY) as c:
+        created = ok(await call_with(c, "sns_create_topic", {"name": "agent-alerts"}))
+        arn = created["topic_arn"]
+        assert arn == f"{A.format('sns')}:agent-alerts"
+        denied(await call_with(c, "sns_create_topic", {"name": "payroll"}))
+        listed = ok(await call(c, "sns_list_topics"))
+        assert arn in listed["topic_arns"] and other in listed["topic_arns"]
+        attributes = ok(await call(c, "sns_get_topic_attributes", topic_arn=arn))
+        assert attributes["attributes"]["TopicArn"] == arn
+        published = ok(await call(c, "sns_publish", topic_arn=arn, message="disk full", subject="alert"))
+        assert published["message_id"]
+        denied(await call(c, "sns_publish", topic_arn=other, message="no"))
+        is_error, out = await call(c, "sns_publish", topic_arn=arn.replace(REGION, "eu-west-1"), message="x")
+        assert is_error and out["error"] == "InvalidArgument" and "eu-west-1" in out["message"], out
+    names = [t["TopicArn"].rsplit(":", 1)[1] for t in sns.list_topics()["Topics"]]
+    assert sorted(names) == ["agent-alerts", "billing"]
+
+
+def lambda_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+async def test_lambda_with_qualified_arns(binary, aws, tmp_path):
+    request = urllib.request.Request(f"{aws.endpoint}/moto-api/config", method="POST",
+                                     data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
+    kwargs = dict(endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                  aws_secret_access_key="testing")
+    iam = boto3.client("iam", **kwargs)
+    role = iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = boto3.client("lambda", **kwargs)
+    for name in ("report", "payroll"):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+                            Code={"ZipFile": lambda_zip()}, Publish=True)
+    async with gateway(binary, aws, tmp_path, POLICY) as c:
+        listed = ok(await call(c, "lambda_list_functions"))
+        assert sorted(f["name"] for f in listed["functions"]) == ["payroll", "report"]
+        described = ok(await call(c, "lambda_get_function", function_name="report"))
+        assert described["function"]["name"] == "report"
+        # By ARN and by partial ARN: the same function, the same decision.
+        ok(await call(c, "lambda_get_function", function_name=f"{A.format('lambda')}:function:report"))
+        ok(await call(c, "lambda_get_function", function_name=f"{ACCOUNT}:function:report"))
+        denied(await call(c, "lambda_get_function", function_name="payroll"))
+        # The policy names the unqualified function: a version is another resource to IAM.
+        out = denied(await call(c, "lambda_get_function", function_name="report", qualifier="1"))
+        assert out["resource"] == f"{A.format('lambda')}:function:report:1", out
+        denied(await call(c, "lambda_invoke", function_name="report:1"))
+        invoked = ok(await call(c, "lambda_invoke", function_name="report", payload={"order": 7}))
+        assert invoked["status_code"] == 200, invoked
+        denied(await call(c, "lambda_invoke", function_name="payroll", payload={}))
+        is_error, out = await call(c, "lambda_invoke", function_name="report:1", qualifier="2")
+        assert is_error and out["error"] == "InvalidArgument", out
+
+
+async def test_logs(binary, aws, tmp_path):
+    logs = boto3.client("logs", endpoint_url=aws.endpoint, region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    logs.create_log_group(logGroupName="/billing/app")
+    async with gateway(binary, aws, tmp_path, POLICY) as c:
+        ok(await call(c, "logs_create_log_group", log_group_name="/agents/orders"))
+        denied(await call(c, "logs_create_log_group", log_group_name="/payroll"))
+        ok(await call(c, "logs_create_log_stream", log_group_name="/agents/orders", log_stream_name="run-1"))
+        now = int(time.time() * 1000)
+        sent = ok(await call(c, "logs_put_log_events", log_group_name="/agents/orders", log_stream_name="run-1",
+                             log_events=[{"timestamp": now, "message": "started"}, {"timestamp": now + 1, "message": "ERROR x"}]))
+        assert sent["sent"] == 2
+        denied(await call(c, "logs_put_log_events", log_group_name="/billing/app", log_stream_name="s",
+                          log_events=[{"timestamp": now, "message": "no"}]))
+        groups = ok(await call(c, "logs_describe_log_groups"))
+        assert {g["name"] for g in groups["log_groups"]} == {"/agents/orders", "/billing/app"}
+        streams = ok(await call(c, "logs_describe_log_streams", log_group_name="/agents/orders"))
+        assert [s["name"] for s in streams["log_streams"]] == ["run-1"]
+        events = ok(await call(c, "logs_get_log_events", log_group_name="/agents/orders", log_stream_name="run-1",
+                               start_from_head=True))
+        assert [e["message"] for e in events["events"]] == ["started", "ERROR x"]
+        filtered = ok(await call(c, "logs_filter_log_events", log_group_name="/agents/orders", filter_pattern="ERROR"))
+        assert [e["message"] for e in filtered["events"]] == ["ERROR x"]
+        denied(await call(c, "logs_filter_log_events", log_group_name="/billing/app"))
+        is_error, out = await call(c, "logs_put_log_events", log_group_name="/agents/orders", log_stream_name="run-1",
+                                   log_events=[{"message": "no timestamp"}])
+        assert is_error and out["error"] == "InvalidArgument" and "log_events[0]" in out["message"], out
+    assert logs.describe_log_streams(logGroupName="/billing/app")["logStreams"] == []
+    names = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    assert "/payroll" not in names
+
+
+async def test_cloudwatch_namespace_condition(binary, aws, tmp_path):
+    cw = boto3.client("cloudwatch", endpoint_url=aws.endpoint, region_name=REGION,
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    async with gateway(binary, aws, tmp_path, POLICY) as c:
+        ok(await call(c, "cloudwatch_put_metric_data", namespace="Agents",
+                      metric_data=[{"metric_name": "Orders", "value": 3, "unit": "Count", "dimensions": {"team": "a"}}]))
+        out = denied(await call(c, "cloudwatch_put_metric_data", namespace="Billing",
+                                metric_data=[{"metric_name": "Orders", "value": 1}]))
+        assert "cloudwatch:namespace" in out["reason"], out
+        listed = ok(await call(c, "cloudwatch_list_metrics", namespace="Agents"))
+        assert [m["metric_name"] for m in listed["metrics"]] == ["Orders"]
+        now = int(time.time())
+        data = ok(await call(c, "cloudwatch_get_metric_data", start_time=now - 3600, end_time=now + 60,
+                             metric_data_queries=[{"id": "q", "namespace": "Agents", "metric_name": "Orders",
+                                                   "dimensions": {"team": "a"}, "stat": "Sum", "period": 60}]))
+        assert sum(data["results"][0]["values"]) == 3, data
+    assert cw.list_metrics(Namespace="Billing")["Metrics"] == []
+
+
+async def test_ssm_parameters_with_slashes(binary, aws, tmp_path):
+    ssm = boto3.client("ssm", endpoint_url=aws.endpoint, region_name=REGION,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ssm.put_parameter(Name="/prod/app/db_host", Value="db.internal", Type="String")
+    ssm.put_parameter(Name="/prod/app/db_password", Value="s3cret", Type="SecureString")
+    ssm.put_parameter(Name="/prod/payroll/key", Value="no", Type="String")
+    async with gateway(binary, aws, tmp_path, POLICY) as c:
+        host = ok(await call_with(c, "ssm_get_parameter", {"name": "/prod/app/db_host"}))
+        assert host["parameter"]["value"] == "db.internal"
+        secret = ok(await call_with(c, "ssm_get_parameter", {"name": "/prod/app/db_password"}))
+        assert secret["parameter"]["value"] != "s3cret"
+        secret = ok(await call_with(c, "ssm_get_parameter", {"name": "/prod/app/db_password", "with_decryption": True}))
+        assert secret["parameter"]["value"] == "s3cret"
+        out = denied(await call_with(c, "ssm_get_parameter", {"name": "/prod/payroll/key"}))
+        assert out["resource"] == f"{A.format('ssm')}:parameter/prod/payroll/key", out
+        by_path = ok(await call(c, "ssm_get_parameters_by_path", path="/prod/app"))
+        assert sorted(p["name"] for p in by_path["parameters"]) == ["/prod/app/db_host", "/prod/app/db_password"]
+        denied(await call(c, "ssm_get_parameters_by_path", path="/prod", recursive=True))
+        is_error, out = await call_with(c, "ssm_get_parameter", {"name": "/prod/app/db_host:1"})
+        assert is_error and out["error"] == "InvalidArgument", out
+    records = (tmp_path / "audit.jsonl").read_text()
+    assert "s3cret" not in records
