@@ -91,7 +91,7 @@ pub fn global_context(caller: &Caller, region: &str) -> Context {
 /// The condition keys of a prepared call (its run function stays behind: it is not `Sync`).
 #[derive(Debug, Clone, Copy)]
 pub struct PreparedKeys<'a> {
-    pub context: &'a [(&'static str, Vec<String>)],
+    pub context: &'a [(String, Vec<String>)],
     pub unknown: &'a [&'static str],
     pub lookups: &'a [Lookup],
 }
@@ -100,6 +100,43 @@ impl<'a> PreparedKeys<'a> {
     pub fn of(prepared: &'a Prepared) -> PreparedKeys<'a> {
         PreparedKeys { context: &prepared.context, unknown: &prepared.unknown, lookups: &prepared.lookups }
     }
+}
+
+/// Looks up the ARNs of the resources a call names by name or alias, and puts them in
+/// `resources` (and in each resolution's slot, for the call). A name AWS does not know
+/// keeps the ARN built from it. A failed look-up is an error: the gate cannot judge what
+/// it cannot name, so the call is refused.
+pub async fn resolve_resources(
+    resources: &mut [String],
+    resolve: &[crate::catalog::Resolve],
+    aws: &Aws,
+    cache: &FactCache,
+    timeout: Duration,
+) -> Result<(), crate::catalog::AwsFailure> {
+    for item in resolve {
+        let facts = match cache.get(&item.cache_key) {
+            Some(facts) => facts,
+            None => {
+                let fetched = tokio::time::timeout(timeout, (item.fetch)(aws.clone(), item.given.clone()))
+                    .await
+                    .map_err(|_| crate::catalog::AwsFailure {
+                        code: "Timeout".into(),
+                        message: "the look-up did not finish in time".into(),
+                        request_id: None,
+                    })??;
+                let facts = Arc::new(fetched);
+                cache.put(item.cache_key.clone(), Arc::clone(&facts));
+                facts
+            }
+        };
+        if let Some((_, arn)) = facts.iter().find(|(k, _)| k == "arn")
+            && let Some(slot) = resources.get_mut(item.resource)
+        {
+            slot.clone_from(arn);
+            let _ = item.slot.set(arn.clone());
+        }
+    }
+    Ok(())
 }
 
 /// A look-up that failed, for the log.

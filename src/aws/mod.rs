@@ -29,6 +29,8 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
+    pub kms: aws_sdk_kms::Client,
     /// Set when the role needs an MFA code from a human.
     pub mfa: Option<Arc<Mfa>>,
 }
@@ -112,6 +114,8 @@ impl Aws {
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(config),
+            kms: aws_sdk_kms::Client::new(config),
             mfa: None,
         }
     }
@@ -145,7 +149,13 @@ impl Aws {
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                 self.cloudwatch.config().to_builder().retry_config(no_retries.clone()).build(),
             ),
-            ssm: aws_sdk_ssm::Client::from_conf(self.ssm.config().to_builder().retry_config(no_retries).build()),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                self.ssm.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            secretsmanager: aws_sdk_secretsmanager::Client::from_conf(
+                self.secretsmanager.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            kms: aws_sdk_kms::Client::from_conf(self.kms.config().to_builder().retry_config(no_retries).build()),
             mfa: self.mfa.clone(),
         }
     }

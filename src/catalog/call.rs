@@ -96,17 +96,40 @@ impl std::fmt::Debug for Lookup {
     }
 }
 
+/// A resource the call names by something other than the ARN IAM judges (a secret's name
+/// without its random suffix, a KMS alias): awsgate asks AWS for the ARN before the gate
+/// decides, and the call then acts on exactly that ARN.
+pub struct Resolve {
+    /// The request's resource (index) the ARN replaces.
+    pub resource: usize,
+    /// What the agent gave (a name, an alias, an ARN), passed to `fetch`.
+    pub given: String,
+    pub cache_key: String,
+    /// Answers `[("arn", ARN)]`, or nothing when AWS knows no such resource.
+    pub fetch: fn(Aws, String) -> FactsFuture,
+    /// Where the call finds the ARN once resolved.
+    pub slot: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+impl std::fmt::Debug for Resolve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolve").field("resource", &self.resource).field("given", &self.given).finish_non_exhaustive()
+    }
+}
+
 /// A validated call: the resources it touches (ARNs, or `*`), the condition keys its
 /// arguments determine, and how to run it.
 pub struct Prepared {
     pub resources: Vec<String>,
     /// Condition keys (lowercase) and their values, for every resource of the call.
-    pub context: Vec<(&'static str, Vec<String>)>,
+    pub context: Vec<(String, Vec<String>)>,
     /// Condition keys that need a look-up in AWS.
     pub lookups: Vec<Lookup>,
     /// Condition keys AWS documents for the call that awsgate cannot read from it: a
     /// statement that tests them fails closed.
     pub unknown: Vec<&'static str>,
+    /// Resources to look up before the gate decides.
+    pub resolve: Vec<Resolve>,
     run: Box<dyn FnOnce(Aws, CallOptions) -> CallFuture + Send>,
 }
 
@@ -117,6 +140,7 @@ impl std::fmt::Debug for Prepared {
             .field("context", &self.context)
             .field("lookups", &self.lookups)
             .field("unknown", &self.unknown)
+            .field("resolve", &self.resolve)
             .finish_non_exhaustive()
     }
 }
@@ -132,20 +156,26 @@ impl Prepared {
             context: Vec::new(),
             lookups: Vec::new(),
             unknown: Vec::new(),
+            resolve: Vec::new(),
             run: Box::new(move |aws, options| Box::pin(run(aws, options))),
         }
     }
 
     /// Adds a condition key the arguments determine; `None` leaves it out of the request.
-    pub fn with_key(mut self, key: &'static str, values: Option<Vec<String>>) -> Prepared {
+    pub fn with_key(mut self, key: impl Into<String>, values: Option<Vec<String>>) -> Prepared {
         if let Some(values) = values {
-            self.context.push((key, values));
+            self.context.push((key.into(), values));
         }
         self
     }
 
     pub fn with_unknown(mut self, key: &'static str) -> Prepared {
         self.unknown.push(key);
+        self
+    }
+
+    pub fn with_resolve(mut self, resolve: Resolve) -> Prepared {
+        self.resolve.push(resolve);
         self
     }
 

@@ -57,6 +57,17 @@ pub const SQS_KEYS: &[ConditionKey] = &[key(
     ],
 )];
 
+pub const SECRETSMANAGER_KEYS: &[ConditionKey] = &[
+    key("secretsmanager:VersionStage", KeyType::String, &["GetSecretValue"]),
+    key("secretsmanager:VersionId", KeyType::String, &["GetSecretValue"]),
+];
+
+pub const KMS_KEYS: &[ConditionKey] = &[
+    key("kms:RequestAlias", KeyType::String, &["DescribeKey", "Encrypt", "Decrypt"]),
+    key("kms:EncryptionContext:", KeyType::String, &["Encrypt", "Decrypt"]),
+    multi("kms:EncryptionContextKeys", &["Encrypt", "Decrypt"]),
+];
+
 pub const CLOUDWATCH_KEYS: &[ConditionKey] = &[key("cloudwatch:namespace", KeyType::String, &["PutMetricData"])];
 
 /// Adds the tag look-ups a call's resources need: an S3 object's tags for

@@ -11,9 +11,11 @@ pub mod call;
 mod cloudwatch;
 pub mod conditions;
 mod dynamodb;
+mod kms;
 mod lambda;
 mod logs;
 mod s3;
+mod secretsmanager;
 mod sns;
 mod sqs;
 mod ssm;
@@ -22,7 +24,7 @@ mod sts;
 use crate::aws::Scope;
 use crate::policy::{ApprovalSummary, Policy, ServiceVocabulary, Vocabulary};
 use args::{Arg, ArgumentError, Arguments};
-pub use call::{AwsFailure, CallOptions, CallOutput, Facts, Lookup, Prepared, describe_sdk_error, fit_output};
+pub use call::{AwsFailure, CallOptions, CallOutput, Facts, Lookup, Prepared, Resolve, describe_sdk_error, fit_output};
 
 /// How a tool's call affects AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub enum ResourceShape {
     Parameter,
     LogGroup,
     LogStream,
+    Secret,
+    Key,
 }
 
 impl ResourceShape {
@@ -88,6 +92,8 @@ impl ResourceShape {
             ResourceShape::Parameter => {
                 "arn:${Partition}:ssm:${Region}:${Account}:parameter/${ParameterNameWithoutLeadingSlash}"
             }
+            ResourceShape::Secret => "arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}",
+            ResourceShape::Key => "arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",
             ResourceShape::LogGroup => "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}",
             ResourceShape::LogStream => {
                 "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}"
@@ -231,6 +237,24 @@ const SERVICES: &[Service] = &[
             condition_keys: &[],
         },
         tools: lambda::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "secretsmanager",
+            actions: secretsmanager::IAM_ACTIONS,
+            tool_actions: secretsmanager::TOOL_ACTIONS,
+            condition_keys: conditions::SECRETSMANAGER_KEYS,
+        },
+        tools: secretsmanager::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "kms",
+            actions: kms::IAM_ACTIONS,
+            tool_actions: kms::TOOL_ACTIONS,
+            condition_keys: conditions::KMS_KEYS,
+        },
+        tools: kms::TOOLS,
     },
     Service {
         vocabulary: ServiceVocabulary {

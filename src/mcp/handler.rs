@@ -202,13 +202,40 @@ impl Gateway {
         };
         let action = spec.iam_action();
         trace.action = Some(action.clone());
-        let prepared = match spec.prepare(params.arguments.clone(), &shared.scope) {
+        let mut prepared = match spec.prepare(params.arguments.clone(), &shared.scope) {
             Ok(prepared) => prepared,
             Err(error) => {
                 trace.result("invalid", Some("InvalidArgument"), None).await;
                 return error_result(json!({ "error": "InvalidArgument", "message": error.0 }));
             }
         };
+        if !prepared.resolve.is_empty() {
+            let limit = Duration::from_secs(policy.document().limits.call_timeout_seconds);
+            let resolving = conditions::resolve_resources(
+                &mut prepared.resources,
+                &prepared.resolve,
+                &shared.aws,
+                &shared.facts,
+                limit,
+            );
+            let resolved = tokio::select! {
+                biased;
+                () = context.ct.cancelled() => return trace.cancelled("while awsgate looked up the resource's ARN").await,
+                resolved = resolving => resolved,
+            };
+            if let Err(failure) = resolved {
+                trace.resources = prepared.resources.clone();
+                trace.result("error", Some(&failure.code), None).await;
+                return error_result(json!({
+                    "error": failure.code,
+                    "message": format!(
+                        "awsgate could not look up the ARN of `{}` to judge the call ({}); nothing was sent to AWS",
+                        prepared.resources.first().map_or("?", String::as_str),
+                        failure.message
+                    ),
+                }));
+            }
+        }
         trace.resources = prepared.resources.clone();
         let resources: Vec<&str> = prepared.resources.iter().map(String::as_str).collect();
         let mut caller = shared.caller.clone();

@@ -49,8 +49,9 @@ impl KeyType {
 /// A condition key awsgate supplies for some of its tools' actions.
 #[derive(Debug, Clone, Copy)]
 pub struct ConditionKey {
-    /// AWS's spelling. A name ending in `/` is a family completed by a tag key
-    /// (`aws:ResourceTag/` stands for `aws:ResourceTag/${TagKey}`).
+    /// AWS's spelling. A name ending in `/` or in a second `:` is a family completed by a
+    /// key (`aws:ResourceTag/` stands for `aws:ResourceTag/${TagKey}`,
+    /// `kms:EncryptionContext:` for `kms:EncryptionContext:${EncryptionContextKey}`).
     pub name: &'static str,
     pub kind: KeyType,
     /// Several values per request (`dynamodb:LeadingKeys`): meant for `ForAllValues:` or
@@ -62,9 +63,13 @@ pub struct ConditionKey {
 
 impl ConditionKey {
     /// Does this entry name `key` (lowercase)?
+    pub fn is_family(&self) -> bool {
+        self.name.ends_with('/') || self.name.matches(':').count() > 1
+    }
+
     pub fn names(&self, key: &str) -> bool {
         let name = self.name;
-        if name.ends_with('/') {
+        if self.is_family() {
             key.len() > name.len() && key.get(..name.len()).is_some_and(|p| p.eq_ignore_ascii_case(name))
         } else {
             name.eq_ignore_ascii_case(key)

@@ -211,3 +211,95 @@ async def test_ssm_parameters_with_slashes(binary, aws, tmp_path):
         assert is_error and out["error"] == "InvalidArgument", out
     records = (tmp_path / "audit.jsonl").read_text()
     assert "s3cret" not in records
+
+
+def secrets_policy(key_arn: str) -> str:
+    return f"""
+version: 1
+region: {REGION}
+account: "{ACCOUNT}"
+limits:
+  calls_per_minute: 0
+statements:
+  - sid: AppSecrets
+    effect: allow
+    actions: [secretsmanager:GetSecretValue, secretsmanager:DescribeSecret]
+    resources: ["{A.format('secretsmanager')}:secret:prod/app/*"]
+  - sid: NeverTheAdminSecret
+    effect: deny
+    actions: ["secretsmanager:*"]
+    resources: ["{A.format('secretsmanager')}:secret:prod/app/admin-??????"]
+  - sid: Listing
+    effect: allow
+    actions: [secretsmanager:ListSecrets, kms:ListAliases]
+    resources: ["*"]
+  - sid: AgentKey
+    effect: allow
+    actions: [kms:DescribeKey, kms:Encrypt, kms:Decrypt]
+    resources: ["{key_arn}"]
+"""
+
+
+async def test_secrets_by_name_and_arn_are_judged_on_the_real_arn(binary, aws, tmp_path):
+    from faultproxy import FaultProxy
+
+    kwargs = dict(endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                  aws_secret_access_key="testing")
+    sm = boto3.client("secretsmanager", **kwargs)
+    db = sm.create_secret(Name="prod/app/db", SecretString="hunter2")["ARN"]
+    admin = sm.create_secret(Name="prod/app/admin", SecretString="root-pw")["ARN"]
+    sm.create_secret(Name="prod/billing/db", SecretString="no")
+    assert db.rsplit("-", 1)[1].isalnum() and len(db.rsplit("-", 1)[1]) == 6
+    proxy = FaultProxy(int(aws.endpoint.rsplit(":", 1)[1]))
+    try:
+        async with gateway(binary, proxy.endpoint, tmp_path, secrets_policy(f"{A.format('kms')}:key/none")) as c:
+            by_name = ok(await call(c, "secretsmanager_get_secret_value", secret_id="prod/app/db"))
+            assert by_name["secret_string"] == "hunter2" and by_name["arn"] == db
+            ok(await call(c, "secretsmanager_get_secret_value", secret_id="prod/app/db"))
+            # Resolved once, then cached.
+            assert proxy.forwarded["DescribeSecret"] == 1, proxy.forwarded
+            by_arn = ok(await call(c, "secretsmanager_get_secret_value", secret_id=db))
+            assert by_arn["secret_string"] == "hunter2"
+            described = ok(await call(c, "secretsmanager_describe_secret", secret_id="prod/app/db"))
+            assert described["arn"] == db and "secret_string" not in described
+            # The deny names the suffixed ARN; a name or a partial ARN cannot slip past it.
+            out = denied(await call(c, "secretsmanager_get_secret_value", secret_id="prod/app/admin"))
+            assert out["resource"] == admin and out["statement"] == "NeverTheAdminSecret", out
+            denied(await call(c, "secretsmanager_get_secret_value",
+                              secret_id=f"{A.format('secretsmanager')}:secret:prod/app/admin"))
+            denied(await call(c, "secretsmanager_get_secret_value", secret_id="prod/billing/db"))
+            listed = ok(await call(c, "secretsmanager_list_secrets"))
+            assert {s["name"] for s in listed["secrets"]} == {"prod/app/db", "prod/app/admin", "prod/billing/db"}
+            missing = await call(c, "secretsmanager_get_secret_value", secret_id="prod/app/none")
+            assert missing[0] and missing[1]["error"] == "ResourceNotFoundException", missing
+    finally:
+        proxy.close()
+    records = (tmp_path / "audit.jsonl").read_text()
+    assert "hunter2" not in records and "root-pw" not in records
+
+
+async def test_kms_alias_is_judged_as_its_key(binary, aws, tmp_path):
+    kwargs = dict(endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                  aws_secret_access_key="testing")
+    kms = boto3.client("kms", **kwargs)
+    agent_key = kms.create_key(Description="agent")["KeyMetadata"]
+    other_key = kms.create_key(Description="other")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/agent", TargetKeyId=agent_key["KeyId"])
+    kms.create_alias(AliasName="alias/other", TargetKeyId=other_key["KeyId"])
+    async with gateway(binary, aws, tmp_path, secrets_policy(agent_key["Arn"])) as c:
+        sealed = ok(await call(c, "kms_encrypt", key_id="alias/agent", plaintext="launch code",
+                               encryption_context={"purpose": "test"}))
+        opened = ok(await call(c, "kms_decrypt", key_id=agent_key["KeyId"], ciphertext_blob=sealed["ciphertext_blob"],
+                               encryption_context={"purpose": "test"}))
+        assert opened["plaintext"] == "launch code"
+        described = ok(await call(c, "kms_describe_key", key_id=f"{A.format('kms')}:alias/agent"))
+        assert described["key"]["arn"] == agent_key["Arn"]
+        out = denied(await call(c, "kms_encrypt", key_id="alias/other", plaintext="x"))
+        assert out["resource"] == other_key["Arn"], out
+        denied(await call(c, "kms_describe_key", key_id=other_key["Arn"]))
+        is_error, out = await call(c, "kms_decrypt", ciphertext_blob=sealed["ciphertext_blob"])
+        assert is_error and out["error"] == "InvalidArgument" and "key_id" in out["message"], out
+        aliases = ok(await call(c, "kms_list_aliases"))
+        assert "alias/agent" in {a["name"] for a in aliases["aliases"]}
+    records = (tmp_path / "audit.jsonl").read_text()
+    assert "launch code" not in records

@@ -246,5 +246,9 @@ fn service_of(key: &str) -> &str {
 
 /// `aws:ResourceTag/${TagKey}` for a tag family, else the key's name.
 fn display_name(key: &ConditionKey) -> String {
-    if key.name.ends_with('/') { format!("{}${{TagKey}}", key.name) } else { key.name.to_string() }
+    match key.name {
+        name if name.ends_with('/') => format!("{name}${{TagKey}}"),
+        name if key.is_family() => format!("{name}${{Key}}"),
+        name => name.to_string(),
+    }
 }
