@@ -31,6 +31,9 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub kms: aws_sdk_kms::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub ec2: aws_sdk_ec2::Client,
     /// Set when the role needs an MFA code from a human.
     pub mfa: Option<Arc<Mfa>>,
 }
@@ -116,6 +119,9 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::new(config),
             secretsmanager: aws_sdk_secretsmanager::Client::new(config),
             kms: aws_sdk_kms::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            rds: aws_sdk_rds::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
             mfa: None,
         }
     }
@@ -155,7 +161,16 @@ impl Aws {
             secretsmanager: aws_sdk_secretsmanager::Client::from_conf(
                 self.secretsmanager.config().to_builder().retry_config(no_retries.clone()).build(),
             ),
-            kms: aws_sdk_kms::Client::from_conf(self.kms.config().to_builder().retry_config(no_retries).build()),
+            kms: aws_sdk_kms::Client::from_conf(
+                self.kms.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                self.iam.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            rds: aws_sdk_rds::Client::from_conf(
+                self.rds.config().to_builder().retry_config(no_retries.clone()).build(),
+            ),
+            ec2: aws_sdk_ec2::Client::from_conf(self.ec2.config().to_builder().retry_config(no_retries).build()),
             mfa: self.mfa.clone(),
         }
     }

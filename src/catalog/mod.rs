@@ -11,9 +11,12 @@ pub mod call;
 mod cloudwatch;
 pub mod conditions;
 mod dynamodb;
+mod ec2;
+mod iam;
 mod kms;
 mod lambda;
 mod logs;
+mod rds;
 mod s3;
 mod secretsmanager;
 mod sns;
@@ -63,6 +66,13 @@ pub enum ResourceShape {
     LogStream,
     Secret,
     Key,
+    User,
+    Role,
+    DbInstance,
+    Instance,
+    Volume,
+    /// Any EC2 resource `create_tags` takes, by its id's prefix.
+    Ec2Resource,
 }
 
 impl ResourceShape {
@@ -92,6 +102,12 @@ impl ResourceShape {
             ResourceShape::Parameter => {
                 "arn:${Partition}:ssm:${Region}:${Account}:parameter/${ParameterNameWithoutLeadingSlash}"
             }
+            ResourceShape::User => "arn:${Partition}:iam::${Account}:user/${UserNameWithPath}",
+            ResourceShape::Role => "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",
+            ResourceShape::DbInstance => "arn:${Partition}:rds:${Region}:${Account}:db:${DbInstanceName}",
+            ResourceShape::Instance => "arn:${Partition}:ec2:${Region}:${Account}:instance/${InstanceId}",
+            ResourceShape::Volume => "arn:${Partition}:ec2:${Region}:${Account}:volume/${VolumeId}",
+            ResourceShape::Ec2Resource => "arn:${Partition}:ec2:${Region}:${Account}:${ResourceType}/${ResourceId}",
             ResourceShape::Secret => "arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}",
             ResourceShape::Key => "arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}",
             ResourceShape::LogGroup => "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}",
@@ -282,6 +298,33 @@ const SERVICES: &[Service] = &[
             condition_keys: &[],
         },
         tools: ssm::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "ec2",
+            actions: ec2::IAM_ACTIONS,
+            tool_actions: ec2::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
+        tools: ec2::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "iam",
+            actions: iam::IAM_ACTIONS,
+            tool_actions: iam::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
+        tools: iam::TOOLS,
+    },
+    Service {
+        vocabulary: ServiceVocabulary {
+            name: "rds",
+            actions: rds::IAM_ACTIONS,
+            tool_actions: rds::TOOL_ACTIONS,
+            condition_keys: &[],
+        },
+        tools: rds::TOOLS,
     },
     Service {
         vocabulary: ServiceVocabulary {

@@ -303,3 +303,108 @@ async def test_kms_alias_is_judged_as_its_key(binary, aws, tmp_path):
         assert "alias/agent" in {a["name"] for a in aliases["aliases"]}
     records = (tmp_path / "audit.jsonl").read_text()
     assert "launch code" not in records
+
+
+OPS_POLICY = f"""
+version: 1
+region: {REGION}
+account: "{ACCOUNT}"
+limits:
+  calls_per_minute: 0
+statements:
+  - sid: Describe
+    effect: allow
+    actions: [ec2:DescribeInstances, ec2:DescribeVolumes, ec2:DescribeRegions, iam:ListRoles, rds:DescribeDBInstances]
+    resources: ["*"]
+  - sid: ServiceRoles
+    effect: allow
+    actions: [iam:GetRole]
+    resources: ["arn:aws:iam::{ACCOUNT}:role/service/*"]
+  - sid: Agents
+    effect: allow
+    actions: [iam:GetUser]
+    resources: ["arn:aws:iam::{ACCOUNT}:user/agents/*"]
+  - sid: TeamInstances
+    effect: allow
+    actions: [ec2:StartInstances, ec2:StopInstances, ec2:CreateTags]
+    resources: ["arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*"]
+  - sid: NotTheDatabaseHost
+    effect: deny
+    actions: ["ec2:*"]
+    resources: ["arn:aws:ec2:{REGION}:{ACCOUNT}:instance/${{DB_HOST}}"]
+  - sid: Snapshots
+    effect: allow
+    actions: [ec2:CreateSnapshot]
+    resources: ["arn:aws:ec2:{REGION}:{ACCOUNT}:volume/${{VOLUME}}", "arn:aws:ec2:{REGION}::snapshot/*"]
+"""
+
+
+async def test_iam_roles_and_users_with_paths(binary, aws, tmp_path):
+    iam = boto3.client("iam", endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    deployer = iam.create_role(RoleName="deployer", Path="/service/", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                  "Action": "sts:AssumeRole"}]}))["Role"]
+    admin = iam.create_role(RoleName="admin", AssumeRolePolicyDocument="{}")["Role"]
+    iam.create_user(UserName="bot", Path="/agents/")
+    iam.create_user(UserName="alice")
+    policy = OPS_POLICY.replace("${DB_HOST}", "i-00000000").replace("${VOLUME}", "vol-00000000")
+    async with gateway(binary, aws, tmp_path, policy) as c:
+        role = ok(await call(c, "iam_get_role", role_name="deployer"))["role"]
+        assert role["arn"] == deployer["Arn"] and role["path"] == "/service/"
+        assert role["assume_role_policy_document"]["Statement"][0]["Action"] == "sts:AssumeRole"
+        out = denied(await call(c, "iam_get_role", role_name="admin"))
+        assert out["resource"] == admin["Arn"], out
+        assert ok(await call(c, "iam_get_user", user_name="bot"))["user"]["path"] == "/agents/"
+        denied(await call(c, "iam_get_user", user_name="alice"))
+        roles = ok(await call(c, "iam_list_roles", path_prefix="/service/"))
+        assert [r["name"] for r in roles["roles"]] == ["deployer"]
+
+
+async def test_ec2_and_rds(binary, aws, tmp_path):
+    kwargs = dict(endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                  aws_secret_access_key="testing")
+    ec2 = boto3.client("ec2", **kwargs)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    app, db = [i["InstanceId"] for i in ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2)["Instances"]]
+    volume = ec2.create_volume(Size=1, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    other_volume = ec2.create_volume(Size=1, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    rds = boto3.client("rds", **kwargs)
+    rds.create_db_instance(DBInstanceIdentifier="orders-db", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           MasterUsername="admin", MasterUserPassword="password123", AllocatedStorage=20)
+    policy = OPS_POLICY.replace("${DB_HOST}", db).replace("${VOLUME}", volume)
+    async with gateway(binary, aws, tmp_path, policy) as c:
+        described = ok(await call(c, "ec2_describe_instances", instance_ids=[app, db]))
+        assert {i["instance_id"] for i in described["instances"]} == {app, db}
+        running = ok(await call(c, "ec2_describe_instances", filters={"instance-state-name": ["running"]}))
+        assert len(running["instances"]) == 2
+        regions = ok(await call(c, "ec2_describe_regions"))
+        assert REGION in {r["name"] for r in regions["regions"]}
+        stopped = ok(await call(c, "ec2_stop_instances", instance_ids=[app]))
+        assert stopped["instances"][0]["instance_id"] == app
+        # Every instance is judged: one denied one stops the whole call.
+        out = denied(await call(c, "ec2_stop_instances", instance_ids=[app, db]))
+        assert out["statement"] == "NotTheDatabaseHost" and db in out["resource"], out
+        ok(await call(c, "ec2_start_instances", instance_ids=[app]))
+        ok(await call(c, "ec2_create_tags", resources=[app], tags={"owner": "agent"}))
+        out = denied(await call(c, "ec2_create_tags", resources=[app, volume], tags={"owner": "agent"}))
+        assert out["resource"] == f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/{volume}", out
+        snapshot = ok(await call(c, "ec2_create_snapshot", volume_id=volume, description="before the change"))
+        assert snapshot["snapshot_id"].startswith("snap-")
+        denied(await call(c, "ec2_create_snapshot", volume_id=other_volume))
+        volumes = ok(await call(c, "ec2_describe_volumes", volume_ids=[volume]))
+        assert volumes["volumes"][0]["volume_id"] == volume
+        is_error, out = await call(c, "ec2_stop_instances", instance_ids=["web-1"])
+        assert is_error and out["error"] == "InvalidArgument", out
+        instances = ok(await call(c, "rds_describe_db_instances"))
+        assert [d["identifier"] for d in instances["db_instances"]] == ["orders-db"]
+        one = ok(await call(c, "rds_describe_db_instances", db_instance_identifier="orders-db"))
+        assert one["db_instances"][0]["engine"] == "postgres"
+    states = {i["InstanceId"]: i["State"]["Name"]
+              for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    assert states[db] == "running"
+    tags = {t["Key"]: t["Value"] for t in ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [app]}])["Tags"]}
+    assert tags == {"owner": "agent"}
+    assert ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [volume]}])["Tags"] == []
+    snapshot_volumes = [s["VolumeId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]]
+    assert volume in snapshot_volumes and other_volume not in snapshot_volumes
