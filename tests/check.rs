@@ -52,7 +52,7 @@ fn key_errors_point_at_the_offending_text() {
         out.contains("bad-actions.yaml:6:9: error: unknown action `s3:GetObjects`; did you mean `s3:GetObject`?"),
         "{out}"
     );
-    assert!(out.contains("bad-actions.yaml:10:9: warning: awsgate has no tools for service `rds`"), "{out}");
+    assert!(out.contains("bad-actions.yaml:10:9: warning: awsgate has no tools for service `redshift`"), "{out}");
     let (out, _) = check(&dir, "unknown-keys.yaml");
     assert!(
         out.contains("unknown-keys.yaml:3:1: error: unknown key `statments` in the policy; did you mean `statements`?"),

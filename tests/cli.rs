@@ -159,13 +159,27 @@ fn reports_team_denies_private_and_asks_approval_for_uploads() {
 }
 
 #[test]
-fn iam_minimal_loads_with_services_awsgate_has_no_tools_for() {
+fn iam_minimal_runs_with_real_tools_and_keeps_other_services() {
     let p = "policies/iam-minimal.json";
     let check = awsgate(&["check", p]);
     assert_eq!(check.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&check.stdout);
-    assert!(stdout.contains("no tools for service `rds`") && stdout.contains("no tools for service `ec2`"), "{stdout}");
+    assert!(stdout.contains("no tools for service `redshift`"), "{stdout}");
+    assert!(!stdout.contains("`rds`") && !stdout.contains("`ec2`"), "{stdout}");
+    let tools = stdout_json(&awsgate(&["tools", "--policy", p, "--json"]));
+    let names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for tool in [
+        "rds_describe_db_instances",
+        "ec2_describe_instances",
+        "cloudwatch_get_metric_data",
+        "sns_publish",
+        "logs_put_log_events",
+        "kms_decrypt",
+    ] {
+        assert!(names.contains(&tool), "{tool} missing from {names:?}");
+    }
     assert_eq!(simulate(p, "rds:DescribeDBInstances", &["*"])["decision"], "allow");
+    assert_eq!(simulate(p, "redshift:DescribeClusters", &["*"])["decision"], "allow");
     assert_eq!(
         simulate(p, "sqs:SendMessage", &["arn:aws:sqs:eu-west-1:123456789012:vendor-jobs"])["decision"],
         "allow"

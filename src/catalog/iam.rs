@@ -132,7 +132,7 @@ fn get_role(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> 
         let role = out.role().map(|r| {
             let trust = r
                 .assume_role_policy_document()
-                .map(|d| percent_decode(d))
+                .map(percent_decode)
                 .map(|d| serde_json::from_str::<Value>(&d).unwrap_or(Value::String(d)));
             json!({
                 "name": r.role_name(),
