@@ -40,6 +40,10 @@ statements:
     effect: allow
     actions: [s3:GetObject]
     resources: ["arn:aws:s3:::bench/*"]
+  - sid: Parameters
+    effect: allow
+    actions: [ssm:GetParameter]
+    resources: ["arn:aws:ssm:us-east-1:123456789012:parameter/bench/*"]
 """
 
 def large_policy(statements: int) -> str:
@@ -184,6 +188,8 @@ def main() -> None:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
         s3.create_bucket(Bucket="bench")
         s3.put_object(Bucket="bench", Key="object.txt", Body=b"x" * 1024)
+        ssm = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+        ssm.put_parameter(Name="/bench/db/host", Value="db.internal", Type="String")
         with tempfile.TemporaryDirectory() as tmp:
             policy = Path(tmp) / "bench.yaml"
             policy.write_text(POLICY)
@@ -218,6 +224,13 @@ def main() -> None:
             through = timed(lambda: server.request("tools/call", allowed), iterations)
             direct = timed(lambda: s3.get_object(Bucket="bench", Key="object.txt")["Body"].read(), iterations)
             deny = timed(lambda: server.request("tools/call", denied), iterations)
+            parameter = {"name": "ssm_get_parameter", "arguments": {"name": "/bench/db/host"}}
+            assert not server.request("tools/call", parameter)["result"].get("isError")
+            for _ in range(20):
+                server.request("tools/call", parameter)
+                ssm.get_parameter(Name="/bench/db/host")
+            through_ssm = timed(lambda: server.request("tools/call", parameter), iterations)
+            direct_ssm = timed(lambda: ssm.get_parameter(Name="/bench/db/host"), iterations)
             rss, peak = server.rss_kib()
             server.close()
             deny_http, ping_http = http_denied_calls(binary, policy, env, denied, iterations)
@@ -233,6 +246,8 @@ def main() -> None:
         ("the same, 10,000 statements", f"{median(cold_large):.0f} ms", "median of 5 starts"),
         ("s3_get_object through awsgate", f"{median(through):.2f} ms", f"median of {iterations}, 1 KiB object"),
         ("GetObject direct with boto3", f"{median(direct):.2f} ms", f"median of {iterations}, same object"),
+        ("ssm_get_parameter through awsgate", f"{median(through_ssm):.2f} ms", f"median of {iterations}"),
+        ("GetParameter direct with boto3", f"{median(direct_ssm):.2f} ms", f"median of {iterations}, same parameter"),
         ("denied call round trip", f"{median(deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),
         ("the same over kept-alive HTTP", f"{median(deny_http) * 1000:.0f} µs", f"median of {iterations}, one connection"),
         ("a ping over that connection", f"{median(ping_http) * 1000:.0f} µs", "baseline: HTTP and MCP, no gate"),

@@ -441,3 +441,40 @@ fn business_hours_allows_writes_only_inside_the_window() {
         "allow"
     );
 }
+
+#[test]
+fn the_service_starter_policies_decide_as_their_comments_say() {
+    let decide = |policy: &str, action: &str, resource: &str| {
+        let out = simulate(policy, action, &[resource]);
+        (out["decision"].as_str().unwrap().to_string(), out["approval"].as_str().unwrap().to_string())
+    };
+    let allow = |approval: &str| ("allow".to_string(), approval.to_string());
+    let deny = ("deny".to_string(), "not_required".to_string());
+
+    let p = "policies/ec2-operator.yaml";
+    assert_eq!(decide(p, "ec2:DescribeInstances", "*"), allow("not_required"));
+    let instance = "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0";
+    assert_eq!(decide(p, "ec2:StopInstances", instance), allow("required"));
+    assert_eq!(decide(p, "ec2:StartInstances", instance), allow("required"));
+    assert_eq!(decide(p, "ec2:CreateTags", instance), deny);
+
+    let p = "policies/secrets-reader.yaml";
+    let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/db-AbCdEf";
+    assert_eq!(decide(p, "secretsmanager:GetSecretValue", secret), allow("required"));
+    let other = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/billing/db-AbCdEf";
+    assert_eq!(decide(p, "secretsmanager:GetSecretValue", other), deny);
+    assert_eq!(decide(p, "secretsmanager:DescribeSecret", other), allow("not_required"));
+
+    let p = "policies/lambda-invoker.yaml";
+    let function = "arn:aws:lambda:us-east-1:123456789012:function:report-daily";
+    assert_eq!(decide(p, "lambda:InvokeFunction", function), allow("not_required"));
+    assert_eq!(decide(p, "lambda:InvokeFunction", &format!("{function}:prod")), allow("not_required"));
+    assert_eq!(decide(p, "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:payroll"), deny);
+
+    let p = "policies/logs-reader.yaml";
+    let group = "arn:aws:logs:us-east-1:123456789012:log-group:/app/orders";
+    assert_eq!(decide(p, "logs:FilterLogEvents", group), allow("not_required"));
+    assert_eq!(decide(p, "logs:GetLogEvents", &format!("{group}:log-stream:run-1")), allow("not_required"));
+    assert_eq!(decide(p, "logs:PutLogEvents", &format!("{group}:log-stream:run-1")), deny);
+    assert_eq!(decide(p, "logs:FilterLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x"), deny);
+}
