@@ -24,7 +24,10 @@ build:
 python-env:
 	scripts/python-env.sh
 
-integration: build
+## The binary the integration tests run is the one `cargo test` builds (with the features
+## the dev-dependencies turn on), so `make test` compiles the AWS SDK crates once, not twice.
+integration:
+	$(CARGO) test --all-targets --no-run
 	AWSGATE_BIN=$(AWSGATE) .venv/bin/python -m pytest tests/integration -q -p no:cacheprovider
 
 ## A local emulator, seeded; awsgate on a starter policy, driven by a real MCP client.
