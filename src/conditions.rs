@@ -103,9 +103,10 @@ impl<'a> PreparedKeys<'a> {
 }
 
 /// Looks up the ARNs of the resources a call names by name or alias, and puts them in
-/// `resources` (and in each resolution's slot, for the call). A name AWS does not know
-/// keeps the ARN built from it. A failed look-up is an error: the gate cannot judge what
-/// it cannot name, so the call is refused.
+/// `resources` (and in each resolution's slot, for the call). A failed look-up, a name AWS
+/// does not know included, is an error: the gate cannot judge what it cannot name, so the
+/// call is refused. Only answers that name an ARN are cached: a name that does not exist
+/// now may exist in a moment, with an ARN a policy would judge differently.
 pub async fn resolve_resources(
     resources: &mut [String],
     resolve: &[crate::catalog::Resolve],
@@ -125,16 +126,23 @@ pub async fn resolve_resources(
                         request_id: None,
                     })??;
                 let facts = Arc::new(fetched);
-                cache.put(item.cache_key.clone(), Arc::clone(&facts));
+                if facts.iter().any(|(k, _)| k == "arn") {
+                    cache.put(item.cache_key.clone(), Arc::clone(&facts));
+                }
                 facts
             }
         };
-        if let Some((_, arn)) = facts.iter().find(|(k, _)| k == "arn")
-            && let Some(slot) = resources.get_mut(item.resource)
-        {
+        let Some((_, arn)) = facts.iter().find(|(k, _)| k == "arn") else {
+            return Err(crate::catalog::AwsFailure {
+                code: "InvalidResponse".into(),
+                message: format!("AWS named no ARN for `{}`", item.given),
+                request_id: None,
+            });
+        };
+        if let Some(slot) = resources.get_mut(item.resource) {
             slot.clone_from(arn);
-            let _ = item.slot.set(arn.clone());
         }
+        let _ = item.slot.set(arn.clone());
     }
     Ok(())
 }

@@ -105,10 +105,36 @@ pub struct Resolve {
     /// What the agent gave (a name, an alias, an ARN), passed to `fetch`.
     pub given: String,
     pub cache_key: String,
-    /// Answers `[("arn", ARN)]`, or nothing when AWS knows no such resource.
+    /// Answers `[("arn", ARN)]`; AWS's error when it knows no such resource.
     pub fetch: fn(Aws, String) -> FactsFuture,
     /// Where the call finds the ARN once resolved.
     pub slot: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+impl Resolve {
+    /// A resolution of `given` for the request's resource `resource`, and the handle the
+    /// call reads the ARN from.
+    pub fn new(
+        resource: usize,
+        given: String,
+        cache_key: String,
+        fetch: fn(Aws, String) -> FactsFuture,
+    ) -> (Resolve, ResolvedArn) {
+        let slot = std::sync::Arc::new(std::sync::OnceLock::new());
+        (Resolve { resource, given, cache_key, fetch, slot: std::sync::Arc::clone(&slot) }, ResolvedArn(slot))
+    }
+}
+
+/// The ARN a resolution found, as the call reads it.
+#[derive(Debug, Clone)]
+pub struct ResolvedArn(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl ResolvedArn {
+    /// The resolved ARN; `given` if the call runs without one (the gate only lets a call
+    /// run after its resolution succeeded, so this is a fallback, not a path).
+    pub fn or(&self, given: String) -> String {
+        self.0.get().cloned().unwrap_or(given)
+    }
 }
 
 impl std::fmt::Debug for Resolve {

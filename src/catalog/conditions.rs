@@ -43,19 +43,8 @@ pub const DYNAMODB_KEYS: &[ConditionKey] = &[
     ),
 ];
 
-pub const SQS_KEYS: &[ConditionKey] = &[key(
-    "aws:ResourceTag/",
-    KeyType::String,
-    &[
-        "GetQueueUrl",
-        "GetQueueAttributes",
-        "SendMessage",
-        "ReceiveMessage",
-        "DeleteMessage",
-        "ChangeMessageVisibility",
-        "PurgeQueue",
-    ],
-)];
+/// Every SQS tool that acts on a queue (all but `ListQueues`, which has no resource to tag).
+pub const SQS_KEYS: &[ConditionKey] = &[key("aws:ResourceTag/", KeyType::String, &[])];
 
 pub const SECRETSMANAGER_KEYS: &[ConditionKey] = &[
     key("secretsmanager:VersionStage", KeyType::String, &["GetSecretValue"]),

@@ -4,12 +4,10 @@
 //! so a policy on `role/service/*` is judged as AWS would. The role needs `iam:GetRole` /
 //! `iam:GetUser` on the entities the policy names. IAM ARNs have no region.
 
-use std::sync::{Arc, OnceLock};
-
 use serde_json::{Value, json};
 
 use super::args::{ArgumentError, Arguments, Kind, SHORT, optional, required};
-use super::call::{Facts, FactsFuture, Prepared, Resolve, describe_sdk_error, output};
+use super::call::{FactsFuture, Prepared, Resolve, ResolvedArn, describe_sdk_error, output};
 use super::{Access, READS, ResourceShape, ToolSpec};
 use crate::aws::{Aws, Scope};
 
@@ -71,44 +69,52 @@ fn entity_name(args: &Arguments, name: &str) -> Result<String, ArgumentError> {
 
 fn resolve_role(aws: Aws, name: String) -> FactsFuture {
     Box::pin(async move {
-        match aws.iam.get_role().role_name(&name).send().await {
-            Ok(out) => Ok(out.role().map(|r| vec![("arn".to_string(), r.arn().to_string())]).unwrap_or_default()),
-            Err(error) => not_found_is_empty(describe_sdk_error(&error)),
-        }
+        let out = aws.iam.get_role().role_name(&name).send().await.map_err(|e| describe_sdk_error(&e))?;
+        Ok(out.role().map(|r| vec![("arn".to_string(), r.arn().to_string())]).unwrap_or_default())
     })
 }
 
 fn resolve_user(aws: Aws, name: String) -> FactsFuture {
     Box::pin(async move {
-        match aws.iam.get_user().user_name(&name).send().await {
-            Ok(out) => Ok(out.user().map(|u| vec![("arn".to_string(), u.arn().to_string())]).unwrap_or_default()),
-            Err(error) => not_found_is_empty(describe_sdk_error(&error)),
-        }
+        let out = aws.iam.get_user().user_name(&name).send().await.map_err(|e| describe_sdk_error(&e))?;
+        Ok(out.user().map(|u| vec![("arn".to_string(), u.arn().to_string())]).unwrap_or_default())
     })
 }
 
-fn not_found_is_empty(failure: super::AwsFailure) -> Result<Facts, super::AwsFailure> {
-    if failure.code == "NoSuchEntity" { Ok(Facts::new()) } else { Err(failure) }
+/// The entity's ARN judged until resolved: the one it has on the root path.
+fn entity(
+    scope: &Scope,
+    kind: &str,
+    name: &str,
+    fetch: fn(Aws, String) -> FactsFuture,
+) -> (String, Resolve, ResolvedArn) {
+    let arn = format!("arn:{}:iam::{}:{kind}/{name}", scope.partition, scope.account);
+    let (resolve, judged) = Resolve::new(0, name.to_string(), format!("iam {kind} {name}"), fetch);
+    (arn, resolve, judged)
 }
 
-/// The entity's ARN judged until resolved: the one it has on the root path.
-fn entity(scope: &Scope, kind: &str, name: &str, fetch: fn(Aws, String) -> FactsFuture) -> (String, Resolve) {
-    let arn = format!("arn:{}:iam::{}:{kind}/{name}", scope.partition, scope.account);
-    let resolve = Resolve {
-        resource: 0,
-        given: name.to_string(),
-        cache_key: format!("iam {kind} {name}"),
-        fetch,
-        slot: Arc::new(OnceLock::new()),
-    };
-    (arn, resolve)
+/// IAM's Get calls take a name, not an ARN: an answer for another ARN than the one judged
+/// (the entity was replaced under another path since it was resolved) is withheld.
+fn same_entity(judged: &ResolvedArn, answered: &str) -> Result<(), super::AwsFailure> {
+    let judged = judged.or(answered.to_string());
+    if judged == answered {
+        return Ok(());
+    }
+    Err(super::AwsFailure {
+        code: "ResourceChanged".into(),
+        message: format!("`{answered}` is not `{judged}`, the entity the gate judged; call again"),
+        request_id: None,
+    })
 }
 
 fn get_user(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
     let name = entity_name(args, "user_name")?;
-    let (arn, resolve) = entity(scope, "user", &name, resolve_user);
+    let (arn, resolve, judged) = entity(scope, "user", &name, resolve_user);
     Ok(Prepared::new(vec![arn], move |aws, _| async move {
         let out = aws.iam.get_user().user_name(&name).send().await.map_err(|e| describe_sdk_error(&e))?;
+        if let Some(user) = out.user() {
+            same_entity(&judged, user.arn())?;
+        }
         let user = out.user().map(|u| {
             json!({
                 "name": u.user_name(),
@@ -126,9 +132,12 @@ fn get_user(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> 
 
 fn get_role(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
     let name = entity_name(args, "role_name")?;
-    let (arn, resolve) = entity(scope, "role", &name, resolve_role);
+    let (arn, resolve, judged) = entity(scope, "role", &name, resolve_role);
     Ok(Prepared::new(vec![arn], move |aws, _| async move {
         let out = aws.iam.get_role().role_name(&name).send().await.map_err(|e| describe_sdk_error(&e))?;
+        if let Some(role) = out.role() {
+            same_entity(&judged, role.arn())?;
+        }
         let role = out.role().map(|r| {
             let trust = r
                 .assume_role_policy_document()

@@ -5,14 +5,12 @@
 //! `Decrypt` takes `key_id` too: without it the key is unknown until AWS decrypts, so
 //! the gate could not judge it. Plaintexts reach the agent, never a log or an audit record.
 
-use std::sync::{Arc, OnceLock};
-
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::args::{Arg, ArgumentError, Arguments, Kind, SHORT, optional, required};
-use super::call::{Facts, FactsFuture, Prepared, Resolve, describe_sdk_error, output};
+use super::call::{FactsFuture, Prepared, Resolve, ResolvedArn, describe_sdk_error, output};
 use super::{Access, Annotations, READS, ResourceShape, ToolSpec};
 use crate::aws::{Aws, Scope};
 
@@ -83,12 +81,20 @@ pub const TOOL_ACTIONS: &[&str] = &["ListAliases", "DescribeKey", "Encrypt", "De
 struct KeyTarget {
     /// The ARN judged: the key's, or until resolved the alias's.
     arn: String,
-    /// `key_id` as given, used if AWS does not know the alias.
+    /// `key_id` as given: what the call sends when it names the key itself.
     given: String,
     /// The alias named, for `kms:RequestAlias`.
     alias: Option<String>,
     resolve: Option<Resolve>,
-    slot: Arc<OnceLock<String>>,
+    slot: Option<ResolvedArn>,
+}
+
+impl KeyTarget {
+    /// What the call sends: the key ARN an alias resolved to, else `key_id` as given.
+    fn key(&self) -> impl Fn() -> String + Send + 'static {
+        let (slot, given) = (self.slot.clone(), self.given.clone());
+        move || slot.as_ref().map_or_else(|| given.clone(), |slot| slot.or(given.clone()))
+    }
 }
 
 fn is_key_id(text: &str) -> bool {
@@ -120,14 +126,13 @@ fn key_target(args: &Arguments, scope: &Scope) -> Result<KeyTarget, ArgumentErro
         }
         _ => return Err(bad_key(&given, scope)),
     };
-    let slot = Arc::new(OnceLock::new());
-    let resolve = alias.as_ref().map(|_| Resolve {
-        resource: 0,
-        given: given.clone(),
-        cache_key: format!("kms {arn}"),
-        fetch: resolve_key,
-        slot: Arc::clone(&slot),
-    });
+    let (resolve, slot) = match alias {
+        Some(_) => {
+            let (resolve, slot) = Resolve::new(0, given.clone(), format!("kms {arn}"), resolve_key);
+            (Some(resolve), Some(slot))
+        }
+        None => (None, None),
+    };
     Ok(KeyTarget { arn, given, alias, resolve, slot })
 }
 
@@ -141,17 +146,12 @@ fn bad_key(given: &str, scope: &Scope) -> ArgumentError {
 
 fn resolve_key(aws: Aws, key: String) -> FactsFuture {
     Box::pin(async move {
-        match aws.kms.describe_key().key_id(&key).send().await {
-            Ok(out) => Ok(out
-                .key_metadata()
-                .and_then(|m| m.arn())
-                .map(|arn| vec![("arn".to_string(), arn.to_string())])
-                .unwrap_or_default()),
-            Err(error) => {
-                let failure = describe_sdk_error(&error);
-                if failure.code == "NotFoundException" { Ok(Facts::new()) } else { Err(failure) }
-            }
-        }
+        let out = aws.kms.describe_key().key_id(&key).send().await.map_err(|e| describe_sdk_error(&e))?;
+        Ok(out
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .map(|arn| vec![("arn".to_string(), arn.to_string())])
+            .unwrap_or_default())
     })
 }
 
@@ -201,9 +201,9 @@ fn list_aliases(args: &Arguments, _: &Scope) -> Result<Prepared, ArgumentError> 
 
 fn describe_key(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
     let target = key_target(args, scope)?;
-    let (slot, given) = (Arc::clone(&target.slot), target.given.clone());
+    let key_of = target.key();
     let prepared = Prepared::new(vec![target.arn.clone()], move |aws, _| async move {
-        let key = slot.get().cloned().unwrap_or(given);
+        let key = key_of();
         let out = aws.kms.describe_key().key_id(&key).send().await.map_err(|e| describe_sdk_error(&e))?;
         let metadata = out.key_metadata().map(|m| {
             json!({
@@ -226,9 +226,9 @@ fn encrypt(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
     let target = key_target(args, scope)?;
     let plaintext = args.text("plaintext")?.as_bytes().to_vec();
     let context = context_map(args);
-    let (slot, given) = (Arc::clone(&target.slot), target.given.clone());
+    let key_of = target.key();
     let prepared = Prepared::new(vec![target.arn.clone()], move |aws, _| async move {
-        let key = slot.get().cloned().unwrap_or(given);
+        let key = key_of();
         let out = aws
             .kms
             .encrypt()
@@ -251,9 +251,9 @@ fn decrypt(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
         .decode(text.trim())
         .map_err(|_| ArgumentError("`ciphertext_blob` must be base64".into()))?;
     let context = context_map(args);
-    let (slot, given) = (Arc::clone(&target.slot), target.given.clone());
+    let key_of = target.key();
     let prepared = Prepared::new(vec![target.arn.clone()], move |aws, _| async move {
-        let key = slot.get().cloned().unwrap_or(given);
+        let key = key_of();
         let out = aws
             .kms
             .decrypt()

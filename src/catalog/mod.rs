@@ -27,7 +27,9 @@ mod sts;
 use crate::aws::Scope;
 use crate::policy::{ApprovalSummary, Policy, ServiceVocabulary, Vocabulary};
 use args::{Arg, ArgumentError, Arguments};
-pub use call::{AwsFailure, CallOptions, CallOutput, Facts, Lookup, Prepared, Resolve, describe_sdk_error, fit_output};
+pub use call::{
+    AwsFailure, CallOptions, CallOutput, Facts, Lookup, Prepared, Resolve, ResolvedArn, describe_sdk_error, fit_output,
+};
 
 /// How a tool's call affects AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,17 +1,16 @@
 //! AWS Secrets Manager. A secret's ARN ends in a random six-character suffix
 //! (`secret:prod/db-AbCdEf`) that its name lacks, and IAM judges the ARN. So awsgate
 //! resolves the `secret_id` an agent gives (a name, a partial or a full ARN) with
-//! `DescribeSecret` before the gate decides, caches the answer for
+//! `DescribeSecret` before the gate decides (a secret AWS does not know refuses the call
+//! with AWS's `ResourceNotFoundException`), caches the answer for
 //! `limits.tag_cache_seconds`, and calls AWS with the resolved ARN. The role needs
 //! `secretsmanager:DescribeSecret` on the secrets the policy names. Secret values reach the
 //! agent, never a log or an audit record.
 
-use std::sync::{Arc, OnceLock};
-
 use serde_json::{Value, json};
 
 use super::args::{Arg, ArgumentError, Arguments, Kind, SHORT, optional, required};
-use super::call::{Facts, FactsFuture, Prepared, Resolve, describe_sdk_error, output};
+use super::call::{FactsFuture, Prepared, Resolve, ResolvedArn, describe_sdk_error, output};
 use super::{Access, READS, ResourceShape, ToolSpec};
 use crate::aws::{Aws, Scope};
 
@@ -97,44 +96,27 @@ fn secret(args: &Arguments, scope: &Scope) -> Result<(String, String), ArgumentE
 
 fn resolve_secret(aws: Aws, id: String) -> FactsFuture {
     Box::pin(async move {
-        match aws.secretsmanager.describe_secret().secret_id(&id).send().await {
-            Ok(out) => Ok(out.arn().map(|arn| vec![("arn".to_string(), arn.to_string())]).unwrap_or_default()),
-            Err(error) => {
-                let failure = describe_sdk_error(&error);
-                // No such secret: the call is judged on the ARN its name gives.
-                if failure.code == "ResourceNotFoundException" { Ok(Facts::new()) } else { Err(failure) }
-            }
-        }
+        let out =
+            aws.secretsmanager.describe_secret().secret_id(&id).send().await.map_err(|e| describe_sdk_error(&e))?;
+        Ok(out.arn().map(|arn| vec![("arn".to_string(), arn.to_string())]).unwrap_or_default())
     })
 }
 
 /// A secret the call names: the ARN judged until resolved, its resolution, and the
-/// `secret_id` as given (used when AWS knows no such secret).
+/// `secret_id` as given.
 struct Target {
     arn: String,
     resolve: Resolve,
-    slot: Arc<OnceLock<String>>,
+    slot: ResolvedArn,
     id: String,
 }
 
 impl Target {
     fn of(args: &Arguments, scope: &Scope) -> Result<Target, ArgumentError> {
         let (id, arn) = secret(args, scope)?;
-        let slot = Arc::new(OnceLock::new());
-        let resolve = Resolve {
-            resource: 0,
-            cache_key: format!("secret {id}"),
-            given: id.clone(),
-            fetch: resolve_secret,
-            slot: Arc::clone(&slot),
-        };
+        let (resolve, slot) = Resolve::new(0, id.clone(), format!("secret {id}"), resolve_secret);
         Ok(Target { arn, resolve, slot, id })
     }
-}
-
-/// The resolved ARN, or the id as given.
-fn chosen(slot: &OnceLock<String>, id: String) -> String {
-    slot.get().cloned().unwrap_or(id)
 }
 
 fn list_secrets(args: &Arguments, _: &Scope) -> Result<Prepared, ArgumentError> {
@@ -168,7 +150,7 @@ fn list_secrets(args: &Arguments, _: &Scope) -> Result<Prepared, ArgumentError> 
 fn describe_secret(args: &Arguments, scope: &Scope) -> Result<Prepared, ArgumentError> {
     let Target { arn, resolve, slot, id } = Target::of(args, scope)?;
     let prepared = Prepared::new(vec![arn], move |aws, _| async move {
-        let target = chosen(&slot, id);
+        let target = slot.or(id);
         let out =
             aws.secretsmanager.describe_secret().secret_id(&target).send().await.map_err(|e| describe_sdk_error(&e))?;
         let stages: Vec<Value> = out
@@ -200,7 +182,7 @@ fn get_secret_value(args: &Arguments, scope: &Scope) -> Result<Prepared, Argumen
     let version = args.opt_text("version_id").map(str::to_string);
     let keys = (stage.clone().map(|s| vec![s]), version.clone().map(|v| vec![v]));
     Ok(Prepared::new(vec![arn], move |aws, _| async move {
-        let target = chosen(&slot, id);
+        let target = slot.or(id);
         let out = aws
             .secretsmanager
             .get_secret_value()

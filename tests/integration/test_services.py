@@ -247,7 +247,6 @@ async def test_secrets_by_name_and_arn_are_judged_on_the_real_arn(binary, aws, t
                   aws_secret_access_key="testing")
     sm = boto3.client("secretsmanager", **kwargs)
     db = sm.create_secret(Name="prod/app/db", SecretString="hunter2")["ARN"]
-    admin = sm.create_secret(Name="prod/app/admin", SecretString="root-pw")["ARN"]
     sm.create_secret(Name="prod/billing/db", SecretString="no")
     assert db.rsplit("-", 1)[1].isalnum() and len(db.rsplit("-", 1)[1]) == 6
     proxy = FaultProxy(int(aws.endpoint.rsplit(":", 1)[1]))
@@ -262,6 +261,12 @@ async def test_secrets_by_name_and_arn_are_judged_on_the_real_arn(binary, aws, t
             assert by_arn["secret_string"] == "hunter2"
             described = ok(await call(c, "secretsmanager_describe_secret", secret_id="prod/app/db"))
             assert described["arn"] == db and "secret_string" not in described
+            # A secret that does not exist yet refuses the call, and that answer is not cached:
+            # once it exists, it is judged by its suffixed ARN, which the deny names.
+            missing = await call(c, "secretsmanager_get_secret_value", secret_id="prod/app/admin")
+            assert missing[0] and missing[1]["error"] == "ResourceNotFoundException", missing
+            assert proxy.forwarded["GetSecretValue"] == 3, proxy.forwarded
+            admin = sm.create_secret(Name="prod/app/admin", SecretString="root-pw")["ARN"]
             # The deny names the suffixed ARN; a name or a partial ARN cannot slip past it.
             out = denied(await call(c, "secretsmanager_get_secret_value", secret_id="prod/app/admin"))
             assert out["resource"] == admin and out["statement"] == "NeverTheAdminSecret", out
@@ -270,8 +275,6 @@ async def test_secrets_by_name_and_arn_are_judged_on_the_real_arn(binary, aws, t
             denied(await call(c, "secretsmanager_get_secret_value", secret_id="prod/billing/db"))
             listed = ok(await call(c, "secretsmanager_list_secrets"))
             assert {s["name"] for s in listed["secrets"]} == {"prod/app/db", "prod/app/admin", "prod/billing/db"}
-            missing = await call(c, "secretsmanager_get_secret_value", secret_id="prod/app/none")
-            assert missing[0] and missing[1]["error"] == "ResourceNotFoundException", missing
     finally:
         proxy.close()
     records = (tmp_path / "audit.jsonl").read_text()
