@@ -2,6 +2,7 @@
 //! the standard chain (or the policy's `credentials`), and each service's client is
 //! derived from it. The agent never chooses a profile, role, region or endpoint.
 
+mod failure;
 mod role;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::config::{IdentityCache, SharedIdentityCache};
 
 use crate::policy::PolicyDocument;
+pub use failure::{AwsFailure, describe_sdk_error};
 pub use role::{AssumeRoleError, Mfa, RoleProvider};
 
 /// Renew role credentials at least this long before they expire.
@@ -195,7 +197,7 @@ impl Aws {
                     .get_caller_identity()
                     .send()
                     .await
-                    .map_err(|e| SetupError::Account(crate::catalog::describe_sdk_error(&e).message))?;
+                    .map_err(|e| SetupError::Account(describe_sdk_error(&e).message))?;
                 identity
                     .account()
                     .map(str::to_string)

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
 
-use crate::catalog::describe_sdk_error;
+use super::failure::describe_sdk_error;
 
 /// A failed assumption: the role and STS's error code and message, never a credential.
 /// The tool error finds it in the SDK error's chain and passes it on.
@@ -150,7 +150,7 @@ impl RoleProvider {
     }
 }
 
-fn describe(failure: &crate::catalog::AwsFailure) -> String {
+fn describe(failure: &super::AwsFailure) -> String {
     format!("{}: {}", failure.code, failure.message)
 }
 
