@@ -93,6 +93,11 @@ pub struct Record<'a> {
     pub call_id: &'a str,
     pub session: &'a str,
     pub client: &'a Client,
+    /// `stdio`, `http`, `sse` or `sidecar`.
+    pub transport: &'static str,
+    /// The agent key's name, for sidecar calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<&'a str>,
     pub policy: &'a str,
     pub mode: &'static str,
     pub tool: &'a str,
@@ -195,6 +200,8 @@ mod tests {
             call_id: "1",
             session: "s",
             client,
+            transport: "stdio",
+            agent: None,
             policy: "p",
             mode: "enforce",
             tool: "s3_get_object",

@@ -21,4 +21,5 @@ pub mod cli;
 pub mod conditions;
 pub mod logs;
 pub mod mcp;
+pub mod pipeline;
 pub mod policy;

@@ -100,4 +100,3 @@ fn in_chain<'e, T: std::error::Error + 'static>(error: &'e (dyn std::error::Erro
     }
     None
 }
-

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use aws_sdk_sts::operation::RequestId;
 use serde_json::{Value, json};
 
-pub use crate::aws::{AwsFailure, describe_sdk_error};
 use crate::aws::Aws;
+pub use crate::aws::{AwsFailure, describe_sdk_error};
 
 /// What a finished call returns: its JSON and AWS's request id.
 #[derive(Debug, Clone)]

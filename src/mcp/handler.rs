@@ -2,10 +2,7 @@
 //! `call_tool` runs every call the same way: rate limit -> validate arguments -> build the
 //! resource ARNs -> gate -> audit the decision -> run -> audit the result.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, Implementation, InputRequest,
@@ -17,31 +14,19 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use super::approval::{self, APPROVAL_TIMEOUT, Approvals};
-use crate::audit::{self, AuditLog, Client, Record};
-use crate::aws::{Aws, Scope};
-use crate::catalog::{self, Access, AwsFailure, CallOptions, ToolSpec};
-use crate::conditions::{self, Caller, FactCache};
-use crate::policy::{Decision, Policy, Request};
+use crate::audit::Client;
+use crate::catalog::{self, Access, CallOptions, ToolSpec};
+use crate::pipeline::{Call, CallError, Origin, Pipeline};
+use crate::policy::Policy;
 
-/// What every session shares: the compiled policy, the AWS clients, the audit log and
-/// the tools the policy exposes.
+/// What every MCP session shares: the call pipeline, the tools the policy exposes, and the
+/// approvals asked of 2026-07-28 clients.
 #[derive(Debug)]
 pub struct Shared {
-    policy: Policy,
-    aws: Aws,
-    /// The same clients without automatic retries, for calls that change AWS.
-    aws_writes: Aws,
-    scope: Scope,
-    audit: AuditLog,
+    pipeline: Arc<Pipeline>,
     tools: Vec<Listed>,
-    /// `calls_per_minute` windows, by session key.
-    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Approvals asked of 2026-07-28 clients and not yet answered.
     approvals: Approvals,
-    /// What the global condition keys say of awsgate's caller and calls.
-    caller: Caller,
-    /// Tags and key schemas looked up for conditions.
-    facts: FactCache,
 }
 
 #[derive(Debug)]
@@ -51,23 +36,13 @@ struct Listed {
 }
 
 impl Shared {
-    pub fn new(policy: Policy, aws: Aws, scope: Scope, audit: AuditLog, caller: Caller) -> Shared {
+    pub fn new(pipeline: Arc<Pipeline>) -> Shared {
+        let policy = pipeline.policy();
         let tools = catalog::tools()
             .filter(|spec| policy.lists_tool(&spec.iam_action()))
-            .map(|spec| Listed { spec, tool: describe_tool(spec, &policy) })
+            .map(|spec| Listed { spec, tool: describe_tool(spec, policy) })
             .collect();
-        Shared {
-            aws_writes: aws.without_retries(),
-            aws,
-            scope,
-            audit,
-            tools,
-            windows: Mutex::new(HashMap::new()),
-            approvals: Approvals::default(),
-            facts: FactCache::new(Duration::from_secs(policy.document().limits.tag_cache_seconds)),
-            caller,
-            policy,
-        }
+        Shared { pipeline, tools, approvals: Approvals::default() }
     }
 
     pub fn tool_names(&self) -> Vec<&'static str> {
@@ -75,7 +50,7 @@ impl Shared {
     }
 
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.pipeline.policy()
     }
 }
 
@@ -98,20 +73,20 @@ pub struct Gateway {
     shared: Arc<Shared>,
     id: Arc<str>,
     stateless: bool,
+    /// `stdio`, `sse` or `http`, for the audit records.
+    transport: &'static str,
 }
 
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
 impl Gateway {
-    /// A handler that lives as long as its session (stdio, HTTP+SSE).
-    pub fn new(shared: Arc<Shared>) -> Gateway {
-        Gateway { shared, id: uuid::Uuid::new_v4().to_string().into(), stateless: false }
+    /// A handler that lives as long as its session (`stdio`, `sse`).
+    pub fn new(shared: Arc<Shared>, transport: &'static str) -> Gateway {
+        Gateway { shared, id: uuid::Uuid::new_v4().to_string().into(), stateless: false, transport }
     }
 
     /// A handler for streamable HTTP, where a 2026-07-28 request may get a handler of
     /// its own.
     pub fn for_http(shared: Arc<Shared>) -> Gateway {
-        Gateway { stateless: true, ..Gateway::new(shared) }
+        Gateway { stateless: true, ..Gateway::new(shared, "http") }
     }
 
     /// The session a call belongs to, for its rate limit and audit records: the HTTP
@@ -125,70 +100,38 @@ impl Gateway {
         }
     }
 
-    /// Counts the call against `calls_per_minute`; `Err(seconds)` says when to retry.
-    fn admit(&self, session: &str) -> Result<(), u64> {
-        let limit = self.shared.policy.document().limits.calls_per_minute as usize;
-        if limit == 0 {
-            return Ok(());
-        }
-        let window = Duration::from_secs(60);
-        let now = Instant::now();
-        let Ok(mut windows) = self.shared.windows.lock() else { return Err(60) };
-        if windows.len() > 10_000 {
-            // Forget sessions that made no call within the window.
-            windows.retain(|_, calls| calls.back().is_some_and(|t| now.duration_since(*t) < window));
-        }
-        let calls = windows.entry(session.to_string()).or_default();
-        while calls.front().is_some_and(|t| now.duration_since(*t) >= window) {
-            calls.pop_front();
-        }
-        if calls.len() >= limit {
-            let oldest = calls.front().copied().unwrap_or(now);
-            let wait = window.saturating_sub(now.duration_since(oldest));
-            return Err(wait.as_secs().max(1));
-        }
-        calls.push_back(now);
-        Ok(())
-    }
-
     async fn call(&self, params: CallToolRequestParams, context: &RequestContext<RoleServer>) -> CallToolResponse {
         // From the request's metadata (2026-07-28) or the `initialize` handshake (earlier).
         let client =
             context.client_info().map(|info| Client { name: info.name, version: info.version }).unwrap_or_default();
-        let http_session = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.headers.get("mcp-session-id"))
-            .and_then(|id| id.to_str().ok());
-        let session = self.session_key(http_session, &client);
-        let call_id = format!("{}-{}", self.id.get(..8).unwrap_or(&self.id), CALLS.fetch_add(1, Ordering::Relaxed));
-        let started = Instant::now();
-        let shared = &self.shared;
-        let policy = &shared.policy;
-        let name = params.name.as_ref();
-        let mut trace = Trace {
-            gateway: self,
-            session: &session,
-            call_id: &call_id,
-            client: &client,
-            tool: name,
-            action: None,
-            resources: Vec::new(),
-            decision: None,
-            approval: None,
-            started,
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let http_session = parts.and_then(|parts| parts.headers.get("mcp-session-id")).and_then(|id| id.to_str().ok());
+        let origin = Origin {
+            transport: self.transport,
+            session: self.session_key(http_session, &client),
+            client,
+            agent: None,
+            source_ip: parts.and_then(|parts| parts.extensions.get::<super::http::PeerAddr>()).map(|peer| peer.0.ip()),
         };
-
-        if let Err(retry_after) = self.admit(&session) {
-            let message = format!(
-                "over this session's limit of {} calls per minute; retry after {retry_after} s",
-                policy.document().limits.calls_per_minute
-            );
-            trace.result("rate_limited", Some("RateLimited"), None).await;
-            return error_result(
-                json!({ "error": "RateLimited", "message": message, "retry_after_seconds": retry_after }),
-            );
+        let name = params.name.as_ref();
+        let mut call = self.shared.pipeline.begin(&origin, &self.id, name);
+        match self.run_call(&mut call, &params, context).await {
+            Ok(response) => response,
+            Err(error) => tool_error(&error),
         }
+    }
+
+    async fn run_call(
+        &self,
+        call: &mut Call<'_>,
+        params: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, CallError> {
+        let shared = &self.shared;
+        let pipeline = &shared.pipeline;
+        let policy = pipeline.policy();
+        let name = params.name.as_ref();
+        call.admit().await?;
         // Any catalog tool may be called: one the policy does not list is denied by the
         // gate, with its reason and an audit record, rather than reported as unknown.
         let Some(spec) = catalog::find_tool(name) else {
@@ -197,113 +140,28 @@ impl Gateway {
                 catalog::args::printable(name),
                 shared.tool_names().join(", ")
             );
-            trace.result("invalid", Some("InvalidArgument"), None).await;
-            return error_result(json!({ "error": "InvalidArgument", "message": message }));
+            return Err(call.fail(CallError::InvalidArgument(message)).await);
         };
         let action = spec.iam_action();
-        trace.action = Some(action.clone());
-        let mut prepared = match spec.prepare(params.arguments.clone(), &shared.scope) {
+        call.set_action(action.clone());
+        let mut prepared = match spec.prepare(params.arguments.clone(), pipeline.scope()) {
             Ok(prepared) => prepared,
-            Err(error) => {
-                trace.result("invalid", Some("InvalidArgument"), None).await;
-                return error_result(json!({ "error": "InvalidArgument", "message": error.0 }));
-            }
+            Err(error) => return Err(call.fail(CallError::InvalidArgument(error.0)).await),
         };
-        if !prepared.resolve.is_empty() {
-            let limit = Duration::from_secs(policy.document().limits.call_timeout_seconds);
-            let resolving = conditions::resolve_resources(
-                &mut prepared.resources,
-                &prepared.resolve,
-                &shared.aws,
-                &shared.facts,
-                limit,
-            );
-            let resolved = tokio::select! {
-                biased;
-                () = context.ct.cancelled() => return trace.cancelled("while awsgate looked up the resource's ARN").await,
-                resolved = resolving => resolved,
-            };
-            if let Err(failure) = resolved {
-                trace.resources = prepared.resources.clone();
-                trace.result("error", Some(&failure.code), None).await;
-                return error_result(json!({
-                    "error": failure.code,
-                    "message": format!(
-                        "awsgate could not look up the ARN of `{}` to judge the call ({}); nothing was sent to AWS",
-                        prepared.resources.first().map_or("?", String::as_str),
-                        failure.message
-                    ),
-                }));
-            }
-        }
-        trace.resources = prepared.resources.clone();
-        let resources: Vec<&str> = prepared.resources.iter().map(String::as_str).collect();
-        let mut caller = shared.caller.clone();
-        caller.source_ip = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<super::http::PeerAddr>())
-            .map(|peer| peer.0.ip());
-        let globals = conditions::global_context(&caller, &shared.scope.region);
-        let request = Request {
-            action: &action,
-            resources: &resources,
-            region: &shared.scope.region,
-            account: &shared.scope.account,
-            context: &globals,
-        };
-        // Tag look-ups are reads, with the SDK's retries; a cancelled call stops here.
-        let learnt = conditions::request_context(
-            policy,
-            &request,
-            conditions::PreparedKeys::of(&prepared),
-            globals.clone(),
-            &shared.aws,
-            &shared.facts,
-            Duration::from_secs(policy.document().limits.call_timeout_seconds),
-        );
-        let (call_context, failures) = tokio::select! {
-            biased;
-            () = context.ct.cancelled() => return trace.cancelled("while awsgate looked up condition keys").await,
-            learnt = learnt => learnt,
-        };
-        for failure in &failures {
-            tracing::warn!(call = %call_id, key = failure.key, code = %failure.code, "a condition key could not be looked up; statements that test it fail closed");
-        }
-        let request = Request { context: &call_context, ..request };
-        let decision = policy.decide(&request);
-        let reason = decision.explain(&request);
-        trace.decision = Some((decision.clone(), reason.clone()));
+        let allowed = call.judge(&mut prepared, &context.ct).await?;
 
-        if trace.write("decision", None, None, None).await.is_err() {
-            return error_result(json!({
-                "error": "AuditUnavailable",
-                "message": "the audit log cannot be written, so awsgate refuses the call; nothing was sent to AWS",
-            }));
-        }
-        if !decision.permits_call() {
-            let resource = decision.denied_resource(&request).unwrap_or("*");
-            trace.result("denied", Some("AccessDenied"), None).await;
-            return error_result(json!({
-                "error": "AccessDenied",
-                "message": format!("awsgate denied `{action}` on `{resource}`: {reason}"),
-                "action": action,
-                "resource": resource,
-                "statement": decision.statement,
-                "reason": reason,
-            }));
-        }
-        let mfa = shared.aws.mfa.as_ref().filter(|mfa| mfa.needs_code());
-        if decision.approval_required || mfa.is_some() {
+        let aws = pipeline.aws(false);
+        let mfa = aws.mfa.as_ref().filter(|mfa| mfa.needs_code());
+        if allowed.approval_required || mfa.is_some() {
             let questions = Questions {
-                approval: decision.approval_required.then(|| {
+                approval: allowed.approval_required.then(|| {
                     approval::message(
                         &action,
                         &prepared.resources,
                         name,
                         params.arguments.as_ref(),
                         policy.name(),
-                        decision.statement,
+                        allowed.statement,
                     )
                 }),
                 mfa: mfa.map(|mfa| {
@@ -317,86 +175,77 @@ impl Gateway {
             let step = tokio::select! {
                 biased;
                 () = context.ct.cancelled() => Step::Cancelled,
-                step = self.ask_human(&session, context, &params, fingerprint, &questions) => step,
+                step = self.ask_human(call.session(), context, params, fingerprint, &questions) => step,
             };
             match step {
-                Step::Cancelled => return trace.cancelled("while it waited for a human").await,
+                Step::Cancelled => return Err(call.cancelled("while it waited for a human").await),
                 Step::Go(code) => {
-                    if decision.approval_required {
-                        trace.approval = Some("approved");
+                    if allowed.approval_required {
+                        call.approval("approved");
                     }
                     if let (Some(mfa), Some(code)) = (mfa, code) {
                         mfa.provide(code);
                     }
                 }
                 Step::Ask(input_required) => {
-                    let outcome = if decision.approval_required {
-                        trace.approval = Some("requested");
+                    let outcome = if allowed.approval_required {
+                        call.approval("requested");
                         "approval_requested"
                     } else {
                         "mfa_requested"
                     };
-                    trace.result(outcome, None, None).await;
-                    return CallToolResponse::InputRequired(input_required);
+                    call.result(outcome, None, None).await;
+                    return Ok(CallToolResponse::InputRequired(input_required));
                 }
                 Step::Refuse(outcome, why) => {
-                    let (error, needs) = if questions.approval.is_some() {
-                        trace.approval = Some(outcome);
-                        ("ApprovalDenied", "a human's approval")
+                    let needs = if questions.approval.is_some() {
+                        call.approval(outcome);
+                        "a human's approval"
                     } else {
-                        ("MfaRequired", "an MFA code from a human")
+                        "an MFA code from a human"
                     };
-                    trace.result("approval_denied", Some(error), None).await;
-                    return error_result(json!({
-                        "error": error,
-                        "message": format!("`{action}` on `{}` needs {needs}: {why}; nothing was sent to AWS", resources.join("`, `")),
-                    }));
+                    let message = format!(
+                        "`{action}` on `{}` needs {needs}: {why}; nothing was sent to AWS",
+                        prepared.resources.join("`, `")
+                    );
+                    let error = if questions.approval.is_some() {
+                        CallError::ApprovalDenied { message }
+                    } else {
+                        CallError::MfaRequired { message }
+                    };
+                    return Err(call.fail(error).await);
                 }
             }
         }
 
         let limits = policy.document().limits;
         let options = CallOptions { max_output_bytes: usize::try_from(limits.max_output_bytes).unwrap_or(usize::MAX) };
-        let timeout = Duration::from_secs(limits.call_timeout_seconds);
         // A write is sent once: no automatic retry, and an unknown outcome is said so.
         let writes = spec.access == Access::Write;
-        let aws = if writes { shared.aws_writes.clone() } else { shared.aws.clone() };
-        // A call cancelled by now never starts; one cancelled in flight is abandoned.
-        if context.ct.is_cancelled() {
-            return trace.cancelled("before its AWS request").await;
-        }
-        let run = tokio::time::timeout(timeout, prepared.run(aws, options));
-        let outcome = tokio::select! {
-            biased;
-            () = context.ct.cancelled() => return trace.cancelled("while its AWS request was in flight").await,
-            outcome = run => outcome,
-        };
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(_) => Err(AwsFailure {
-                code: "Timeout".into(),
-                message: format!(
-                    "the call did not finish within call_timeout_seconds ({})",
-                    limits.call_timeout_seconds
-                ),
-                request_id: None,
-            }),
-        };
-        let outcome = outcome.map_err(|f| if writes && f.outcome_may_be_unknown() { f.outcome_unknown() } else { f });
-        match outcome {
-            Ok(output) => {
-                trace.result("ok", None, output.request_id.as_deref()).await;
-                let value = catalog::fit_output(output.value, options.max_output_bytes);
-                CallToolResult::structured(value).into()
-            }
-            Err(failure) => {
-                trace.result("error", Some(&failure.code), failure.request_id.as_deref()).await;
-                error_result(
-                    json!({ "error": failure.code, "message": failure.message, "request_id": failure.request_id }),
-                )
-            }
-        }
+        let run = prepared.run(pipeline.aws(writes).clone(), options);
+        let output = call
+            .run(writes, async move { run.await.map(|output| (output.value, output.request_id)) }, &context.ct)
+            .await?;
+        Ok(CallToolResult::structured(catalog::fit_output(output, options.max_output_bytes)).into())
     }
+}
+
+/// The tool error for a call that did not run or failed: AWS's or awsgate's code, the
+/// message, and what the agent can act on.
+fn tool_error(error: &CallError) -> CallToolResponse {
+    let mut value = json!({ "error": error.code(), "message": error.message() });
+    match error {
+        CallError::RateLimited { retry_after, .. } => value["retry_after_seconds"] = json!(retry_after),
+        CallError::AccessDenied { action, resource, statement, reason } => {
+            value["action"] = json!(action);
+            value["resource"] = json!(resource);
+            value["statement"] = json!(statement);
+            value["reason"] = json!(reason);
+        }
+        CallError::Aws(failure) => value["request_id"] = json!(failure.request_id),
+        _ => {}
+    }
+    error_result(value)
 }
 
 fn error_result(value: Value) -> CallToolResponse {
@@ -514,81 +363,9 @@ fn refused_by(error: &ServiceError) -> Step {
     }
 }
 
-/// What one call has learnt so far, for its audit records.
-struct Trace<'a> {
-    gateway: &'a Gateway,
-    session: &'a str,
-    call_id: &'a str,
-    client: &'a Client,
-    tool: &'a str,
-    action: Option<String>,
-    resources: Vec<String>,
-    decision: Option<(Decision<'a>, String)>,
-    /// How a required approval went, for the result record.
-    approval: Option<&'static str>,
-    started: Instant,
-}
-
-impl Trace<'_> {
-    async fn write(
-        &self,
-        event: &'static str,
-        outcome: Option<&'static str>,
-        error: Option<&str>,
-        request_id: Option<&str>,
-    ) -> std::io::Result<()> {
-        let shared = &self.gateway.shared;
-        let decision = self.decision.as_ref();
-        let record = Record {
-            time: audit::now_rfc3339(),
-            event,
-            call_id: self.call_id,
-            session: self.session,
-            client: self.client,
-            policy: shared.policy.name(),
-            mode: shared.policy.mode().as_str(),
-            tool: self.tool,
-            action: self.action.as_deref(),
-            resources: &self.resources,
-            decision: decision.map(|(d, _)| d.effect()),
-            enforced: decision.map(|(d, _)| d.enforced),
-            statement: decision.and_then(|(d, _)| d.statement),
-            reason: decision.map(|(_, r)| r.as_str()),
-            approval: match (event, self.approval) {
-                ("result", Some(outcome)) => Some(outcome),
-                _ => decision.map(|(d, _)| if d.approval_required { "required" } else { "not_required" }),
-            },
-            outcome,
-            error,
-            aws_request_id: request_id,
-            duration_ms: outcome.map(|_| (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
-        };
-        let written = shared.audit.write(&record).await;
-        if let Err(error) = &written {
-            tracing::error!(%error, call_id = self.call_id, "cannot write the audit log");
-        }
-        written
-    }
-
-    /// The answer to a call the client cancelled, and its `result` record.
-    async fn cancelled(&self, when: &str) -> CallToolResponse {
-        self.result("cancelled", Some("Cancelled"), None).await;
-        let action = self.action.as_deref().unwrap_or(self.tool);
-        error_result(json!({
-            "error": "Cancelled",
-            "message": format!("the client cancelled `{action}` {when}; awsgate did not start it, or abandoned its AWS request"),
-        }))
-    }
-
-    /// The `result` record. A failure here is logged; the call has already happened.
-    async fn result(&self, outcome: &'static str, error: Option<&str>, request_id: Option<&str>) {
-        let _ = self.write("result", Some(outcome), error, request_id).await;
-    }
-}
-
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        let policy = &self.shared.policy;
+        let policy = self.shared.policy();
         let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
         info.server_info =
             Implementation::new("awsgate", env!("CARGO_PKG_VERSION")).with_title(format!("awsgate: {}", policy.name()));

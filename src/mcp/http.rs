@@ -381,7 +381,7 @@ async fn sse_connect(State(state): State<LegacyState>) -> Sse<impl Stream<Item =
     if let Ok(mut inboxes) = state.sessions.inboxes.lock() {
         inboxes.insert(id.clone(), to_handler);
     }
-    let gateway = Gateway::new(state.shared.clone());
+    let gateway = Gateway::new(state.shared.clone(), "sse");
     tokio::spawn(async move {
         match gateway.serve(ChannelTransport { outbox, inbox }).await {
             Ok(running) => {

@@ -17,6 +17,7 @@ pub use handler::{Gateway, Shared};
 use crate::audit::AuditLog;
 use crate::aws::{Aws, SetupError};
 use crate::catalog;
+use crate::pipeline::Pipeline;
 use crate::policy::{self, PolicyError};
 
 /// How `awsgate serve` was asked to run.
@@ -103,7 +104,8 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         // Without an endpoint override the SDK calls AWS over HTTPS.
         secure_transport: config.endpoint_url().is_none_or(|url| url.starts_with("https:")),
     };
-    let shared = Arc::new(Shared::new(policy, aws, scope, audit, caller));
+    let pipeline = Arc::new(Pipeline::new(policy, aws, scope, audit, caller));
+    let shared = Arc::new(Shared::new(pipeline));
     tracing::info!(
         policy = shared.policy().name(),
         mode = shared.policy().mode().as_str(),
@@ -112,7 +114,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     );
     match http {
         None => {
-            let service = Gateway::new(shared)
+            let service = Gateway::new(shared, "stdio")
                 .serve(wire::Stdio::start())
                 .await
                 .map_err(|e| ServeError::Session(e.to_string()))?;

@@ -1,0 +1,469 @@
+//! The steps every call takes, whichever front door it came through (an MCP tool call or
+//! a request to the AWS-protocol sidecar): rate limit -> look up names and condition keys
+//! -> gate -> audit the decision -> (ask a human, which each front door does its own way)
+//! -> run -> audit the result. Each failure is one [`CallError`], which each front door
+//! turns into its own error (an MCP tool error, an AWS protocol error) in one place.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::{self, AuditLog, Client, Record};
+use crate::aws::{Aws, AwsFailure, Scope};
+use crate::catalog::Prepared;
+use crate::conditions::{self, Caller, FactCache};
+use crate::policy::{Decision, Policy, Request};
+
+/// What every call shares: the compiled policy, the AWS clients, the audit log, the rate
+/// limit windows and the cache of looked-up facts.
+#[derive(Debug)]
+pub struct Pipeline {
+    policy: Policy,
+    aws: Aws,
+    /// The same clients without automatic retries, for calls that change AWS.
+    aws_writes: Aws,
+    scope: Scope,
+    audit: AuditLog,
+    /// `calls_per_minute` windows, by session (or agent key).
+    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// What the global condition keys say of awsgate's caller and calls.
+    caller: Caller,
+    /// Tags, key schemas and ARNs looked up for the gate.
+    facts: FactCache,
+}
+
+/// Most sessions whose rate-limit windows are kept before idle ones are forgotten.
+const MAX_WINDOWS: usize = 10_000;
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+impl Pipeline {
+    pub fn new(policy: Policy, aws: Aws, scope: Scope, audit: AuditLog, caller: Caller) -> Pipeline {
+        Pipeline {
+            aws_writes: aws.without_retries(),
+            aws,
+            scope,
+            audit,
+            windows: Mutex::new(HashMap::new()),
+            facts: FactCache::new(Duration::from_secs(policy.document().limits.tag_cache_seconds)),
+            caller,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The clients a call runs with: without retries for a write, which is sent once.
+    pub fn aws(&self, writes: bool) -> &Aws {
+        if writes { &self.aws_writes } else { &self.aws }
+    }
+
+    /// Starts a call: its id, and the trace its audit records are written from.
+    pub fn begin<'p>(&'p self, origin: &'p Origin, prefix: &str, tool: &'p str) -> Call<'p> {
+        Call {
+            pipeline: self,
+            origin,
+            call_id: format!("{}-{}", prefix.get(..8).unwrap_or(prefix), CALLS.fetch_add(1, Ordering::Relaxed)),
+            tool,
+            action: None,
+            resources: Vec::new(),
+            decision: None,
+            approval: None,
+            refusal: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts a call against `calls_per_minute`; `Err(seconds)` says when to retry.
+    fn admit(&self, session: &str) -> Result<(), u64> {
+        let limit = self.policy.document().limits.calls_per_minute as usize;
+        if limit == 0 {
+            return Ok(());
+        }
+        let window = Duration::from_secs(60);
+        let now = Instant::now();
+        let Ok(mut windows) = self.windows.lock() else { return Err(60) };
+        if windows.len() > MAX_WINDOWS {
+            // Forget sessions that made no call within the window.
+            windows.retain(|_, calls| calls.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let calls = windows.entry(session.to_string()).or_default();
+        while calls.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            calls.pop_front();
+        }
+        if calls.len() >= limit {
+            let oldest = calls.front().copied().unwrap_or(now);
+            let wait = window.saturating_sub(now.duration_since(oldest));
+            return Err(wait.as_secs().max(1));
+        }
+        calls.push_back(now);
+        Ok(())
+    }
+}
+
+/// Who is calling, through which front door.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// `stdio`, `http`, `sse` or `sidecar`.
+    pub transport: &'static str,
+    /// The session the rate limit and audit records group calls by.
+    pub session: String,
+    pub client: Client,
+    /// The agent key's name, for the sidecar.
+    pub agent: Option<String>,
+    /// The peer's address, for `aws:SourceIp`, when the transport knows it.
+    pub source_ip: Option<IpAddr>,
+}
+
+/// Why a call did not run, or failed. Each front door maps it to its own error once.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    RateLimited {
+        limit: u32,
+        retry_after: u64,
+    },
+    InvalidArgument(String),
+    /// awsgate could not learn the ARN of what the call names.
+    LookupFailed {
+        resource: String,
+        failure: AwsFailure,
+    },
+    AuditUnavailable,
+    AccessDenied {
+        action: String,
+        resource: String,
+        statement: Option<String>,
+        reason: String,
+    },
+    /// A human said no, could not be asked, or did not answer.
+    ApprovalDenied {
+        message: String,
+    },
+    MfaRequired {
+        message: String,
+    },
+    Cancelled {
+        action: String,
+        when: &'static str,
+    },
+    Aws(AwsFailure),
+}
+
+impl CallError {
+    /// The error code agents see.
+    pub fn code(&self) -> &str {
+        match self {
+            CallError::RateLimited { .. } => "RateLimited",
+            CallError::InvalidArgument(_) => "InvalidArgument",
+            CallError::LookupFailed { failure, .. } | CallError::Aws(failure) => &failure.code,
+            CallError::AuditUnavailable => "AuditUnavailable",
+            CallError::AccessDenied { .. } => "AccessDenied",
+            CallError::ApprovalDenied { .. } => "ApprovalDenied",
+            CallError::MfaRequired { .. } => "MfaRequired",
+            CallError::Cancelled { .. } => "Cancelled",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            CallError::RateLimited { limit, retry_after } => {
+                format!("over this session's limit of {limit} calls per minute; retry after {retry_after} s")
+            }
+            CallError::InvalidArgument(message)
+            | CallError::ApprovalDenied { message }
+            | CallError::MfaRequired { message } => message.clone(),
+            CallError::LookupFailed { resource, failure } => format!(
+                "awsgate could not look up the ARN of `{resource}` to judge the call ({}); nothing was sent to AWS",
+                failure.message
+            ),
+            CallError::AuditUnavailable => {
+                "the audit log cannot be written, so awsgate refuses the call; nothing was sent to AWS".into()
+            }
+            CallError::AccessDenied { action, resource, reason, .. } => {
+                format!("awsgate denied `{action}` on `{resource}`: {reason}")
+            }
+            CallError::Cancelled { action, when } => format!(
+                "the client cancelled `{action}` {when}; awsgate did not start it, or abandoned its AWS request"
+            ),
+            CallError::Aws(failure) => failure.message.clone(),
+        }
+    }
+
+    /// The `outcome` of the call's `result` record.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            CallError::RateLimited { .. } => "rate_limited",
+            CallError::InvalidArgument(_) => "invalid",
+            CallError::AccessDenied { .. } => "denied",
+            CallError::ApprovalDenied { .. } | CallError::MfaRequired { .. } => "approval_denied",
+            CallError::Cancelled { .. } => "cancelled",
+            CallError::LookupFailed { .. } | CallError::AuditUnavailable | CallError::Aws(_) => "error",
+        }
+    }
+
+    /// AWS's request id, when AWS answered.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            CallError::Aws(failure) | CallError::LookupFailed { failure, .. } => failure.request_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// One call on its way through the pipeline, and what it has learnt for its audit
+/// records.
+pub struct Call<'p> {
+    pipeline: &'p Pipeline,
+    origin: &'p Origin,
+    pub call_id: String,
+    tool: &'p str,
+    action: Option<String>,
+    resources: Vec<String>,
+    decision: Option<(Decision<'p>, String)>,
+    /// How a required approval went, for the result record.
+    approval: Option<&'static str>,
+    /// Why awsgate denied a call the gate could not judge.
+    refusal: Option<String>,
+    started: Instant,
+}
+
+/// What the gate said of an allowed call.
+#[derive(Debug, Clone, Copy)]
+pub struct Allowed<'p> {
+    /// A statement requires a human's approval first.
+    pub approval_required: bool,
+    pub statement: Option<&'p str>,
+}
+
+impl<'p> Call<'p> {
+    /// The rate limit of the caller's session; over it, the call ends here.
+    pub async fn admit(&mut self) -> Result<(), CallError> {
+        if let Err(retry_after) = self.pipeline.admit(&self.origin.session) {
+            let limit = self.pipeline.policy.document().limits.calls_per_minute;
+            return Err(self.fail(CallError::RateLimited { limit, retry_after }).await);
+        }
+        Ok(())
+    }
+
+    pub fn set_action(&mut self, action: String) {
+        self.action = Some(action);
+    }
+
+    pub fn action(&self) -> &str {
+        self.action.as_deref().unwrap_or(self.tool)
+    }
+
+    pub fn session(&self) -> &'p str {
+        &self.origin.session
+    }
+
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+
+    pub fn approval(&mut self, how: &'static str) {
+        self.approval = Some(how);
+    }
+
+    /// Looks up what the gate needs (ARNs of names, condition keys), decides, and writes
+    /// the decision record. `Err` when the call must not run, its result record written.
+    pub async fn judge(
+        &mut self,
+        prepared: &mut Prepared,
+        cancel: &CancellationToken,
+    ) -> Result<Allowed<'p>, CallError> {
+        let pipeline = self.pipeline;
+        let policy = &pipeline.policy;
+        let limit = Duration::from_secs(policy.document().limits.call_timeout_seconds);
+        if !prepared.resolve.is_empty() {
+            let resolving = conditions::resolve_resources(
+                &mut prepared.resources,
+                &prepared.resolve,
+                &pipeline.aws,
+                &pipeline.facts,
+                limit,
+            );
+            let resolved = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(self.cancelled("while awsgate looked up the resource's ARN").await),
+                resolved = resolving => resolved,
+            };
+            if let Err(failure) = resolved {
+                self.resources = prepared.resources.clone();
+                let resource = prepared.resources.first().cloned().unwrap_or_else(|| "?".into());
+                return Err(self.fail(CallError::LookupFailed { resource, failure }).await);
+            }
+        }
+        self.resources = prepared.resources.clone();
+        let action = self.action.clone().unwrap_or_default();
+        let resources: Vec<&str> = prepared.resources.iter().map(String::as_str).collect();
+        let mut caller = pipeline.caller.clone();
+        caller.source_ip = self.origin.source_ip;
+        let globals = conditions::global_context(&caller, &pipeline.scope.region);
+        let request = Request {
+            action: &action,
+            resources: &resources,
+            region: &pipeline.scope.region,
+            account: &pipeline.scope.account,
+            context: &globals,
+        };
+        // Tag look-ups are reads, with the SDK's retries; a cancelled call stops here.
+        let learnt = conditions::request_context(
+            policy,
+            &request,
+            conditions::PreparedKeys::of(prepared),
+            globals.clone(),
+            &pipeline.aws,
+            &pipeline.facts,
+            limit,
+        );
+        let (call_context, failures) = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(self.cancelled("while awsgate looked up condition keys").await),
+            learnt = learnt => learnt,
+        };
+        for failure in &failures {
+            tracing::warn!(call = %self.call_id, key = failure.key, code = %failure.code, "a condition key could not be looked up; statements that test it fail closed");
+        }
+        let request = Request { context: &call_context, ..request };
+        let decision = policy.decide(&request);
+        let reason = decision.explain(&request);
+        let denied = (!decision.permits_call()).then(|| CallError::AccessDenied {
+            action: action.clone(),
+            resource: decision.denied_resource(&request).unwrap_or("*").to_string(),
+            statement: decision.statement.map(str::to_string),
+            reason: reason.clone(),
+        });
+        let allowed = Allowed { approval_required: decision.approval_required, statement: decision.statement };
+        self.decision = Some((decision, reason));
+        if self.write("decision", None, None, None).await.is_err() {
+            return Err(CallError::AuditUnavailable);
+        }
+        match denied {
+            Some(denied) => Err(self.fail(denied).await),
+            None => Ok(allowed),
+        }
+    }
+
+    /// Writes a decision record for a call the gate never saw (an operation the sidecar
+    /// cannot map): a deny by awsgate itself.
+    pub async fn refuse(&mut self, resource: &str, reason: String) -> CallError {
+        let action = self.action().to_string();
+        self.resources = vec![resource.to_string()];
+        self.refusal = Some(reason.clone());
+        if self.write("decision", None, None, None).await.is_err() {
+            return CallError::AuditUnavailable;
+        }
+        let error = CallError::AccessDenied { action, resource: resource.to_string(), statement: None, reason };
+        self.fail(error).await
+    }
+
+    /// Runs the call's AWS request within `call_timeout_seconds`, unless the caller
+    /// cancelled it; a write whose outcome is unknown is said so. Writes the result record.
+    pub async fn run<T, F>(&mut self, writes: bool, run: F, cancel: &CancellationToken) -> Result<T, CallError>
+    where
+        F: Future<Output = Result<(T, Option<String>), AwsFailure>>,
+    {
+        let limits = self.pipeline.policy.document().limits;
+        // A call cancelled by now never starts; one cancelled in flight is abandoned.
+        if cancel.is_cancelled() {
+            return Err(self.cancelled("before its AWS request").await);
+        }
+        let timed = tokio::time::timeout(Duration::from_secs(limits.call_timeout_seconds), run);
+        let outcome = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(self.cancelled("while its AWS request was in flight").await),
+            outcome = timed => outcome,
+        };
+        let outcome = outcome.unwrap_or_else(|_| {
+            Err(AwsFailure {
+                code: "Timeout".into(),
+                message: format!(
+                    "the call did not finish within call_timeout_seconds ({})",
+                    limits.call_timeout_seconds
+                ),
+                request_id: None,
+            })
+        });
+        match outcome {
+            Ok((value, request_id)) => {
+                self.result("ok", None, request_id.as_deref()).await;
+                Ok(value)
+            }
+            Err(failure) => {
+                let failure =
+                    if writes && failure.outcome_may_be_unknown() { failure.outcome_unknown() } else { failure };
+                Err(self.fail(CallError::Aws(failure)).await)
+            }
+        }
+    }
+
+    /// Writes the result record of a call that ends with `error`, and returns it.
+    pub async fn fail(&self, error: CallError) -> CallError {
+        if !matches!(error, CallError::AuditUnavailable) {
+            self.result(error.outcome(), Some(error.code()), error.request_id()).await;
+        }
+        error
+    }
+
+    pub async fn cancelled(&self, when: &'static str) -> CallError {
+        self.fail(CallError::Cancelled { action: self.action().to_string(), when }).await
+    }
+
+    /// The `result` record. A failure here is logged; the call has already happened.
+    pub async fn result(&self, outcome: &'static str, error: Option<&str>, request_id: Option<&str>) {
+        let _ = self.write("result", Some(outcome), error, request_id).await;
+    }
+
+    async fn write(
+        &self,
+        event: &'static str,
+        outcome: Option<&'static str>,
+        error: Option<&str>,
+        request_id: Option<&str>,
+    ) -> std::io::Result<()> {
+        let pipeline = self.pipeline;
+        let decision = self.decision.as_ref();
+        let record = Record {
+            time: audit::now_rfc3339(),
+            event,
+            call_id: &self.call_id,
+            session: &self.origin.session,
+            client: &self.origin.client,
+            transport: self.origin.transport,
+            agent: self.origin.agent.as_deref(),
+            policy: pipeline.policy.name(),
+            mode: pipeline.policy.mode().as_str(),
+            tool: self.tool,
+            action: self.action.as_deref(),
+            resources: &self.resources,
+            decision: decision.map(|(d, _)| d.effect()).or(self.refusal.as_ref().map(|_| "deny")),
+            enforced: decision.map(|(d, _)| d.enforced).or(self.refusal.as_ref().map(|_| true)),
+            statement: decision.and_then(|(d, _)| d.statement),
+            reason: decision.map(|(_, r)| r.as_str()).or(self.refusal.as_deref()),
+            approval: match (event, self.approval) {
+                ("result", Some(outcome)) => Some(outcome),
+                _ => decision.map(|(d, _)| if d.approval_required { "required" } else { "not_required" }),
+            },
+            outcome,
+            error,
+            aws_request_id: request_id,
+            duration_ms: outcome.map(|_| (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
+        };
+        let written = pipeline.audit.write(&record).await;
+        if let Err(error) = &written {
+            tracing::error!(%error, call_id = %self.call_id, "cannot write the audit log");
+        }
+        written
+    }
+}
