@@ -48,6 +48,19 @@ pub enum Command {
         /// session idle the longest.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         max_sessions: u32,
+        /// Also serve the AWS wire protocols on this address (the sidecar), for agents
+        /// that bring their own SDK or CLI; needs `--agent-keys`.
+        #[arg(long, requires = "agent_keys")]
+        aws_listen: Option<String>,
+        /// The agent keys the sidecar accepts (from `awsgate agent-key new`); readable by
+        /// its owner only.
+        #[arg(long, requires = "aws_listen")]
+        agent_keys: Option<PathBuf>,
+    },
+    /// Agent keys for the sidecar.
+    AgentKey {
+        #[command(subcommand)]
+        command: AgentKeyCommand,
     },
     /// Validate policy files.
     Check {
@@ -95,6 +108,12 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AgentKeyCommand {
+    /// Print a new key as one entry of the keys file: `awsgate agent-key new NAME >> keys.yaml`.
+    New { name: String },
+}
+
 /// What went wrong, by cause; `main` maps each to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -120,13 +139,30 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     // Not locked for `serve`: there stdout belongs to the MCP transport.
     let stdout = &mut std::io::stdout();
     match cli.command {
-        Command::Serve { policy, transport, listen, audit_log, auth_token_file, max_sessions } => {
+        Command::Serve {
+            policy,
+            transport,
+            listen,
+            audit_log,
+            auth_token_file,
+            max_sessions,
+            aws_listen,
+            agent_keys,
+        } => {
             let http = (transport == Transport::Http).then_some(mcp::HttpOptions {
                 listen,
                 auth_token_file,
                 max_sessions: usize::try_from(max_sessions).ok(),
             });
-            mcp::serve(mcp::ServeOptions { policy, http, audit_log })?;
+            let sidecar = aws_listen
+                .zip(agent_keys)
+                .map(|(listen, agent_keys)| crate::sidecar::SidecarOptions { listen, agent_keys });
+            mcp::serve(mcp::ServeOptions { policy, http, audit_log, sidecar })?;
+            Ok(Outcome::Ok)
+        }
+        Command::AgentKey { command: AgentKeyCommand::New { name } } => {
+            let entry = crate::sidecar::keys::new_entry(&name).map_err(CliError::Invalid)?;
+            writeln!(stdout, "{entry}")?;
             Ok(Outcome::Ok)
         }
         Command::Check { files } => check(&files, stdout),

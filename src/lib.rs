@@ -23,3 +23,4 @@ pub mod logs;
 pub mod mcp;
 pub mod pipeline;
 pub mod policy;
+pub mod sidecar;

@@ -119,6 +119,12 @@ impl Arguments {
         if problems.is_empty() { Ok(Arguments { map }) } else { Err(invalid(problems.join("; "))) }
     }
 
+    /// Arguments taken as they are, for a request AWS itself will validate (the sidecar's):
+    /// only what builds the ARNs and condition keys is read.
+    pub(crate) fn unchecked(map: Map<String, Value>) -> Arguments {
+        Arguments { map }
+    }
+
     pub fn text(&self, name: &str) -> Result<&str, ArgumentError> {
         self.opt_text(name).ok_or_else(|| invalid(format!("missing argument `{name}`")))
     }

@@ -154,6 +154,18 @@ impl Prepared {
         }
     }
 
+    /// A call that is only judged, never run by awsgate's own clients: the sidecar
+    /// forwards the agent's request instead.
+    pub fn judged_only(resources: Vec<String>) -> Prepared {
+        Prepared::new(resources, |_, _| async {
+            Err(AwsFailure {
+                code: "InternalError".into(),
+                message: "this call is forwarded, not run".into(),
+                request_id: None,
+            })
+        })
+    }
+
     /// Adds a condition key the arguments determine; `None` leaves it out of the request.
     pub fn with_key(mut self, key: impl Into<String>, values: Option<Vec<String>>) -> Prepared {
         if let Some(values) = values {

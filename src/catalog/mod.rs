@@ -189,6 +189,57 @@ impl ToolSpec {
     }
 }
 
+impl ToolSpec {
+    /// The ARNs and condition keys of a request that reaches awsgate in AWS's own wire
+    /// format (the sidecar), built by the same code as the tool's. Arguments that only
+    /// carry content (bodies, messages, plaintexts) get a stand-in, since AWS validates
+    /// them and no ARN or supported condition key depends on them.
+    pub fn judge_wire(
+        &self,
+        mut input: serde_json::Map<String, serde_json::Value>,
+        scope: &Scope,
+    ) -> Result<Prepared, ArgumentError> {
+        for arg in self.args.iter().filter(|a| a.required || CONTENT_ARGS.contains(&a.name)) {
+            if !CONTENT_ARGS.contains(&arg.name) && input.contains_key(arg.name) {
+                continue;
+            }
+            let stand_in = match arg.kind {
+                args::Kind::List { .. } => serde_json::json!([]),
+                args::Kind::Object | args::Kind::TextMap => serde_json::json!({}),
+                _ if arg.name == "ciphertext_blob" => serde_json::json!("AAAA"),
+                _ => serde_json::json!("-"),
+            };
+            if arg.required || input.contains_key(arg.name) {
+                input.insert(arg.name.to_string(), stand_in);
+            }
+        }
+        let arguments = Arguments::unchecked(input);
+        let mut prepared = (self.prepare)(&arguments, scope)?;
+        conditions::add_tag_lookups(self.service, self.action, &mut prepared);
+        Ok(prepared)
+    }
+}
+
+/// Arguments that carry content, not names: no ARN or condition key awsgate supplies
+/// depends on them.
+const CONTENT_ARGS: &[&str] = &[
+    "body",
+    "message",
+    "message_body",
+    "plaintext",
+    "ciphertext_blob",
+    "receipt_handle",
+    "log_events",
+    "metric_data",
+    "metric_data_queries",
+    "payload",
+];
+
+/// The tool that calls `operation` of `service` (IAM prefix).
+pub fn find_operation(service: &str, operation: &str) -> Option<&'static ToolSpec> {
+    tools().find(|t| t.service == service && t.operation == operation)
+}
+
 pub fn bucket_arn(scope: &Scope, bucket: &str) -> String {
     format!("arn:{}:s3:::{bucket}", scope.partition)
 }

@@ -199,7 +199,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

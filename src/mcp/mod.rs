@@ -26,6 +26,8 @@ pub struct ServeOptions {
     pub policy: PathBuf,
     pub http: Option<HttpOptions>,
     pub audit_log: Option<PathBuf>,
+    /// Also serve the AWS-protocol sidecar.
+    pub sidecar: Option<crate::sidecar::SidecarOptions>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +55,10 @@ pub enum ServeError {
     SessionPolicyTooLarge(usize),
     #[error("the MCP session failed: {0}")]
     Session(String),
+    #[error(transparent)]
+    AgentKeys(#[from] crate::sidecar::keys::KeysError),
+    #[error("{0}")]
+    Sidecar(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -91,9 +97,18 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         Some(path) => AuditLog::file(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?,
         None => AuditLog::stderr(),
     };
-    // HTTP settings are checked before any AWS call, so a bad flag fails at once.
+    // HTTP settings and agent keys are checked before any AWS call, so a bad flag fails
+    // at once.
     let http = match &options.http {
         Some(http) => Some(http::Settings::from_options(http)?),
+        None => None,
+    };
+    let sidecar_setup = match &options.sidecar {
+        Some(sidecar) => {
+            let keys = crate::sidecar::keys::AgentKeys::load(&sidecar.agent_keys)?;
+            let listener = crate::sidecar::bind(&sidecar.listen).await.map_err(ServeError::Sidecar)?;
+            Some((keys, listener))
+        }
         None => None,
     };
     let (aws, config) = Aws::connect(policy.document(), derived_session_policy(policy.document())?).await?;
@@ -104,7 +119,23 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         // Without an endpoint override the SDK calls AWS over HTTPS.
         secure_transport: config.endpoint_url().is_none_or(|url| url.starts_with("https:")),
     };
-    let pipeline = Arc::new(Pipeline::new(policy, aws, scope, audit, caller));
+    let credentials = config.credentials_provider();
+    let pipeline = Arc::new(Pipeline::new(policy, aws, scope.clone(), audit, caller));
+    let sidecar_shutdown = tokio_util::sync::CancellationToken::new();
+    let sidecar_task = match sidecar_setup {
+        Some((keys, listener)) => {
+            let credentials = credentials
+                .ok_or_else(|| ServeError::Sidecar("no AWS credentials to sign forwarded requests with".into()))?;
+            let upstream =
+                crate::sidecar::forward::Upstream::new(config.endpoint_url().map(str::to_string), credentials, scope)
+                    .map_err(ServeError::Sidecar)?;
+            let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            tracing::info!(address, agent_keys = keys.len(), "awsgate sidecar listening");
+            let sidecar = Arc::new(crate::sidecar::Sidecar { pipeline: pipeline.clone(), keys, upstream });
+            Some(tokio::spawn(crate::sidecar::serve(sidecar, listener, sidecar_shutdown.clone())))
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared::new(pipeline));
     tracing::info!(
         policy = shared.policy().name(),
@@ -119,8 +150,21 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                 .await
                 .map_err(|e| ServeError::Session(e.to_string()))?;
             service.waiting().await.map_err(|e| ServeError::Session(e.to_string()))?;
+            // The sidecar outlives the stdio session, until a signal.
+            if let Some(task) = sidecar_task {
+                http::shutdown_signal().await;
+                sidecar_shutdown.cancel();
+                let _ = task.await;
+            }
             Ok(())
         }
-        Some(settings) => http::serve(shared, settings).await,
+        Some(settings) => {
+            let served = http::serve(shared, settings).await;
+            sidecar_shutdown.cancel();
+            if let Some(task) = sidecar_task {
+                let _ = task.await;
+            }
+            served
+        }
     }
 }

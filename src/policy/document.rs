@@ -160,6 +160,20 @@ pub struct PolicyDocument {
     pub statements: Vec<Statement>,
     pub limits: Limits,
     pub audit_log: AuditLog,
+    /// What the AWS-protocol sidecar does with operations it cannot map.
+    pub unknown_operations: UnknownOperations,
+}
+
+/// `sidecar.unknown_operations`: what happens to a request the sidecar cannot map to an
+/// action and its resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownOperations {
+    /// Denied, naming the operation (the default).
+    #[default]
+    Deny,
+    /// Runs when an allow statement covers `service:Operation` on every resource and no
+    /// deny statement names the action.
+    AllowIfAllowedEverywhere,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -204,8 +218,19 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-const NATIVE_KEYS: &[&str] =
-    &["version", "name", "mode", "region", "account", "services", "credentials", "statements", "limits", "audit"];
+const NATIVE_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "mode",
+    "region",
+    "account",
+    "services",
+    "credentials",
+    "statements",
+    "limits",
+    "audit",
+    "sidecar",
+];
 const IAM_KEYS: &[&str] = &["Version", "Id", "Statement"];
 const CREDENTIAL_KEYS: &[&str] = &[
     "profile",
@@ -219,6 +244,7 @@ const CREDENTIAL_KEYS: &[&str] = &[
 ];
 const LIMIT_KEYS: &[&str] = &["calls_per_minute", "max_output_bytes", "call_timeout_seconds", "tag_cache_seconds"];
 const AUDIT_KEYS: &[&str] = &["log"];
+const SIDECAR_KEYS: &[&str] = &["unknown_operations"];
 
 /// The names a statement's parts go by in each format.
 struct StatementKeys {
@@ -334,6 +360,7 @@ impl<'v> Validator<'v> {
             statements: Vec::new(),
             limits: Limits::default(),
             audit_log: AuditLog::default(),
+            unknown_operations: UnknownOperations::default(),
         };
         match find(entries, "version") {
             None => self.error(at, "missing `version: 1`"),
@@ -398,6 +425,9 @@ impl<'v> Validator<'v> {
         if let Some(node) = find(entries, "audit") {
             document.audit_log = self.audit(node);
         }
+        if let Some(node) = find(entries, "sidecar") {
+            document.unknown_operations = self.sidecar(node);
+        }
         self.cross_checks(&document);
         Some(document)
     }
@@ -458,6 +488,7 @@ impl<'v> Validator<'v> {
             statements,
             limits: Limits::default(),
             audit_log: AuditLog::default(),
+            unknown_operations: UnknownOperations::default(),
         };
         self.cross_checks(&document);
         Some(document)
@@ -664,6 +695,28 @@ impl<'v> Validator<'v> {
             Some(log) if log.value == "stderr" => AuditLog::Stderr,
             Some(log) => AuditLog::File(PathBuf::from(log.value)),
             None => AuditLog::default(),
+        }
+    }
+
+    fn sidecar(&mut self, node: &Node) -> UnknownOperations {
+        let Some(entries) = self.mapping(node, "`sidecar`") else {
+            return UnknownOperations::default();
+        };
+        self.known_keys(entries, SIDECAR_KEYS, "`sidecar`");
+        match find(entries, "unknown_operations").and_then(|n| self.scalar(n, "`sidecar.unknown_operations`")) {
+            Some(value) if value.value == "deny" => UnknownOperations::Deny,
+            Some(value) if value.value == "allow_if_allowed_everywhere" => UnknownOperations::AllowIfAllowedEverywhere,
+            Some(value) => {
+                self.error(
+                    value.at,
+                    format!(
+                        "`sidecar.unknown_operations` must be `deny` or `allow_if_allowed_everywhere`, not `{}`",
+                        value.value
+                    ),
+                );
+                UnknownOperations::default()
+            }
+            None => UnknownOperations::default(),
         }
     }
 

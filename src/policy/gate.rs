@@ -621,6 +621,32 @@ impl Policy {
     /// Should a tool for `action` be listed? In enforce mode: some allow statement can
     /// allow it and no deny statement denies it on every resource. In audit mode: its
     /// service is enabled.
+    /// For `sidecar.unknown_operations: allow_if_allowed_everywhere`: an unconditional
+    /// allow statement covers `action` on every resource (`*`), and no deny statement
+    /// names the action, whatever its resources and conditions. Audit mode allows all.
+    pub fn allows_everywhere(&self, action: &str) -> bool {
+        if !self.service_enabled(action) {
+            return false;
+        }
+        let lower = action.to_ascii_lowercase();
+        let covers = |statement: &crate::policy::Statement| {
+            let named = statement.actions.iter().any(|a| ActionPattern::new(&a.value).matches_lowercase(&lower));
+            named != statement.not_actions
+        };
+        let statements = &self.document.statements;
+        if statements.iter().any(|s| s.effect == Effect::Deny && covers(s)) {
+            return false;
+        }
+        self.document.mode == Mode::Audit
+            || statements.iter().any(|s| {
+                s.effect == Effect::Allow
+                    && covers(s)
+                    && s.conditions.is_empty()
+                    && !s.not_resources
+                    && s.resources.iter().any(|r| r.value == "*")
+            })
+    }
+
     pub fn lists_tool(&self, action: &str) -> bool {
         if !self.service_enabled(action) {
             return false;

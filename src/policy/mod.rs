@@ -9,7 +9,7 @@ mod document;
 mod gate;
 mod iam;
 mod pattern;
-mod source;
+pub mod source;
 mod suggest;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ pub use condition::{
 };
 pub use document::{
     Approval, AuditLog, Credentials, Diagnostic, Effect, Format, Limits, Mode, PolicyDocument, SessionPolicy, Severity,
-    Spanned, Statement, terminal_safe,
+    Spanned, Statement, UnknownOperations, terminal_safe,
 };
 pub use document::{is_account, is_region};
 pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request, partition_of, unscoped_star_requests};

@@ -1,0 +1,302 @@
+//! Sends an allowed request on to AWS (or `AWS_ENDPOINT_URL`), signed afresh with
+//! awsgate's own credentials, streaming the body both ways.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
+    sign,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use http_body_util::combinators::BoxBody;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use crate::aws::{AwsFailure, RENEW_BEFORE_EXPIRY, Scope};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type SidecarBody = BoxBody<Bytes, BoxError>;
+
+/// Headers that belong to one hop, or to the agent's signature: never forwarded.
+const DROPPED: &[&str] = &[
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "transfer-encoding",
+];
+
+/// Where allowed requests go, and the credentials they are signed with.
+pub struct Upstream {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, SidecarBody>,
+    /// `AWS_ENDPOINT_URL` (a local emulator), else each service's AWS endpoint.
+    endpoint: Option<String>,
+    credentials: SharedCredentialsProvider,
+    cached: Mutex<Option<Credentials>>,
+    scope: Scope,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
+}
+
+/// The request body, as it goes on.
+pub enum Payload {
+    /// Buffered (JSON and query protocols): signed with its hash.
+    Bytes(Bytes),
+    /// Streamed (S3); `content_sha256` is what the agent signed.
+    Stream { body: SidecarBody, content_sha256: Option<String> },
+}
+
+impl Upstream {
+    pub fn new(
+        endpoint: Option<String>,
+        credentials: SharedCredentialsProvider,
+        scope: Scope,
+    ) -> Result<Upstream, String> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(https);
+        Ok(Upstream {
+            client,
+            endpoint: endpoint.map(|e| e.trim_end_matches('/').to_string()),
+            credentials,
+            cached: Mutex::new(None),
+            scope,
+        })
+    }
+
+    /// Credentials, renewed before they expire; one look-up at a time.
+    async fn credentials(&self) -> Result<Credentials, AwsFailure> {
+        let mut cached = self.cached.lock().await;
+        let fresh = |c: &Credentials| c.expiry().is_none_or(|at| at > SystemTime::now() + RENEW_BEFORE_EXPIRY);
+        if let Some(credentials) = cached.as_ref().filter(|c| fresh(c)) {
+            return Ok(credentials.clone());
+        }
+        let credentials = self.credentials.provide_credentials().await.map_err(|_| AwsFailure {
+            code: "CredentialsUnavailable".into(),
+            message: "awsgate has no usable AWS credentials for this call; the operator must fix its credential setup"
+                .into(),
+            request_id: None,
+        })?;
+        *cached = Some(credentials.clone());
+        Ok(credentials)
+    }
+
+    /// The base URL of `signing_name`'s endpoint.
+    fn base(&self, signing_name: &str) -> String {
+        if let Some(endpoint) = &self.endpoint {
+            return endpoint.clone();
+        }
+        let domain = if self.scope.partition == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" };
+        match signing_name {
+            "iam" if self.scope.partition == "aws" => "https://iam.amazonaws.com".into(),
+            name => format!("https://{name}.{}.{domain}", self.scope.region),
+        }
+    }
+
+    /// Signs and sends the request; the answer streams back.
+    pub async fn send(
+        &self,
+        bucket: Option<&str>,
+        virtual_host: bool,
+        signing_name: &str,
+        parts: &http::request::Parts,
+        payload: Payload,
+    ) -> Result<http::Response<hyper::body::Incoming>, AwsFailure> {
+        // A presigned request's signature does not go on: awsgate signs in the header.
+        let kept: Vec<&str> = parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| {
+                !pair.is_empty() && !super::verify::PRESIGN_PARAMS.contains(&pair.split('=').next().unwrap_or_default())
+            })
+            .collect();
+        let path = parts.uri.path();
+        let path = match (bucket, virtual_host) {
+            (Some(bucket), true) => {
+                format!("/{}{path}", percent_encoding::utf8_percent_encode(bucket, percent_encoding::NON_ALPHANUMERIC))
+            }
+            _ => path.to_string(),
+        };
+        let path_and_query = if kept.is_empty() { path } else { format!("{path}?{}", kept.join("&")) };
+        let url = format!("{}{path_and_query}", self.base(signing_name));
+        let uri: http::Uri = url.parse().map_err(|_| failure("RequestFailed", "the forwarded URL is not valid"))?;
+        let mut headers: Vec<(http::HeaderName, http::HeaderValue)> = parts
+            .headers
+            .iter()
+            .filter(|(name, _)| !DROPPED.contains(&name.as_str()))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        let s3 = signing_name == "s3";
+        let mut settings = SigningSettings::default();
+        if s3 {
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        }
+        let (body, signable): (SidecarBody, SignableBody<'static>) = match payload {
+            Payload::Bytes(bytes) => {
+                let hash = hex(&Sha256::digest(&bytes));
+                (full(bytes), SignableBody::Precomputed(hash))
+            }
+            Payload::Stream { body, content_sha256 } => {
+                let signable = match content_sha256.as_deref() {
+                    Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => SignableBody::StreamingUnsignedPayloadTrailer,
+                    Some(hash) if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+                        SignableBody::Precomputed(hash.to_ascii_lowercase())
+                    }
+                    _ => SignableBody::UnsignedPayload,
+                };
+                (body, signable)
+            }
+        };
+        let credentials = self.credentials().await?;
+        let identity: Identity = credentials.into();
+        let region = if signing_name == "iam" && self.scope.partition == "aws" {
+            "us-east-1"
+        } else {
+            self.scope.region.as_str()
+        };
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name(signing_name)
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|_| failure("RequestFailed", "the forwarded request cannot be signed"))?
+            .into();
+        let header_strings: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string())))
+            .collect();
+        let signable_request = SignableRequest::new(
+            parts.method.as_str(),
+            url.as_str(),
+            header_strings.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            signable,
+        )
+        .map_err(|_| failure("RequestFailed", "the forwarded request cannot be signed"))?;
+        let (instructions, _) = sign(signable_request, &params)
+            .map_err(|_| failure("RequestFailed", "the forwarded request cannot be signed"))?
+            .into_parts();
+        let mut request = http::Request::builder().method(parts.method.clone()).uri(uri);
+        for (name, value) in headers.drain(..) {
+            request = request.header(name, value);
+        }
+        let mut request =
+            request.body(body).map_err(|_| failure("RequestFailed", "the forwarded request is not valid"))?;
+        instructions.apply_to_request_http1x(&mut request);
+        self.client.request(request).await.map_err(|error| {
+            if error.is_connect() {
+                failure("NetworkError", "could not reach the AWS endpoint")
+            } else {
+                failure("NetworkError", "the connection to AWS failed")
+            }
+        })
+    }
+}
+
+fn failure(code: &str, message: &str) -> AwsFailure {
+    AwsFailure { code: code.into(), message: message.into(), request_id: None }
+}
+
+pub fn full(bytes: Bytes) -> SidecarBody {
+    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A streamed body whose SHA-256 must be `expected`: the last piece is held back until
+/// the hash is checked, so a body that does not match never completes upstream.
+pub struct Checked<B> {
+    inner: B,
+    hasher: Sha256,
+    expected: String,
+    held: Option<Bytes>,
+    done: bool,
+}
+
+impl<B> Checked<B> {
+    pub fn new(inner: B, expected: String) -> Checked<B> {
+        Checked { inner, hasher: Sha256::new(), expected: expected.to_ascii_lowercase(), held: None, done: false }
+    }
+}
+
+impl<B> Body for Checked<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(this.held.take().map(|b| Ok(Frame::data(b))));
+        }
+        loop {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error.into()))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else { continue };
+                    this.hasher.update(&data);
+                    if let Some(previous) = this.held.replace(data) {
+                        return Poll::Ready(Some(Ok(Frame::data(previous))));
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    let actual = hex(&std::mem::take(&mut this.hasher).finalize());
+                    if actual != this.expected {
+                        this.held = None;
+                        return Poll::Ready(Some(
+                            Err("the body does not match its signed x-amz-content-sha256".into()),
+                        ));
+                    }
+                    return Poll::Ready(this.held.take().map(|b| Ok(Frame::data(b))));
+                }
+            }
+        }
+    }
+}
+
+/// Shared handle for the server.
+pub type SharedUpstream = Arc<Upstream>;

@@ -1,0 +1,250 @@
+//! The AWS-protocol sidecar: agents that bring their own SDK or CLI point
+//! `AWS_ENDPOINT_URL` here and sign with an agent key. Each request is verified
+//! ([`verify`]), recognized ([`operation`]), judged by the same pipeline as an MCP tool
+//! call, and forwarded signed with awsgate's credentials ([`forward`]). Refusals are the
+//! protocol's own errors ([`reply`]), so SDKs raise their usual exceptions.
+
+pub mod forward;
+pub mod keys;
+pub mod operation;
+pub mod reply;
+pub mod verify;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use self::forward::{Checked, Payload, SidecarBody, Upstream};
+use self::keys::AgentKeys;
+use self::operation::Judged;
+use self::reply::Refusal;
+use crate::audit::Client;
+use crate::pipeline::{CallError, Origin, Pipeline};
+use crate::policy::UnknownOperations;
+
+/// Largest body of a JSON or query request (buffered to verify and sign its hash). S3
+/// bodies stream and have no such bound. Lambda's own limit is 6 MB.
+pub const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
+
+/// Most connections served at once; more wait in the listen queue.
+const MAX_CONNECTIONS: usize = 512;
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything a sidecar request needs.
+pub struct Sidecar {
+    pub pipeline: Arc<Pipeline>,
+    pub keys: AgentKeys,
+    pub upstream: Upstream,
+}
+
+/// Accepts connections until `shutdown`; each is served by hyper, bounded in number.
+pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => return,
+            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+        };
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "sidecar: cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let sidecar = sidecar.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |request| {
+                let sidecar = sidecar.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&sidecar, peer, request).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), connection).await;
+                }
+            }
+        });
+    }
+}
+
+/// The signing name from the Authorization header or the presigned query, to tell how
+/// the body is read before the signature is checked.
+fn signing_name(parts: &http::request::Parts) -> Option<String> {
+    let credential = match parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        Some(header) => {
+            header.split("Credential=").nth(1).map(|c| c.split([',', ' ']).next().unwrap_or_default().to_string())
+        }
+        None => verify::form_urlencoded_pairs(parts.uri.query().unwrap_or_default())
+            .into_iter()
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.into_owned()),
+    }?;
+    credential.split('/').nth(3).map(str::to_string)
+}
+
+async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Incoming>) -> http::Response<SidecarBody> {
+    let (parts, body) = request.into_parts();
+    let service = signing_name(&parts).unwrap_or_default();
+    let protocol = reply::protocol_of(&service, &parts);
+    let head = parts.method == http::Method::HEAD;
+    let refuse = |refusal: Refusal| reply::error(protocol, &service, head, &refusal);
+    if parts.headers.get(http::header::HOST).is_none() {
+        return refuse(Refusal::bad_request("InvalidRequest", "the request has no Host header".into()));
+    }
+    // S3 bodies stream; the others are read whole (bounded) to check their hash.
+    let (buffered, stream) = if service == "s3" {
+        (Bytes::new(), Some(body))
+    } else {
+        match Limited::new(body, MAX_BUFFERED_BODY).collect().await {
+            Ok(collected) => (collected.to_bytes(), None),
+            Err(_) => {
+                return refuse(Refusal::new(
+                    413,
+                    "RequestEntityTooLarge",
+                    format!("the request body is larger than awsgate's limit of {MAX_BUFFERED_BODY} bytes"),
+                ));
+            }
+        }
+    };
+    let signed_body = (service != "s3").then_some(&buffered[..]);
+    let signed = match verify::verify(&parts, signed_body, &sidecar.keys, SystemTime::now()) {
+        Ok(signed) => signed,
+        Err(error) => {
+            tracing::info!(code = error.code(), %peer, "sidecar: refused a request's signature");
+            return refuse(Refusal::new(error.status(), error.code(), error.message()));
+        }
+    };
+    if signed.content_sha256.as_deref().is_some_and(|h| h.starts_with("STREAMING-AWS4-HMAC-SHA256")) {
+        return refuse(Refusal::new(
+            501,
+            "NotImplemented",
+            "awsgate does not take signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD); use UNSIGNED-PAYLOAD or the unsigned trailer form".into(),
+        ));
+    }
+    let pipeline = &sidecar.pipeline;
+    let operation = operation::recognize(&parts, &signed.service, &buffered, pipeline.scope());
+    let origin = Origin {
+        transport: "sidecar",
+        session: format!("agent:{}", signed.key.name),
+        client: client_of(&parts),
+        agent: Some(signed.key.name.clone()),
+        source_ip: Some(peer.ip()),
+    };
+    let full_name = operation.full_name();
+    let operation::Operation { name, writes, bucket, virtual_host, judged, .. } = operation;
+    let mut call = pipeline.begin(&origin, &signed.key.access_key_id, &name);
+    let never = CancellationToken::new();
+    if let Err(error) = call.admit().await {
+        return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
+    }
+    let judged: Vec<Judged> = match judged {
+        Ok(judged) => judged,
+        Err(why) => {
+            let policy = pipeline.policy();
+            call.set_action(full_name.clone());
+            let allow_anyway = policy.document().unknown_operations == UnknownOperations::AllowIfAllowedEverywhere
+                && policy.allows_everywhere(&full_name);
+            if !allow_anyway {
+                let reason = match policy.document().unknown_operations {
+                    UnknownOperations::Deny => format!("{why}; `sidecar.unknown_operations` is `deny`"),
+                    UnknownOperations::AllowIfAllowedEverywhere => {
+                        format!(
+                            "{why}, and no unconditional allow covers `{full_name}` on `*` without a deny naming it"
+                        )
+                    }
+                };
+                let error = call.refuse("*", reason).await;
+                return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
+            }
+            vec![Judged {
+                action: full_name.clone(),
+                prepared: crate::catalog::Prepared::judged_only(vec!["*".into()]),
+            }]
+        }
+    };
+    for mut one in judged {
+        call.set_action(one.action.clone());
+        match call.judge(&mut one.prepared, &never).await {
+            Ok(allowed) if allowed.approval_required => {
+                let message = format!(
+                    "`{}` needs a human's approval (statement `{}`), and the sidecar cannot ask one yet; nothing was sent to AWS",
+                    one.action,
+                    allowed.statement.unwrap_or("?")
+                );
+                call.approval("unavailable");
+                let error = call.fail(CallError::ApprovalDenied { message }).await;
+                return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
+            }
+            Ok(_) => {}
+            Err(error) => return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id)),
+        }
+    }
+    let payload = match stream {
+        None => Payload::Bytes(buffered),
+        Some(body) => {
+            let body: SidecarBody = match signed.content_sha256.as_deref() {
+                Some(hash) if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    Checked::new(body, hash.to_string()).boxed()
+                }
+                _ => body.map_err(Into::into).boxed(),
+            };
+            Payload::Stream { body, content_sha256: signed.content_sha256.clone() }
+        }
+    };
+    let upstream = &sidecar.upstream;
+    let send = async {
+        let response = upstream.send(bucket.as_deref(), virtual_host, &signed.service, &parts, payload).await?;
+        let request_id = reply::request_id(response.headers());
+        Ok((response, request_id))
+    };
+    match call.run(writes, send, &never).await {
+        Ok(response) => reply::passthrough(response),
+        Err(error) => reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id)),
+    }
+}
+
+/// The SDK, from its User-Agent (`Boto3/1.44.5 md/...` is `Boto3` `1.44.5`).
+fn client_of(parts: &http::request::Parts) -> Client {
+    let agent = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let first = agent.split_whitespace().next().unwrap_or_default();
+    let (name, version) = first.split_once('/').unwrap_or((first, ""));
+    let clean = |s: &str| s.chars().filter(|c| c.is_ascii_graphic()).take(64).collect::<String>();
+    Client { name: clean(name), version: clean(version) }
+}
+
+#[derive(Debug, Clone)]
+pub struct SidecarOptions {
+    pub listen: String,
+    pub agent_keys: std::path::PathBuf,
+}
+
+/// Binds the sidecar's address; an error names it.
+pub async fn bind(listen: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on `{listen}` for the sidecar: {e}"))
+}
