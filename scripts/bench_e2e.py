@@ -6,7 +6,10 @@
   made directly with boto3 (what a Python agent would do instead);
 * the median round trip of a denied call (answered by the gate, no AWS request), over stdio
   and over one kept-alive streamable HTTP connection;
-* resident memory of the server after the calls.
+* resident memory of the server after the calls;
+* the sidecar: boto3 GetObject through it next to boto3 direct to moto, and a denied
+  request's round trip (one signed request sent again and again over one kept-alive
+  connection, so that the figure is the sidecar's: verify, recognize, judge, answer).
 
 The MCP side speaks raw JSON-RPC over the server's pipes so that the figures measure
 awsgate, not a client library. Usage: bench_e2e.py path/to/awsgate [--iterations N]
@@ -169,6 +172,69 @@ def http_denied_calls(binary: Path, policy: Path, env: dict[str, str], denied: d
         process.wait(timeout=10)
 
 
+def sidecar_calls(binary: Path, policy: Path, env: dict[str, str], endpoint: str, direct_s3, iterations: int,
+                  tmp: Path) -> tuple[list[float], list[float], list[float]]:
+    """boto3 GetObject through the sidecar and direct; a denied request's round trip."""
+    import http.client
+    import re
+    import socket
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    entry = subprocess.run([str(binary), "agent-key", "new", "bench"], capture_output=True, text=True, check=True).stdout
+    key_id = re.search(r"access_key_id: ([A-Z0-9]{20})", entry).group(1)
+    secret = re.search(r'secret_access_key: "([^"]{40})"', entry).group(1)
+    keys = tmp / "keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [str(binary), "serve", "--policy", str(policy), "--transport", "http", "--listen", "127.0.0.1:0",
+         "--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys), "--audit-log", str(tmp / "sidecar-audit.jsonl")],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        sidecar = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=sidecar, region_name="us-east-1", aws_access_key_id=key_id,
+                          aws_secret_access_key=secret)
+        for _ in range(20):
+            s3.get_object(Bucket="bench", Key="object.txt")["Body"].read()
+            direct_s3.get_object(Bucket="bench", Key="object.txt")["Body"].read()
+        through = timed(lambda: s3.get_object(Bucket="bench", Key="object.txt")["Body"].read(), iterations)
+        direct = timed(lambda: direct_s3.get_object(Bucket="bench", Key="object.txt")["Body"].read(), iterations)
+
+        request = AWSRequest(method="GET", url=f"{sidecar}/other/object.txt",
+                             headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+        SigV4Auth(Credentials(key_id, secret), "s3", "us-east-1").add_auth(request)
+        headers = dict(request.headers)
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+
+        def denied_once() -> None:
+            connection.request("GET", "/other/object.txt", headers=headers)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 403, response.status
+
+        for _ in range(20):
+            denied_once()
+        deny = timed(denied_once, iterations)
+        connection.close()
+        return through, direct, deny
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def timed(fn, iterations: int) -> list[float]:
     samples = []
     for _ in range(iterations):
@@ -234,6 +300,7 @@ def main() -> None:
             rss, peak = server.rss_kib()
             server.close()
             deny_http, ping_http = http_denied_calls(binary, policy, env, denied, iterations)
+            side_get, side_direct, side_deny = sidecar_calls(binary, policy, env, endpoint, s3, iterations, Path(tmp))
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -252,6 +319,9 @@ def main() -> None:
         ("the same over kept-alive HTTP", f"{median(deny_http) * 1000:.0f} µs", f"median of {iterations}, one connection"),
         ("a ping over that connection", f"{median(ping_http) * 1000:.0f} µs", "baseline: HTTP and MCP, no gate"),
         ("resident memory after the calls", f"{rss / 1024:.1f} MiB", f"peak {peak / 1024:.1f} MiB"),
+        ("sidecar: boto3 GetObject through it", f"{median(side_get):.2f} ms", f"median of {iterations}, 1 KiB object"),
+        ("boto3 GetObject direct to moto", f"{median(side_direct):.2f} ms", f"median of {iterations}, same run"),
+        ("sidecar: denied request round trip", f"{median(side_deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
