@@ -121,6 +121,10 @@ pub fn verify<'k>(
         (None, false) => return Err(AuthError::MissingAuthenticationToken),
     };
     let key = keys.get(claimed.access_key_id).ok_or(AuthError::InvalidAccessKeyId)?;
+    // SigV4 always signs the host; without it the canonical request cannot be rebuilt.
+    if !claimed.signed_headers.iter().any(|h| h == "host") {
+        return Err(AuthError::SignatureDoesNotMatch);
+    }
     let time = parse_time(claimed.time)?;
     if !claimed.time.starts_with(claimed.date) {
         return Err(AuthError::SignatureDoesNotMatch);

@@ -198,6 +198,14 @@ def test_bad_signatures_are_refused_with_aws_codes(binary, aws, tmp_path):
         assert raised.value.code == 403
         assert json.loads(raised.value.read())["__type"] == "RequestTimeTooSkewed"
 
+        # A signature that leaves the host out is refused, not a crash.
+        forged = dict(request.headers)
+        forged["Authorization"] = re.sub(r"SignedHeaders=[^,]*", "SignedHeaders=x-amz-date", forged["Authorization"])
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(urllib.request.Request(request.url, data=body, headers=forged, method="POST"))
+        assert json.loads(raised.value.read())["__type"] == "SignatureDoesNotMatch"
+        assert side.client("dynamodb").get_item(TableName="orders", Key={"pk": {"S": "order#1"}})["Item"]
+
         # Unsigned.
         with pytest.raises(urllib.error.HTTPError) as raised:
             urllib.request.urlopen(side.endpoint + "/reports/q3.csv")
