@@ -267,10 +267,6 @@ impl<'p> Call<'p> {
         &self.origin.session
     }
 
-    pub fn resources(&self) -> &[String] {
-        &self.resources
-    }
-
     pub fn approval(&mut self, how: &'static str) {
         self.approval = Some(how);
     }

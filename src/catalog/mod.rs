@@ -199,8 +199,10 @@ impl ToolSpec {
         mut input: serde_json::Map<String, serde_json::Value>,
         scope: &Scope,
     ) -> Result<Prepared, ArgumentError> {
-        for arg in self.args.iter().filter(|a| a.required || CONTENT_ARGS.contains(&a.name)) {
-            if !CONTENT_ARGS.contains(&arg.name) && input.contains_key(arg.name) {
+        // Only content gets a stand-in: a missing name stays missing, and the tool's own
+        // code refuses the request.
+        for arg in self.args.iter().filter(|a| CONTENT_ARGS.contains(&a.name)) {
+            if !arg.required && !input.contains_key(arg.name) {
                 continue;
             }
             let stand_in = match arg.kind {
@@ -209,9 +211,7 @@ impl ToolSpec {
                 _ if arg.name == "ciphertext_blob" => serde_json::json!("AAAA"),
                 _ => serde_json::json!("-"),
             };
-            if arg.required || input.contains_key(arg.name) {
-                input.insert(arg.name.to_string(), stand_in);
-            }
+            input.insert(arg.name.to_string(), stand_in);
         }
         let arguments = Arguments::unchecked(input);
         let mut prepared = (self.prepare)(&arguments, scope)?;

@@ -1,6 +1,6 @@
 //! The MCP server handler: `list_tools` is the catalog filtered by the policy, and
-//! `call_tool` runs every call the same way: rate limit -> validate arguments -> build the
-//! resource ARNs -> gate -> audit the decision -> run -> audit the result.
+//! `call_tool` validates the arguments, builds the call and runs it through the shared
+//! [`crate::pipeline`], asking the human (elicitation, MFA code) where a statement wants it.
 
 use std::sync::Arc;
 

@@ -2,7 +2,6 @@
 //! awsgate's own credentials, streaming the body both ways.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
@@ -297,6 +296,3 @@ where
         }
     }
 }
-
-/// Shared handle for the server.
-pub type SharedUpstream = Arc<Upstream>;

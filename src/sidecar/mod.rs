@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::forward::{Checked, Payload, SidecarBody, Upstream};
 use self::keys::AgentKeys;
-use self::operation::Judged;
+use self::operation::{Judged, Unjudged};
 use self::reply::Refusal;
 use crate::audit::Client;
 use crate::pipeline::{CallError, Origin, Pipeline};
@@ -121,9 +121,19 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
     let (buffered, stream) = if service == "s3" {
         (Bytes::new(), Some(body))
     } else {
-        match Limited::new(body, MAX_BUFFERED_BODY).collect().await {
-            Ok(collected) => (collected.to_bytes(), None),
+        // A client that sends its body slowly holds a connection: it has the call's
+        // timeout to finish.
+        let limit = Duration::from_secs(sidecar.pipeline.policy().document().limits.call_timeout_seconds);
+        match tokio::time::timeout(limit, Limited::new(body, MAX_BUFFERED_BODY).collect()).await {
+            Ok(Ok(collected)) => (collected.to_bytes(), None),
             Err(_) => {
+                return refuse(Refusal::new(
+                    408,
+                    "RequestTimeout",
+                    format!("the request body did not arrive within call_timeout_seconds ({} s)", limit.as_secs()),
+                ));
+            }
+            Ok(Err(_)) => {
                 return refuse(Refusal::new(
                     413,
                     "RequestEntityTooLarge",
@@ -165,13 +175,17 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
     }
     let judged: Vec<Judged> = match judged {
         Ok(judged) => judged,
-        Err(why) => {
+        Err(Unjudged::Invalid(why)) => {
+            call.set_action(full_name.clone());
+            let error = call.fail(CallError::InvalidArgument(why)).await;
+            return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
+        }
+        Err(Unjudged::Unmapped(why)) => {
             let policy = pipeline.policy();
             call.set_action(full_name.clone());
-            let allow_anyway = policy.document().unknown_operations == UnknownOperations::AllowIfAllowedEverywhere
-                && policy.allows_everywhere(&full_name);
-            if !allow_anyway {
-                let reason = match policy.document().unknown_operations {
+            let unknown = policy.document().unknown_operations;
+            if !(unknown == UnknownOperations::AllowIfAllowedEverywhere && policy.allows_everywhere(&full_name)) {
+                let reason = match unknown {
                     UnknownOperations::Deny => format!("{why}; `sidecar.unknown_operations` is `deny`"),
                     UnknownOperations::AllowIfAllowedEverywhere => {
                         format!(

@@ -37,8 +37,19 @@ pub struct Operation {
     /// The S3 bucket, to forward virtual-host requests path-style.
     pub bucket: Option<String>,
     pub virtual_host: bool,
-    /// What the gate judges; `Err` says why it cannot be mapped.
-    pub judged: Result<Vec<Judged>, String>,
+    /// What the gate judges, or why it cannot judge the request.
+    pub judged: Result<Vec<Judged>, Unjudged>,
+}
+
+/// Why a request cannot be judged.
+#[derive(Debug, Clone)]
+pub enum Unjudged {
+    /// awsgate has no mapping for the operation: `sidecar.unknown_operations` decides.
+    Unmapped(String),
+    /// The operation is known, but the request cannot be read as the gate must read it (a
+    /// body that is not JSON, a name that is not valid, a DynamoDB legacy parameter):
+    /// refused, whatever the policy.
+    Invalid(String),
 }
 
 /// One action the gate judges for the operation (CopyObject has two).
@@ -103,9 +114,22 @@ pub fn recognize(parts: &http::request::Parts, signing_name: &str, body: &[u8], 
         let name = target.rsplit('.').next().unwrap_or(target).to_string();
         let input = match serde_json::from_slice::<Value>(if body.is_empty() { b"{}" } else { body }) {
             Ok(Value::Object(map)) => map,
-            _ => return unmapped(service, name, Protocol::Json, "the request body is not a JSON object".into()),
+            _ => return invalid(service, name, Protocol::Json, "the request body is not a JSON object".into()),
         };
-        return by_tool(service, name, Protocol::Json, json_arguments(service, input), scope);
+        let legacy = DYNAMODB_LEGACY.iter().find(|p| service == "dynamodb" && input.contains_key(**p));
+        if let Some(legacy) = legacy {
+            let why = format!(
+                "awsgate judges DynamoDB requests by their expressions; the legacy parameter `{legacy}` is not accepted (use the expression parameters)"
+            );
+            return invalid(service, name, Protocol::Json, why);
+        }
+        let mut operation = by_tool(service, name, Protocol::Json, json_arguments(service, &input), scope);
+        if let Ok(judged) = &mut operation.judged {
+            for one in judged {
+                request_parameter_keys(service, &input, &mut one.prepared);
+            }
+        }
+        return operation;
     }
     match query_action(parts, body) {
         Some(name) => {
@@ -129,7 +153,44 @@ fn unmapped(service: &str, name: String, protocol: Protocol, why: String) -> Ope
         writes: true,
         bucket: None,
         virtual_host: false,
-        judged: Err(why),
+        judged: Err(Unjudged::Unmapped(why)),
+    }
+}
+
+fn invalid(service: &str, name: String, protocol: Protocol, why: String) -> Operation {
+    Operation { judged: Err(Unjudged::Invalid(why)), ..unmapped(service, name, protocol, String::new()) }
+}
+
+/// DynamoDB's legacy parameters. They name keys and attributes outside the expressions
+/// the tools read, so `dynamodb:LeadingKeys` and `dynamodb:Attributes` could not be
+/// derived from them: such a request is refused rather than judged without them.
+const DYNAMODB_LEGACY: &[&str] = &[
+    "KeyConditions",
+    "AttributesToGet",
+    "QueryFilter",
+    "ScanFilter",
+    "Expected",
+    "AttributeUpdates",
+    "ConditionalOperator",
+];
+
+/// Condition keys that are request parameters: the wire's value is what AWS evaluates, not
+/// the one the tool would send. `ReturnValues` absent is `NONE`; `Select` absent keeps the
+/// tool's inference from the projection.
+fn request_parameter_keys(service: &str, input: &Map<String, Value>, prepared: &mut Prepared) {
+    if service != "dynamodb" {
+        return;
+    }
+    fn set(prepared: &mut Prepared, key: &str, value: &str) {
+        prepared.context.retain(|(k, _)| k != key);
+        prepared.context.push((key.to_string(), vec![value.to_string()]));
+    }
+    if prepared.context.iter().any(|(k, _)| k == "dynamodb:returnvalues") || input.contains_key("ReturnValues") {
+        let value = input.get("ReturnValues").and_then(Value::as_str).unwrap_or("NONE");
+        set(prepared, "dynamodb:returnvalues", value);
+    }
+    if let Some(select) = input.get("Select").and_then(Value::as_str) {
+        set(prepared, "dynamodb:select", select);
     }
 }
 
@@ -142,7 +203,7 @@ fn by_tool(service: &str, name: String, protocol: Protocol, input: Map<String, V
     let judged = tool
         .judge_wire(input, scope)
         .map(|prepared| vec![Judged { action: tool.iam_action(), prepared }])
-        .map_err(|error| format!("awsgate cannot judge this `{name}` request: {}", error.0));
+        .map_err(|error| Unjudged::Invalid(format!("awsgate cannot judge this `{name}` request: {}", error.0)));
     Operation {
         service: service.to_string(),
         name,
@@ -183,24 +244,34 @@ pub fn snake_case(name: &str) -> String {
 
 /// The tool's arguments from a JSON protocol body: names in snake case, DynamoDB's typed
 /// values as plain JSON.
-fn json_arguments(service: &str, input: Map<String, Value>) -> Map<String, Value> {
+fn json_arguments(service: &str, input: &Map<String, Value>) -> Map<String, Value> {
     input
-        .into_iter()
+        .iter()
         .map(|(name, value)| {
-            let arg = match (service, name.as_str()) {
-                ("dynamodb", "TableName") => "table".to_string(),
-                ("sqs", "MaxNumberOfMessages") => "max_messages".to_string(),
-                _ => snake_case(&name),
-            };
+            let arg = argument_name(service, name);
             let value = match (service, arg.as_str()) {
                 ("dynamodb", "key" | "item" | "exclusive_start_key" | "expression_attribute_values") => {
-                    plain_item(&value)
+                    plain_item(value)
                 }
-                _ => value,
+                _ => value.clone(),
             };
             (arg, value)
         })
         .collect()
+}
+
+/// The tool's argument for a wire parameter (or a numbered list's name): its name in snake
+/// case, but for the few tools that name it otherwise.
+fn argument_name(service: &str, wire: &str) -> String {
+    match (service, wire) {
+        ("dynamodb", "TableName") => "table".into(),
+        ("sqs", "MaxNumberOfMessages") => "max_messages".into(),
+        ("rds", "DBInstanceIdentifier") => "db_instance_identifier".into(),
+        ("ec2", "InstanceId") => "instance_ids".into(),
+        ("ec2", "VolumeId") => "volume_ids".into(),
+        ("ec2", "ResourceId") => "resources".into(),
+        _ => snake_case(wire),
+    }
 }
 
 /// DynamoDB's `{"pk": {"S": "a"}}` as `{"pk": "a"}`. Sets and binaries, which plain JSON
@@ -242,11 +313,7 @@ fn query_arguments(service: &str, parts: &http::request::Parts, body: &[u8]) -> 
         let segments: Vec<&str> = name.split('.').collect();
         match segments.as_slice() {
             [one] => {
-                let arg = match (service, *one) {
-                    ("rds", "DBInstanceIdentifier") => "db_instance_identifier".to_string(),
-                    _ => snake_case(one),
-                };
-                out.insert(arg, json!(value));
+                out.insert(argument_name(service, one), json!(value));
             }
             ["Tag", n, field @ ("Key" | "Value")] => {
                 if let Ok(n) = n.parse() {
@@ -263,7 +330,7 @@ fn query_arguments(service: &str, parts: &http::request::Parts, body: &[u8]) -> 
     }
     lists.sort_by_key(|(_, n, _)| *n);
     for (list, _, value) in lists {
-        if let Some(items) = out.entry(list_argument(service, &list)).or_insert_with(|| json!([])).as_array_mut() {
+        if let Some(items) = out.entry(argument_name(service, &list)).or_insert_with(|| json!([])).as_array_mut() {
             items.push(json!(value));
         }
     }
@@ -280,16 +347,6 @@ fn query_arguments(service: &str, parts: &http::request::Parts, body: &[u8]) -> 
         out.insert("tags".into(), Value::Object(map));
     }
     out
-}
-
-/// The tool argument a numbered list fills.
-fn list_argument(service: &str, list: &str) -> String {
-    match (service, list) {
-        ("ec2", "InstanceId") => "instance_ids".to_string(),
-        ("ec2", "VolumeId") => "volume_ids".to_string(),
-        ("ec2", "ResourceId") => "resources".to_string(),
-        _ => snake_case(list),
-    }
 }
 
 /// Lambda's REST paths: `/2015-03-31/functions/`, `/2015-03-31/functions/NAME`,

@@ -35,12 +35,14 @@ impl Refusal {
             }
             CallError::RateLimited { .. } => (429, "Throttling".to_string()),
             CallError::InvalidArgument(_) => (400, "InvalidArgument".to_string()),
-            CallError::AuditUnavailable => (503, "ServiceUnavailable".to_string()),
+            CallError::AuditUnavailable => (503, "AuditUnavailable".to_string()),
             CallError::Cancelled { .. } => (499, "RequestCancelled".to_string()),
             CallError::LookupFailed { failure, .. } => (400, failure.code.clone()),
             CallError::Aws(failure) => match failure.code.as_str() {
                 "Timeout" => (504, "RequestTimeout".to_string()),
-                "OutcomeUnknown" => (502, "OutcomeUnknown".to_string()),
+                // A 4xx: SDKs retry 5xx answers, and this write must not be sent again
+                // blindly.
+                "OutcomeUnknown" => (400, "OutcomeUnknown".to_string()),
                 "CredentialsUnavailable" => (503, "CredentialsUnavailable".to_string()),
                 other => (502, other.to_string()),
             },
@@ -70,66 +72,55 @@ pub fn protocol_of(signing_name: &str, parts: &http::request::Parts) -> Protocol
 }
 
 /// The refusal as the protocol writes errors. Over the JSON protocols the code gets
-/// `Exception` (`AccessDeniedException`), as those services name it; query-compatible
-/// services (SQS) also get the `x-amzn-query-error` header their SDKs read.
+/// `Exception` (`AccessDeniedException`), as those services name it; SQS, whose JSON
+/// protocol is query-compatible, also gets the `x-amzn-query-error` header its SDKs read.
 pub fn error(protocol: Protocol, signing_name: &str, head: bool, refusal: &Refusal) -> http::Response<SidecarBody> {
     let request_id = refusal.request_id.clone().unwrap_or_default();
     let mut builder = http::Response::builder()
         .status(http::StatusCode::from_u16(refusal.status).unwrap_or(http::StatusCode::FORBIDDEN))
         .header("x-amzn-requestid", &request_id)
         .header("x-amz-request-id", &request_id);
+    let (code, message, id) = (xml(&refusal.code), xml(&refusal.message), xml(&request_id));
+    let error = format!("<Code>{code}</Code><Message>{message}</Message>");
     let body = match protocol {
-        Protocol::RestXml => {
-            builder = builder.header("content-type", "application/xml");
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
-                xml(&refusal.code),
-                xml(&refusal.message),
-                xml(&request_id)
-            )
-        }
         Protocol::Json => {
             let code = json_code(&refusal.code);
-            builder = builder
-                .header("content-type", "application/x-amz-json-1.0")
-                .header("x-amzn-errortype", &code)
-                .header("x-amzn-query-error", format!("{};Sender", refusal.code));
+            builder = builder.header("content-type", "application/x-amz-json-1.0").header("x-amzn-errortype", &code);
+            // SQS's JSON protocol is query-compatible: its SDKs read the query code here.
+            if signing_name == "sqs" {
+                builder = builder.header("x-amzn-query-error", format!("{};Sender", refusal.code));
+            }
             serde_json::json!({ "__type": code, "message": refusal.message, "Message": refusal.message }).to_string()
         }
-        Protocol::Query if signing_name == "ec2" => {
-            builder = builder.header("content-type", "text/xml");
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{}</RequestID></Response>",
-                xml(&refusal.code),
-                xml(&refusal.message),
-                xml(&request_id)
-            )
-        }
-        Protocol::Query => {
-            builder = builder.header("content-type", "text/xml");
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-                xml(&refusal.code),
-                xml(&refusal.message),
-                xml(&request_id)
-            )
+        xml_protocol => {
+            builder = builder.header("content-type", "application/xml");
+            let document = match xml_protocol {
+                Protocol::RestXml => format!("<Error>{error}<RequestId>{id}</RequestId></Error>"),
+                _ if signing_name == "ec2" => {
+                    format!("<Response><Errors><Error>{error}</Error></Errors><RequestID>{id}</RequestID></Response>")
+                }
+                _ => format!(
+                    "<ErrorResponse><Error><Type>Sender</Type>{error}</Error><RequestId>{id}</RequestId></ErrorResponse>"
+                ),
+            };
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{document}")
         }
     };
     let body = if head { Bytes::new() } else { Bytes::from(body) };
     builder.body(full(body)).unwrap_or_else(|_| http::Response::new(full(Bytes::new())))
 }
 
-/// `AccessDenied` -> `AccessDeniedException`, as the JSON protocols name their errors.
+/// The JSON protocols' names for the codes they share with awsgate: `AccessDenied` is
+/// `AccessDeniedException`, a bad request `ValidationException`. AWS's own signature codes
+/// and awsgate's (`OutcomeUnknown`, `AuditUnavailable`...) stay as they are.
 fn json_code(code: &str) -> String {
-    if code.ends_with("Exception") || code.starts_with("InvalidAccessKeyId") || code == "SignatureDoesNotMatch" {
-        code.to_string()
-    } else {
-        match code {
-            "MissingAuthenticationToken" | "RequestTimeTooSkewed" | "IncompleteSignature" => code.to_string(),
-            "Throttling" => "ThrottlingException".into(),
-            other => format!("{other}Exception"),
-        }
+    match code {
+        "AccessDenied" => "AccessDeniedException",
+        "InvalidArgument" => "ValidationException",
+        "Throttling" => "ThrottlingException",
+        other => other,
     }
+    .to_string()
 }
 
 fn xml(text: &str) -> String {

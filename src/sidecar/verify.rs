@@ -77,14 +77,13 @@ pub struct Signed<'k> {
     pub key: &'k AgentKey,
     /// The signing name (`s3`, `dynamodb`, `monitoring`...), from the credential scope.
     pub service: String,
-    pub region: String,
-    /// The `x-amz-content-sha256` the agent signed, if any: a hash, `UNSIGNED-PAYLOAD`
-    /// or a streaming form.
+    /// What the signature says of the body: a SHA-256, `UNSIGNED-PAYLOAD` or a streaming
+    /// form. `None` for the JSON and query protocols, whose bodies were hashed whole.
     pub content_sha256: Option<String>,
-    /// The signature, which seeds an aws-chunked body's chunk signatures.
-    pub signature: String,
-    pub time: SystemTime,
 }
+
+/// The SHA-256 of an empty body.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The signature's parts, from the `Authorization` header or the presigned query.
 struct Claimed<'a> {
@@ -115,6 +114,13 @@ pub fn verify<'k>(
     let query = parts.uri.query().unwrap_or_default();
     let params: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded_pairs(query);
     let presigned = params.iter().any(|(k, _)| k == "X-Amz-Signature");
+    let sigv2 = authorization.is_some_and(|h| h.starts_with("AWS "))
+        || (params.iter().any(|(k, _)| k == "AWSAccessKeyId") && params.iter().any(|(k, _)| k == "Signature"));
+    if sigv2 {
+        return Err(AuthError::Malformed(
+            "this is a SigV2 signature; awsgate takes SigV4 only (for boto3's presigned S3 URLs: Config(signature_version=\"s3v4\"))".into(),
+        ));
+    }
     let claimed = match (authorization, presigned) {
         (Some(header), _) => from_header(header, parts)?,
         (None, true) => from_query(&params)?,
@@ -202,14 +208,14 @@ pub fn verify<'k>(
     if !same(output.signature().as_bytes(), claimed.signature.as_bytes()) {
         return Err(AuthError::SignatureDoesNotMatch);
     }
-    Ok(Signed {
-        key,
-        service: claimed.service.to_string(),
-        region: claimed.region.to_string(),
-        content_sha256,
-        signature: claimed.signature.to_string(),
-        time,
-    })
+    // A header-signed S3 request without `x-amz-content-sha256` signed an empty body (the
+    // canonical request above used one): whatever body comes is checked against that.
+    let content_sha256 = match (content_sha256, claimed.expires) {
+        (None, None) if s3 => Some(EMPTY_SHA256.to_string()),
+        (None, Some(_)) if s3 => Some("UNSIGNED-PAYLOAD".to_string()),
+        (other, _) => other,
+    };
+    Ok(Signed { key, service: claimed.service.to_string(), content_sha256 })
 }
 
 /// `AWS4-HMAC-SHA256 Credential=ID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=a;b, Signature=HEX`

@@ -50,7 +50,8 @@ statements:
 
 
 class Sidecar:
-    def __init__(self, endpoint: str, key_id: str, secret: str, audit: Path):
+    def __init__(self, endpoint: str, key_id: str, secret: str, audit: Path, process: subprocess.Popen):
+        self.process = process
         self.endpoint = endpoint
         self.key_id = key_id
         self.secret = secret
@@ -93,7 +94,7 @@ def sidecar(binary: Path, upstream: str, workdir: Path, policy_text: str = POLIC
         env=awsgate_env(upstream), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_for_port(port)
-        yield Sidecar(f"http://127.0.0.1:{port}", key_id, secret, audit)
+        yield Sidecar(f"http://127.0.0.1:{port}", key_id, secret, audit, process)
     finally:
         stop(process)
         log.close()
@@ -321,3 +322,103 @@ def test_keys_file_readable_by_others_is_refused(binary, aws, tmp_path):
     assert result.returncode != 0
     assert "can be read by others" in result.stderr and "chmod 600" in result.stderr
     assert entry.split('"')[1] not in result.stderr
+
+
+TENANT = f"""
+version: 1
+name: tenant
+region: {REGION}
+account: "{ACCOUNT}"
+limits:
+  call_timeout_seconds: 2
+statements:
+  - sid: OwnRows
+    effect: allow
+    actions: [dynamodb:Query, dynamodb:GetItem, dynamodb:PutItem]
+    resources: ["arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"]
+    conditions:
+      ForAllValues:StringEquals: {{"dynamodb:LeadingKeys": ["order#1"]}}
+      "Null": {{"dynamodb:LeadingKeys": "false"}}
+"""
+
+
+def test_dynamodb_legacy_parameters_are_refused_not_judged_without_their_keys(binary, aws, tmp_path):
+    """`KeyConditions` names the partition key outside the expression the tool reads: judged
+    without it, `ForAllValues` on a missing key would hold. It is refused, before AWS."""
+    seed(aws)
+    proxy = FaultProxy(int(aws.endpoint.rsplit(":", 1)[1]))
+    try:
+        with sidecar(binary, proxy.endpoint, tmp_path, TENANT) as side:
+            dynamodb = side.client("dynamodb")
+            own = dynamodb.query(TableName="orders", KeyConditionExpression="pk = :pk",
+                                 ExpressionAttributeValues={":pk": {"S": "order#1"}})
+            assert own["Count"] == 1
+            error = denied(lambda: dynamodb.query(TableName="orders", KeyConditionExpression="pk = :pk",
+                                                  ExpressionAttributeValues={":pk": {"S": "order#2"}}))
+            assert error["Code"] == "AccessDeniedException"
+            error = denied(lambda: dynamodb.query(
+                TableName="orders",
+                KeyConditions={"pk": {"AttributeValueList": [{"S": "order#2"}], "ComparisonOperator": "EQ"}}))
+            assert error["Code"] == "ValidationException" and "KeyConditions" in error["Message"]
+            # A request without its table is refused by the tool's own code, not judged as "-".
+            error = denied(lambda: side.client("dynamodb", config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+                           .get_item(Key={"pk": {"S": "order#1"}}))
+            assert error["Code"] == "ValidationException" and "table" in error["Message"]
+            assert proxy.forwarded["Query"] == 1 and proxy.forwarded["GetItem"] == 0, proxy.forwarded
+    finally:
+        proxy.close()
+    invalid = [r for r in read_audit(side.audit) if r.get("outcome") == "invalid"]
+    assert len(invalid) == 2 and all(r["decision"] is None for r in invalid)
+
+
+def test_a_write_whose_answer_is_lost_is_sent_once(binary, aws, tmp_path):
+    """The proxy drops the connection after forwarding PutItem: boto3, with its default
+    retries, gets OutcomeUnknown (a 4xx, so it does not resend), and AWS saw one PutItem."""
+    seed(aws)
+    proxy = FaultProxy(int(aws.endpoint.rsplit(":", 1)[1]), drop_after=lambda op: op == "PutItem")
+    try:
+        with sidecar(binary, proxy.endpoint, tmp_path, TENANT) as side:
+            dynamodb = side.client("dynamodb", config=Config())
+            error = denied(lambda: dynamodb.put_item(TableName="orders", Item={"pk": {"S": "order#1"}, "n": {"N": "1"}}))
+            assert error["Code"] == "OutcomeUnknown" and "does not retry writes" in error["Message"]
+            assert proxy.forwarded["PutItem"] == 1, proxy.forwarded
+    finally:
+        proxy.close()
+
+
+def test_a_slow_body_times_out_and_sigterm_stops_the_sidecar(binary, aws, tmp_path):
+    import signal
+    import socket
+
+    seed(aws)
+    with sidecar(binary, aws.endpoint, tmp_path, TENANT) as side:
+        port = int(side.endpoint.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.GetItem\r\n"
+                         b"Authorization: AWS4-HMAC-SHA256 Credential=X/20260101/us-east-1/dynamodb/aws4_request\r\n"
+                         b"Content-Length: 100\r\n\r\n{")
+            slow.settimeout(10)
+            started = time.monotonic()
+            answer = slow.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+            assert time.monotonic() - started < 6
+        side.process.send_signal(signal.SIGTERM)
+        assert side.process.wait(timeout=10) == 0, "awsgate did not stop cleanly on SIGTERM"
+
+
+def test_an_s3_body_must_match_what_was_signed(binary, aws, tmp_path):
+    """Signed without `x-amz-content-sha256`, a request signed an empty body: a body sent
+    with it anyway never completes upstream."""
+    import urllib.request
+
+    seed(aws)
+    with sidecar(binary, aws.endpoint, tmp_path) as side:
+        url = f"{side.endpoint}/reports/smuggled.txt"
+        request = AWSRequest(method="PUT", url=url, data=b"")
+        SigV4Auth(Credentials(side.key_id, side.secret), "s3", REGION).add_auth(request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "x-amz-content-sha256"}
+        assert "x-amz-content-sha256" not in {k.lower() for k in headers}
+        smuggled = urllib.request.Request(url, data=b"evil", headers=headers, method="PUT")
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(smuggled)
+        assert not aws.object_exists("reports", "smuggled.txt")
