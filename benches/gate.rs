@@ -1,5 +1,6 @@
 //! The gate's speed: one decision against policies of 10 to 10,000 statements, and
-//! loading (parse, validate, compile) the same policies.
+//! loading (parse, validate, compile) the same policies; and the audit hash chain's cost
+//! per record.
 //!
 //! `cargo bench --bench gate`
 
@@ -159,5 +160,48 @@ fn loading(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decisions, conditional_decisions, loading);
+/// Chaining one decision record (`seq`, `prev`, canonical JSON, SHA-256, the line), from
+/// the record as the pipeline builds it. The baseline is the line written unchained.
+fn audit_chain(c: &mut Criterion) {
+    use awsgate::audit::{Client, Record, chain::Chain};
+    let client = Client { name: "claude-desktop".into(), version: "1.4.2".into() };
+    let resources = vec!["arn:aws:s3:::reports/2026/q3/summary.csv".to_string()];
+    let record = Record {
+        time: "2026-12-01T03:04:05.678Z".into(),
+        event: "decision",
+        call_id: "4f2a9c1e-1234",
+        session: "http:8c1f0a3e-5b6d-4e7f-9a0b-1c2d3e4f5a6b",
+        client: &client,
+        transport: "http",
+        agent: None,
+        policy: "reports-reader",
+        mode: "enforce",
+        tool: "s3_get_object",
+        action: Some("s3:GetObject"),
+        resources: &resources,
+        decision: Some("allow"),
+        enforced: Some(true),
+        statement: Some("ReadReports"),
+        reason: Some("allowed by statement `ReadReports`"),
+        approval: Some("not_required"),
+        outcome: None,
+        error: None,
+        aws_request_id: None,
+        duration_ms: None,
+    };
+    let mut group = c.benchmark_group("audit_record");
+    group.bench_function("unchained", |b| b.iter(|| serde_json::to_vec(black_box(&record)).unwrap()));
+    let chain = Chain::default();
+    group.bench_function("chained", |b| {
+        b.iter(|| {
+            let serde_json::Value::Object(map) = serde_json::to_value(black_box(&record)).unwrap() else {
+                unreachable!()
+            };
+            chain.seal(map)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decisions, conditional_decisions, loading, audit_chain);
 criterion_main!(benches);

@@ -62,6 +62,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AgentKeyCommand,
     },
+    /// Work with audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Validate policy files.
     Check {
         #[arg(required = true)]
@@ -114,6 +119,21 @@ pub enum AgentKeyCommand {
     New { name: String },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit log's hash chain; exit 1 naming the first record that does not verify.
+    Verify { file: PathBuf },
+    /// Print the tightest policy that allows every call the logs' decision records show.
+    Suggest {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Merge two or more resources that differ only after their last `/` into
+        /// `prefix/*`, which also allows keys the log does not show.
+        #[arg(long)]
+        generalize: bool,
+    },
+}
+
 /// What went wrong, by cause; `main` maps each to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -164,6 +184,10 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             let entry = crate::sidecar::keys::new_entry(&name).map_err(CliError::Invalid)?;
             writeln!(stdout, "{entry}")?;
             Ok(Outcome::Ok)
+        }
+        Command::Audit { command: AuditCommand::Verify { file } } => verify_audit(&file, stdout),
+        Command::Audit { command: AuditCommand::Suggest { files, generalize } } => {
+            suggest_policy(&files, generalize, stdout)
         }
         Command::Check { files } => check(&files, stdout),
         Command::Simulate { policy, action, resources, region, account, context, json } => {
@@ -233,6 +257,45 @@ fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic], out: &mut impl Wri
         writeln!(out, "{}:{diagnostic}", policy::terminal_safe(&path.display().to_string()))?;
     }
     Ok(())
+}
+
+fn verify_audit(path: &Path, out: &mut impl Write) -> Result<Outcome, CliError> {
+    let shown = policy::terminal_safe(&path.display().to_string()).into_owned();
+    let file = std::fs::File::open(path).map_err(|e| CliError::Invalid(format!("cannot read `{shown}`: {e}")))?;
+    match crate::audit::chain::verify(std::io::BufReader::new(file)) {
+        Ok(verified) => {
+            writeln!(
+                out,
+                "{shown}: ok, {} records chained; the last hash is {}",
+                verified.records, verified.last_hash
+            )?;
+            Ok(Outcome::Ok)
+        }
+        Err(broken) => {
+            writeln!(std::io::stderr(), "{shown}:{}", policy::terminal_safe(&broken.to_string()))?;
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+fn suggest_policy(files: &[PathBuf], generalize: bool, out: &mut impl Write) -> Result<Outcome, CliError> {
+    let mut calls = crate::audit::suggest::Calls::default();
+    for path in files {
+        let shown = policy::terminal_safe(&path.display().to_string()).into_owned();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| CliError::Invalid(format!("cannot read `{shown}`: {e}")))?;
+        calls.read(&text).map_err(|(line, what)| CliError::Invalid(format!("{shown}:{line}: {what}")))?;
+    }
+    if calls.is_empty() {
+        return Err(CliError::Invalid(
+            "the logs hold no decision records, so there is nothing to allow; run the agent with `mode: audit` first"
+                .into(),
+        ));
+    }
+    let sources: Vec<String> =
+        files.iter().map(|p| policy::terminal_safe(&p.display().to_string()).into_owned()).collect();
+    write!(out, "{}", calls.policy(&sources.join(", "), generalize))?;
+    Ok(Outcome::Ok)
 }
 
 fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {

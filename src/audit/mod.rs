@@ -1,7 +1,11 @@
 //! Audit records and their sink: one JSON object per line, to stderr or appended to a
 //! file. A call writes a `decision` record before any AWS request and a `result` record
 //! after it; if the decision cannot be written, the call is refused. Records carry names,
-//! ARNs and outcomes, never credentials or payloads (bodies, items, messages).
+//! ARNs and outcomes, never credentials or payloads (bodies, items, messages). Records are
+//! hash-chained ([`chain`]), so an edit, a removal or a reordering can be shown.
+
+pub mod chain;
+pub mod suggest;
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -9,7 +13,10 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
+
+use chain::Chain;
 
 /// How long a call waits for its record to be written before it gives up on the sink.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -17,32 +24,47 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Records waiting for the writer; past this, a call waits for room (within the timeout).
 const QUEUE: usize = 64;
 
-/// Where records go: a writer thread that owns the sink (stderr or an append-only file),
-/// fed through a bounded queue. A sink that blocks (a stderr pipe nobody drains, a hung
+/// Where records go: a writer thread that owns the sink (stderr or an append-only file)
+/// and the hash chain, fed through a bounded queue. A sink that blocks (a stderr pipe nobody drains, a hung
 /// disk) or fails makes writes fail within [`WRITE_TIMEOUT`], never hang or panic.
 #[derive(Debug)]
 pub struct AuditLog {
     queue: mpsc::Sender<Job>,
 }
 
-type Job = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
+type Job = (Map<String, Value>, oneshot::Sender<std::io::Result<()>>);
 
 impl AuditLog {
+    /// Records on stderr, in a chain that starts at `seq` 1.
     pub fn stderr() -> AuditLog {
-        AuditLog::start(Box::new(std::io::stderr()))
+        AuditLog::start(Box::new(std::io::stderr()), Chain::default())
     }
 
-    /// Opens `path` for appending, creating it if needed.
+    /// Opens `path` for appending, creating it if needed, and continues its chain. The
+    /// file is locked for as long as awsgate runs: a second writer would fork the chain.
     pub fn file(path: &Path) -> std::io::Result<AuditLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(AuditLog::start(Box::new(file)))
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::other("another process is writing it (it is locked)"));
+            }
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
+        let chain = Chain::resume(&mut file).map_err(std::io::Error::other)?;
+        Ok(AuditLog::start(Box::new(file), chain))
     }
 
-    fn start(mut sink: Box<dyn Write + Send>) -> AuditLog {
+    fn start(mut sink: Box<dyn Write + Send>, mut chain: Chain) -> AuditLog {
         let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
         let spawned = std::thread::Builder::new().name("awsgate-audit".into()).spawn(move || {
-            while let Some((line, done)) = jobs.blocking_recv() {
+            while let Some((record, done)) = jobs.blocking_recv() {
+                let (line, next) = chain.seal(record);
                 let written = sink.write_all(&line).and_then(|()| sink.flush());
+                // The chain moves on only past a record that was written.
+                if written.is_ok() {
+                    chain = next;
+                }
                 let _ = done.send(written);
             }
         });
@@ -53,18 +75,19 @@ impl AuditLog {
         AuditLog { queue }
     }
 
-    /// Writes one record as one line and flushes it. An error means the record may not
-    /// be on disk: the caller must not go on as if it were.
-    pub async fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+    /// Writes one record (a JSON object) as one chained line and flushes it. An error
+    /// means the record may not be on disk: the caller must not go on as if it were.
+    pub async fn write(&self, record: &impl Serialize) -> std::io::Result<()> {
+        let Value::Object(record) = serde_json::to_value(record).map_err(std::io::Error::other)? else {
+            return Err(std::io::Error::other("an audit record must be a JSON object"));
+        };
         let (done, written) = oneshot::channel();
         // One deadline for both waits: for room in the queue (a burst of calls), and for
         // the writer to confirm.
         let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
         let too_slow =
             || std::io::Error::new(std::io::ErrorKind::TimedOut, "the audit sink did not take the record in time");
-        match tokio::time::timeout_at(deadline, self.queue.send((line, done))).await {
+        match tokio::time::timeout_at(deadline, self.queue.send((record, done))).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(std::io::Error::other("the audit writer stopped")),
             Err(_) => return Err(too_slow()),
@@ -179,7 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stuck_sink_fails_every_write_within_the_timeout() {
-        let log = AuditLog::start(Box::new(Stuck));
+        let log = AuditLog::start(Box::new(Stuck), Chain::default());
         let client = Client::default();
         let record = sample(&client, &[]);
         let started = std::time::Instant::now();
@@ -236,6 +259,35 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
         assert_eq!(parsed["resources"][0], "arn:aws:s3:::b/line\nbreak\"quote");
         assert!(parsed.get("outcome").is_none());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_reopened_log_continues_its_chain_and_one_writer_holds_it() {
+        let dir = std::env::temp_dir().join(format!("awsgate-audit-chain-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.jsonl");
+        let client = Client::default();
+        let record = sample(&client, &[]);
+        let log = AuditLog::file(&path).unwrap();
+        log.write(&record).await.unwrap();
+        log.write(&record).await.unwrap();
+        let second = AuditLog::file(&path).unwrap_err();
+        assert!(second.to_string().contains("locked"), "{second}");
+        drop(log);
+        // The writer thread lets go of the file once it has drained its queue.
+        let started = std::time::Instant::now();
+        let log = loop {
+            match AuditLog::file(&path) {
+                Ok(log) => break log,
+                Err(_) if started.elapsed() < Duration::from_secs(5) => std::thread::sleep(Duration::from_millis(10)),
+                Err(error) => panic!("{error}"),
+            }
+        };
+        log.write(&record).await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let verified = chain::verify(text.as_bytes()).unwrap();
+        assert_eq!(verified.records, 3);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,0 +1,251 @@
+//! `awsgate audit suggest`: the tightest native policy that allows every (action, resource)
+//! pair the logs' decision records show. Run a new agent with `mode: audit` for a while,
+//! then enforce exactly what it used.
+//!
+//! Without `--generalize` the policy is exact: each action gets the ARNs it was called on,
+//! and actions called on the same set of ARNs share a statement. With it, two or more
+//! resources that differ only after their last `/` become `prefix/*`. Audit records carry
+//! no condition keys, so the suggestion has no conditions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use serde_json::Value;
+
+/// The calls the logs show: per action, per resource, how many decision records.
+#[derive(Debug, Default)]
+pub struct Calls {
+    actions: BTreeMap<String, Action>,
+    /// The `policy` names the records were judged under.
+    policies: BTreeSet<String>,
+    records: u64,
+}
+
+#[derive(Debug, Default)]
+struct Action {
+    calls: u64,
+    resources: BTreeSet<String>,
+}
+
+impl Calls {
+    /// Reads one log's JSON lines; other records (results, reloads) are skipped. `Err`
+    /// names the line that is not a record.
+    pub fn read(&mut self, text: &str) -> Result<(), (usize, String)> {
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: Value = serde_json::from_str(line)
+                .map_err(|e| (index + 1, format!("not an audit record (JSON lines expected): {e}")))?;
+            if record.get("event").and_then(Value::as_str) != Some("decision") {
+                continue;
+            }
+            let Some(action) = record.get("action").and_then(Value::as_str).filter(|a| a.contains(':')) else {
+                continue;
+            };
+            let resources: Vec<&str> = record
+                .get("resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let entry = self.actions.entry(action.to_string()).or_default();
+            entry.calls += 1;
+            if resources.is_empty() {
+                entry.resources.insert("*".into());
+            }
+            entry.resources.extend(resources.into_iter().map(str::to_string));
+            if let Some(policy) = record.get("policy").and_then(Value::as_str) {
+                self.policies.insert(policy.to_string());
+            }
+            self.records += 1;
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// The policy, as YAML with a comment per statement.
+    pub fn policy(&self, sources: &str, generalize: bool) -> String {
+        // Actions called on the same resources share a statement.
+        let mut statements: BTreeMap<Vec<String>, Vec<(&str, u64)>> = BTreeMap::new();
+        for (action, seen) in &self.actions {
+            let resources = if seen.resources.contains("*") {
+                vec!["*".to_string()]
+            } else if generalize {
+                generalized(&seen.resources)
+            } else {
+                seen.resources.iter().cloned().collect()
+            };
+            statements.entry(resources).or_default().push((action, seen.calls));
+        }
+        let name = match self.policies.iter().next() {
+            Some(one) if self.policies.len() == 1 => format!("{one}-suggested"),
+            _ => "suggested".to_string(),
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# Suggested by `awsgate audit suggest` from {sources}: {} calls of {} actions.",
+            self.records,
+            self.actions.len()
+        );
+        if generalize {
+            out.push_str("# With --generalize: a `prefix/*` also allows keys the log does not show.\n");
+        }
+        out.push_str("# Add `credentials`, `region`, `account` and `limits` from the policy the agent ran under.\n");
+        let _ = writeln!(out, "version: 1\nname: {}\nmode: enforce\nstatements:", quoted(&name));
+        for (resources, actions) in &statements {
+            let calls: u64 = actions.iter().map(|(_, n)| n).sum();
+            let counts: Vec<String> = actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
+            let noun = if calls == 1 { "call" } else { "calls" };
+            let _ = writeln!(out, "  # {calls} {noun}: {}", counts.join(", "));
+            let _ = writeln!(out, "  - sid: {}", quoted(&sid(actions)));
+            out.push_str("    effect: allow\n");
+            let names: Vec<String> = actions.iter().map(|(a, _)| quoted(a)).collect();
+            let _ = writeln!(out, "    actions: [{}]", names.join(", "));
+            out.push_str("    resources:\n");
+            for resource in resources {
+                let _ = writeln!(out, "      - {}", quoted(resource));
+            }
+        }
+        out
+    }
+}
+
+/// `S3GetObject`, or `S3GetObjectAnd2More` for a statement of three actions.
+fn sid(actions: &[(&str, u64)]) -> String {
+    let first = actions.first().map_or("", |(a, _)| a);
+    let (service, name) = first.split_once(':').unwrap_or(("", first));
+    let mut sid: String = service.split('-').map(capitalized).collect::<String>() + name;
+    if actions.len() > 1 {
+        let _ = write!(sid, "And{}More", actions.len() - 1);
+    }
+    sid
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// A YAML double-quoted scalar (JSON's string syntax is one).
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// Two or more ARNs that differ only after their last `/` become `prefix/*`. Only below
+/// a name: S3 keys in a bucket (`arn:aws:s3:::reports/2026/*`), or paths below a typed
+/// resource (`table/Orders/index/*`), never a resource type itself (`table/*`).
+fn generalized(resources: &BTreeSet<String>) -> Vec<String> {
+    let mut groups: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    let mut kept = BTreeSet::new();
+    for arn in resources {
+        match prefix(arn) {
+            Some(prefix) => groups.entry(prefix.to_string()).or_default().push(arn),
+            None => {
+                kept.insert(arn.clone());
+            }
+        }
+    }
+    for (prefix, arns) in groups {
+        if arns.len() >= 2 {
+            kept.insert(format!("{prefix}*"));
+        } else {
+            kept.extend(arns.into_iter().cloned());
+        }
+    }
+    // A pattern may now cover an ARN kept as it was.
+    let patterns: Vec<String> = kept.iter().filter(|r| r.ends_with("/*")).cloned().collect();
+    kept.into_iter()
+        .filter(|r| r.ends_with("/*") || !patterns.iter().any(|p| r.starts_with(&p[..p.len() - 1])))
+        .collect()
+}
+
+/// The text up to and including the ARN's last `/`, when that is below a name.
+fn prefix(arn: &str) -> Option<&str> {
+    if arn.contains(['*', '?']) {
+        return None;
+    }
+    let mut fields = arn.splitn(6, ':');
+    let service = fields.nth(2)?;
+    let resource = fields.nth(2)?;
+    let slash = resource.rfind('/')?;
+    let parent = &resource[..slash];
+    let below_a_name = if service == "s3" { !parent.is_empty() } else { parent.contains('/') };
+    below_a_name.then(|| &arn[..arn.len() - resource.len() + slash + 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(action: &str, resources: &[&str]) -> String {
+        serde_json::json!({"event": "decision", "policy": "reports", "action": action, "resources": resources})
+            .to_string()
+    }
+
+    #[test]
+    fn exact_pairs_share_statements_by_resource_set() {
+        let mut calls = Calls::default();
+        let log = [
+            decision("s3:GetObject", &["arn:aws:s3:::reports/a.csv"]),
+            decision("s3:GetObject", &["arn:aws:s3:::reports/a.csv"]),
+            decision("s3:PutObject", &["arn:aws:s3:::reports/a.csv"]),
+            decision("s3:ListBucket", &["arn:aws:s3:::reports"]),
+            decision("s3:ListAllMyBuckets", &["*"]),
+            r#"{"event":"result","action":"s3:DeleteObject","resources":["x"]}"#.to_string(),
+        ]
+        .join("\n");
+        calls.read(&log).unwrap();
+        let policy = calls.policy("audit.jsonl", false);
+        assert!(policy.contains("name: \"reports-suggested\""), "{policy}");
+        assert!(
+            policy.contains(
+                "  # 3 calls: s3:GetObject 2, s3:PutObject 1\n  - sid: \"S3GetObjectAnd1More\"\n    effect: allow\n    actions: [\"s3:GetObject\", \"s3:PutObject\"]\n    resources:\n      - \"arn:aws:s3:::reports/a.csv\"\n"
+            ),
+            "{policy}"
+        );
+        assert!(policy.contains("actions: [\"s3:ListAllMyBuckets\"]\n    resources:\n      - \"*\""), "{policy}");
+        assert!(!policy.contains("DeleteObject"), "{policy}");
+    }
+
+    #[test]
+    fn generalizing_merges_keys_below_a_name_only() {
+        let resources: BTreeSet<String> = [
+            "arn:aws:s3:::reports/2026/a.csv",
+            "arn:aws:s3:::reports/2026/b.csv",
+            "arn:aws:s3:::reports/2025/c.csv",
+            "arn:aws:s3:::reports/2026",
+            "arn:aws:dynamodb:us-east-1:1:table/Orders",
+            "arn:aws:dynamodb:us-east-1:1:table/Users",
+            "arn:aws:s3:::weird/k*1",
+            "arn:aws:s3:::weird/k*2",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(
+            generalized(&resources),
+            [
+                "arn:aws:dynamodb:us-east-1:1:table/Orders",
+                "arn:aws:dynamodb:us-east-1:1:table/Users",
+                "arn:aws:s3:::reports/2025/c.csv",
+                "arn:aws:s3:::reports/2026",
+                "arn:aws:s3:::reports/2026/*",
+                "arn:aws:s3:::weird/k*1",
+                "arn:aws:s3:::weird/k*2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_json_is_named() {
+        let mut calls = Calls::default();
+        let error = calls.read(&format!("{}\nnot json\n", decision("s3:GetObject", &["*"]))).unwrap_err();
+        assert_eq!(error.0, 2);
+    }
+}
