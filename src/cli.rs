@@ -56,6 +56,10 @@ pub enum Command {
         /// its owner only.
         #[arg(long, requires = "aws_listen")]
         agent_keys: Option<PathBuf>,
+        /// Reload the policy when its file changes (SIGHUP reloads it too). A policy that
+        /// does not validate is refused and the running one stays.
+        #[arg(long)]
+        watch: bool,
     },
     /// Agent keys for the sidecar.
     AgentKey {
@@ -168,6 +172,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             max_sessions,
             aws_listen,
             agent_keys,
+            watch,
         } => {
             let http = (transport == Transport::Http).then_some(mcp::HttpOptions {
                 listen,
@@ -177,7 +182,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             let sidecar = aws_listen
                 .zip(agent_keys)
                 .map(|(listen, agent_keys)| crate::sidecar::SidecarOptions { listen, agent_keys });
-            mcp::serve(mcp::ServeOptions { policy, http, audit_log, sidecar })?;
+            mcp::serve(mcp::ServeOptions { policy, http, audit_log, sidecar, watch })?;
             Ok(Outcome::Ok)
         }
         Command::AgentKey { command: AgentKeyCommand::New { name } } => {

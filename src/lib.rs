@@ -23,4 +23,5 @@ pub mod logs;
 pub mod mcp;
 pub mod pipeline;
 pub mod policy;
+pub mod reload;
 pub mod sidecar;

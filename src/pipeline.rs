@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -19,21 +19,55 @@ use crate::conditions::{self, Caller, FactCache};
 use crate::policy::{Decision, Policy, Request};
 
 /// What every call shares: the compiled policy, the AWS clients, the audit log, the rate
-/// limit windows and the cache of looked-up facts.
+/// limit windows and the cache of looked-up facts. A reload makes a new one that shares
+/// the log, the windows and (when the policy's cache time is unchanged) the facts.
 #[derive(Debug)]
 pub struct Pipeline {
     policy: Policy,
+    /// The hex SHA-256 of the policy file's text.
+    policy_hash: String,
     aws: Aws,
     /// The same clients without automatic retries, for calls that change AWS.
     aws_writes: Aws,
+    /// The session policy the role's credentials carry, derived from `policy`.
+    session_policy: Option<String>,
     scope: Scope,
-    audit: AuditLog,
+    audit: Arc<AuditLog>,
     /// `calls_per_minute` windows, by session (or agent key).
-    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    windows: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
     /// What the global condition keys say of awsgate's caller and calls.
     caller: Caller,
     /// Tags, key schemas and ARNs looked up for the gate.
-    facts: FactCache,
+    facts: Arc<FactCache>,
+}
+
+/// The pipeline in force. Each call takes it once, at its start, and finishes under it
+/// even if a reload replaces it meanwhile.
+#[derive(Debug)]
+pub struct Live {
+    current: RwLock<Arc<Pipeline>>,
+}
+
+impl Live {
+    pub fn new(pipeline: Pipeline) -> Live {
+        Live { current: RwLock::new(Arc::new(pipeline)) }
+    }
+
+    pub fn current(&self) -> Arc<Pipeline> {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `pipeline` in force for the calls that start from now on.
+    pub fn replace(&self, pipeline: Pipeline) {
+        let pipeline = Arc::new(pipeline);
+        match self.current.write() {
+            Ok(mut current) => *current = pipeline,
+            Err(poisoned) => *poisoned.into_inner() = pipeline,
+        }
+    }
 }
 
 /// Most sessions whose rate-limit windows are kept before idle ones are forgotten.
@@ -41,22 +75,73 @@ const MAX_WINDOWS: usize = 10_000;
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
+/// The pieces a pipeline is made of at start.
+#[derive(Debug)]
+pub struct Parts {
+    pub policy: Policy,
+    pub policy_hash: String,
+    pub aws: Aws,
+    pub session_policy: Option<String>,
+    pub scope: Scope,
+    pub audit: AuditLog,
+    pub caller: Caller,
+}
+
 impl Pipeline {
-    pub fn new(policy: Policy, aws: Aws, scope: Scope, audit: AuditLog, caller: Caller) -> Pipeline {
+    pub fn new(parts: Parts) -> Pipeline {
+        let Parts { policy, policy_hash, aws, session_policy, scope, audit, caller } = parts;
         Pipeline {
             aws_writes: aws.without_retries(),
             aws,
+            session_policy,
             scope,
-            audit,
-            windows: Mutex::new(HashMap::new()),
-            facts: FactCache::new(Duration::from_secs(policy.document().limits.tag_cache_seconds)),
+            audit: Arc::new(audit),
+            windows: Arc::default(),
+            facts: Arc::new(FactCache::new(Duration::from_secs(policy.document().limits.tag_cache_seconds))),
             caller,
             policy,
+            policy_hash,
+        }
+    }
+
+    /// The same pipeline under a new policy, with new AWS clients when the role's session
+    /// policy changed with it.
+    pub fn reloaded(&self, policy: Policy, policy_hash: String, aws: Option<(Aws, Option<String>)>) -> Pipeline {
+        let ttl = policy.document().limits.tag_cache_seconds;
+        let facts = if ttl == self.policy.document().limits.tag_cache_seconds {
+            self.facts.clone()
+        } else {
+            Arc::new(FactCache::new(Duration::from_secs(ttl)))
+        };
+        let (aws, session_policy) = aws.unwrap_or_else(|| (self.aws.clone(), self.session_policy.clone()));
+        Pipeline {
+            aws_writes: aws.without_retries(),
+            aws,
+            session_policy,
+            scope: self.scope.clone(),
+            audit: self.audit.clone(),
+            windows: self.windows.clone(),
+            facts,
+            caller: self.caller.clone(),
+            policy,
+            policy_hash,
         }
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    pub fn policy_hash(&self) -> &str {
+        &self.policy_hash
+    }
+
+    pub fn session_policy(&self) -> Option<&str> {
+        self.session_policy.as_deref()
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     pub fn scope(&self) -> &Scope {

@@ -2,31 +2,40 @@
 //! `call_tool` validates the arguments, builds the call and runs it through the shared
 //! [`crate::pipeline`], asking the human (elicitation, MFA code) where a statement wants it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, Implementation, InputRequest,
     InputRequests, InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
     ServerConfig, Tool, ToolAnnotations,
 };
-use rmcp::service::{ElicitationMode, RequestContext, ServiceError};
+use rmcp::service::{ElicitationMode, NotificationContext, Peer, RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use super::approval::{self, APPROVAL_TIMEOUT, Approvals};
 use crate::audit::Client;
 use crate::catalog::{self, Access, CallOptions, ToolSpec};
-use crate::pipeline::{Call, CallError, Origin, Pipeline};
+use crate::pipeline::{Call, CallError, Live, Origin, Pipeline};
 use crate::policy::Policy;
 
-/// What every MCP session shares: the call pipeline, the tools the policy exposes, and the
-/// approvals asked of 2026-07-28 clients.
+/// Most sessions told when the tool list changes; past it, the oldest are forgotten.
+const MAX_PEERS: usize = 10_000;
+
+/// How long one session may take to accept `tools/list_changed`.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What every MCP session shares: the call pipeline in force, the tools its policy
+/// exposes, the approvals asked of 2026-07-28 clients, and the sessions to tell when a
+/// reload changes the tools.
 #[derive(Debug)]
 pub struct Shared {
-    pipeline: Arc<Pipeline>,
-    tools: Vec<Listed>,
+    live: Arc<Live>,
+    tools: RwLock<Arc<Vec<Listed>>>,
     /// Approvals asked of 2026-07-28 clients and not yet answered.
     approvals: Approvals,
+    peers: Mutex<Vec<Peer<RoleServer>>>,
 }
 
 #[derive(Debug)]
@@ -35,22 +44,64 @@ struct Listed {
     tool: Tool,
 }
 
+fn listed(policy: &Policy) -> Arc<Vec<Listed>> {
+    let tools = catalog::tools()
+        .filter(|spec| policy.lists_tool(&spec.iam_action()))
+        .map(|spec| Listed { spec, tool: describe_tool(spec, policy) })
+        .collect();
+    Arc::new(tools)
+}
+
 impl Shared {
-    pub fn new(pipeline: Arc<Pipeline>) -> Shared {
-        let policy = pipeline.policy();
-        let tools = catalog::tools()
-            .filter(|spec| policy.lists_tool(&spec.iam_action()))
-            .map(|spec| Listed { spec, tool: describe_tool(spec, policy) })
-            .collect();
-        Shared { pipeline, tools, approvals: Approvals::default() }
+    pub fn new(live: Arc<Live>) -> Shared {
+        let tools = RwLock::new(listed(live.current().policy()));
+        Shared { live, tools, approvals: Approvals::default(), peers: Mutex::default() }
+    }
+
+    fn tools(&self) -> Arc<Vec<Listed>> {
+        match self.tools.read() {
+            Ok(tools) => tools.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn tool_names(&self) -> Vec<&'static str> {
-        self.tools.iter().map(|t| t.spec.name).collect()
+        self.tools().iter().map(|t| t.spec.name).collect()
     }
 
-    pub fn policy(&self) -> &Policy {
-        self.pipeline.policy()
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.live.current()
+    }
+
+    /// A session to tell when the tools change.
+    fn register(&self, peer: Peer<RoleServer>) {
+        let Ok(mut peers) = self.peers.lock() else { return };
+        peers.retain(|p| !p.is_transport_closed());
+        if peers.len() >= MAX_PEERS {
+            peers.remove(0);
+        }
+        peers.push(peer);
+    }
+
+    /// After a reload: lists the new policy's tools and sends every connected session
+    /// `notifications/tools/list_changed`.
+    pub async fn policy_changed(&self) {
+        let tools = listed(self.live.current().policy());
+        match self.tools.write() {
+            Ok(mut current) => *current = tools,
+            Err(poisoned) => *poisoned.into_inner() = tools,
+        }
+        let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
+            Ok(mut peers) => {
+                peers.retain(|p| !p.is_transport_closed());
+                peers.clone()
+            }
+            Err(_) => return,
+        };
+        let sends = peers.iter().map(|peer| tokio::time::timeout(NOTIFY_TIMEOUT, peer.notify_tool_list_changed()));
+        let sent = futures_util::future::join_all(sends).await;
+        let delivered = sent.iter().filter(|s| matches!(s, Ok(Ok(())))).count();
+        tracing::info!(sessions = peers.len(), delivered, "sent tools/list_changed");
     }
 }
 
@@ -114,8 +165,10 @@ impl Gateway {
             source_ip: parts.and_then(|parts| parts.extensions.get::<super::http::PeerAddr>()).map(|peer| peer.0.ip()),
         };
         let name = params.name.as_ref();
-        let mut call = self.shared.pipeline.begin(&origin, &self.id, name);
-        match self.run_call(&mut call, &params, context).await {
+        // The policy in force now decides this call, even if a reload comes meanwhile.
+        let pipeline = self.shared.pipeline();
+        let mut call = pipeline.begin(&origin, &self.id, name);
+        match self.run_call(&pipeline, &mut call, &params, context).await {
             Ok(response) => response,
             Err(error) => tool_error(&error),
         }
@@ -123,12 +176,12 @@ impl Gateway {
 
     async fn run_call(
         &self,
+        pipeline: &Pipeline,
         call: &mut Call<'_>,
         params: &CallToolRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, CallError> {
         let shared = &self.shared;
-        let pipeline = &shared.pipeline;
         let policy = pipeline.policy();
         let name = params.name.as_ref();
         call.admit().await?;
@@ -365,8 +418,10 @@ fn refused_by(error: &ServiceError) -> Step {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        let policy = self.shared.policy();
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let pipeline = self.shared.pipeline();
+        let policy = pipeline.policy();
+        let capabilities = ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build();
+        let mut info = ServerConfig::new(capabilities);
         info.server_info =
             Implementation::new("awsgate", env!("CARGO_PKG_VERSION")).with_title(format!("awsgate: {}", policy.name()));
         info.instructions = Some(format!(
@@ -389,7 +444,11 @@ impl ServerHandler for Gateway {
                 format!("unknown cursor `{}`: awsgate lists every tool in one page", catalog::args::printable(&cursor));
             return Err(ErrorData::invalid_params(message, None));
         }
-        Ok(ListToolsResult::with_all_items(self.shared.tools.iter().map(|t| t.tool.clone()).collect()))
+        Ok(ListToolsResult::with_all_items(self.shared.tools().iter().map(|t| t.tool.clone()).collect()))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.shared.register(context.peer);
     }
 
     // `get_tool` keeps its default (`None`): rmcp would otherwise check arguments itself

@@ -17,7 +17,7 @@ pub use handler::{Gateway, Shared};
 use crate::audit::AuditLog;
 use crate::aws::{Aws, SetupError};
 use crate::catalog;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Live, Parts, Pipeline};
 use crate::policy::{self, PolicyError};
 
 /// How `awsgate serve` was asked to run.
@@ -28,6 +28,8 @@ pub struct ServeOptions {
     pub audit_log: Option<PathBuf>,
     /// Also serve the AWS-protocol sidecar.
     pub sidecar: Option<crate::sidecar::SidecarOptions>,
+    /// Reload the policy when its file changes (SIGHUP always reloads it).
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -65,7 +67,7 @@ pub enum ServeError {
 
 /// With a role and `session_policy: derived` (the default), the AssumeRole request carries
 /// the policy's own least-privilege IAM policy, so AWS enforces the same boundary.
-fn derived_session_policy(document: &policy::PolicyDocument) -> Result<Option<String>, ServeError> {
+pub fn derived_session_policy(document: &policy::PolicyDocument) -> Result<Option<String>, ServeError> {
     match &document.credentials {
         Some(c) if c.role_arn.is_some() && c.session_policy == policy::SessionPolicy::Derived => {
             policy::session_policy(document, &catalog::vocabulary())
@@ -89,6 +91,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         tracing::warn!("{}:{warning}", options.policy.display());
     }
     let policy = loaded.policy;
+    let policy_hash = loaded.hash;
     let audit_path = options.audit_log.clone().or_else(|| match &policy.document().audit_log {
         policy::AuditLog::File(path) => Some(path.clone()),
         policy::AuditLog::Stderr => None,
@@ -111,7 +114,8 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         }
         None => None,
     };
-    let (aws, config) = Aws::connect(policy.document(), derived_session_policy(policy.document())?).await?;
+    let session_policy = derived_session_policy(policy.document())?;
+    let (aws, config) = Aws::connect(policy.document(), session_policy.clone()).await?;
     let scope = aws.scope(&config, policy.document()).await?;
     let caller = crate::conditions::Caller {
         source_ip: None,
@@ -120,8 +124,17 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         secure_transport: config.endpoint_url().is_none_or(|url| url.starts_with("https:")),
     };
     let credentials = config.credentials_provider();
-    let pipeline = Arc::new(Pipeline::new(policy, aws, scope.clone(), audit, caller));
-    let sidecar_shutdown = tokio_util::sync::CancellationToken::new();
+    let live = Arc::new(Live::new(Pipeline::new(Parts {
+        policy,
+        policy_hash,
+        aws,
+        session_policy,
+        scope: scope.clone(),
+        audit,
+        caller,
+    })));
+    let background = tokio_util::sync::CancellationToken::new();
+    let mut sidecar = None;
     let sidecar_task = match sidecar_setup {
         Some((keys, listener)) => {
             let credentials = credentials
@@ -131,39 +144,64 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                     .map_err(ServeError::Sidecar)?;
             let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!(address, agent_keys = keys.len(), "awsgate sidecar listening");
-            let sidecar = Arc::new(crate::sidecar::Sidecar { pipeline: pipeline.clone(), keys, upstream });
-            Some(tokio::spawn(crate::sidecar::serve(sidecar, listener, sidecar_shutdown.clone())))
+            let serving = Arc::new(crate::sidecar::Sidecar { live: live.clone(), keys, upstream });
+            sidecar = Some(serving.clone());
+            Some(tokio::spawn(crate::sidecar::serve(serving, listener, background.clone())))
         }
         None => None,
     };
-    let shared = Arc::new(Shared::new(pipeline));
+    let shared = Arc::new(Shared::new(live.clone()));
+    let reloading = {
+        let shared = shared.clone();
+        tokio::spawn(crate::reload::run(
+            options.policy.clone(),
+            live,
+            options.watch,
+            background.clone(),
+            move |reloaded| {
+                let shared = shared.clone();
+                let sidecar = sidecar.clone();
+                async move {
+                    if let (Some(sidecar), Some(credentials)) = (sidecar, reloaded.credentials) {
+                        sidecar.upstream.set_credentials(credentials).await;
+                    }
+                    shared.policy_changed().await;
+                }
+            },
+        ))
+    };
+    let pipeline = shared.pipeline();
     tracing::info!(
-        policy = shared.policy().name(),
-        mode = shared.policy().mode().as_str(),
+        policy = pipeline.policy().name(),
+        mode = pipeline.policy().mode().as_str(),
         tools = shared.tool_names().len(),
         "awsgate ready"
     );
+    drop(pipeline);
     match http {
         None => {
             let service = Gateway::new(shared, "stdio")
                 .serve(wire::Stdio::start())
                 .await
                 .map_err(|e| ServeError::Session(e.to_string()))?;
-            service.waiting().await.map_err(|e| ServeError::Session(e.to_string()))?;
+            let waited = service.waiting().await.map_err(|e| ServeError::Session(e.to_string()));
             // The sidecar outlives the stdio session, until a signal.
             if let Some(task) = sidecar_task {
                 http::shutdown_signal().await;
-                sidecar_shutdown.cancel();
+                background.cancel();
                 let _ = task.await;
             }
-            Ok(())
+            background.cancel();
+            let _ = reloading.await;
+            waited.map(|_| ())
         }
         Some(settings) => {
             let served = http::serve(shared, settings).await;
-            sidecar_shutdown.cancel();
+            background.cancel();
             if let Some(task) = sidecar_task {
                 let _ = task.await;
             }
+            let _ = reloading.await;
             served
         }
     }

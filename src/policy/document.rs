@@ -162,6 +162,38 @@ pub struct PolicyDocument {
     pub audit_log: AuditLog,
     /// What the AWS-protocol sidecar does with operations it cannot map.
     pub unknown_operations: UnknownOperations,
+    /// How `approval: required` reaches a human.
+    pub approvals: Approvals,
+}
+
+/// `approvals`: how a call that needs a human's yes asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approvals {
+    /// Tried in this order: elicitation when the client can, else the console.
+    pub via: Vec<ApprovalChannel>,
+    /// How long a call waits for a console decision before answering `ApprovalPending`.
+    pub wait_seconds: u64,
+    /// How long a pending approval stays open, and an approved one redeemable.
+    pub timeout_seconds: u64,
+    /// Where each new pending approval is POSTed.
+    pub webhook: Option<String>,
+}
+
+impl Default for Approvals {
+    fn default() -> Approvals {
+        Approvals {
+            via: vec![ApprovalChannel::Elicitation, ApprovalChannel::Console],
+            wait_seconds: 50,
+            timeout_seconds: 300,
+            webhook: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalChannel {
+    Elicitation,
+    Console,
 }
 
 /// `sidecar.unknown_operations`: what happens to a request the sidecar cannot map to an
@@ -230,6 +262,7 @@ const NATIVE_KEYS: &[&str] = &[
     "limits",
     "audit",
     "sidecar",
+    "approvals",
 ];
 const IAM_KEYS: &[&str] = &["Version", "Id", "Statement"];
 const CREDENTIAL_KEYS: &[&str] = &[
@@ -245,6 +278,7 @@ const CREDENTIAL_KEYS: &[&str] = &[
 const LIMIT_KEYS: &[&str] = &["calls_per_minute", "max_output_bytes", "call_timeout_seconds", "tag_cache_seconds"];
 const AUDIT_KEYS: &[&str] = &["log"];
 const SIDECAR_KEYS: &[&str] = &["unknown_operations"];
+const APPROVAL_KEYS: &[&str] = &["via", "wait_seconds", "timeout_seconds", "webhook"];
 
 /// The names a statement's parts go by in each format.
 struct StatementKeys {
@@ -361,6 +395,7 @@ impl<'v> Validator<'v> {
             limits: Limits::default(),
             audit_log: AuditLog::default(),
             unknown_operations: UnknownOperations::default(),
+            approvals: Approvals::default(),
         };
         match find(entries, "version") {
             None => self.error(at, "missing `version: 1`"),
@@ -428,6 +463,9 @@ impl<'v> Validator<'v> {
         if let Some(node) = find(entries, "sidecar") {
             document.unknown_operations = self.sidecar(node);
         }
+        if let Some(node) = find(entries, "approvals") {
+            document.approvals = self.approvals(node);
+        }
         self.cross_checks(&document);
         Some(document)
     }
@@ -489,6 +527,7 @@ impl<'v> Validator<'v> {
             limits: Limits::default(),
             audit_log: AuditLog::default(),
             unknown_operations: UnknownOperations::default(),
+            approvals: Approvals::default(),
         };
         self.cross_checks(&document);
         Some(document)
@@ -718,6 +757,66 @@ impl<'v> Validator<'v> {
             }
             None => UnknownOperations::default(),
         }
+    }
+
+    fn approvals(&mut self, node: &Node) -> Approvals {
+        let mut approvals = Approvals::default();
+        let Some(entries) = self.mapping(node, "`approvals`") else {
+            return approvals;
+        };
+        self.known_keys(entries, APPROVAL_KEYS, "`approvals`");
+        if let Some(via) = find(entries, "via") {
+            approvals.via.clear();
+            for name in self.strings(via, "`approvals.via`") {
+                let channel = match name.value.as_str() {
+                    "elicitation" => ApprovalChannel::Elicitation,
+                    "console" => ApprovalChannel::Console,
+                    other => {
+                        self.error(
+                            name.at,
+                            format!("`approvals.via` takes `elicitation` and `console`, not `{other}`"),
+                        );
+                        continue;
+                    }
+                };
+                if approvals.via.contains(&channel) {
+                    self.error(name.at, format!("`approvals.via` names `{}` twice", name.value));
+                }
+                approvals.via.push(channel);
+            }
+            if approvals.via.is_empty() {
+                self.error(via.at, "`approvals.via` is empty: no human could ever approve a call");
+            }
+        }
+        if let Some(n) = find(entries, "wait_seconds").and_then(|n| self.number(n, "`approvals.wait_seconds`", 0..=600))
+        {
+            approvals.wait_seconds = n;
+        }
+        if let Some(n) =
+            find(entries, "timeout_seconds").and_then(|n| self.number(n, "`approvals.timeout_seconds`", 10..=86_400))
+        {
+            approvals.timeout_seconds = n;
+        }
+        if approvals.wait_seconds > approvals.timeout_seconds {
+            self.error(
+                find(entries, "wait_seconds").map_or(node.at, |n| n.at),
+                format!(
+                    "`approvals.wait_seconds` ({}) is longer than `approvals.timeout_seconds` ({}): the approval would close while the call waits",
+                    approvals.wait_seconds, approvals.timeout_seconds
+                ),
+            );
+        }
+        if let Some(url) = find(entries, "webhook").and_then(|n| self.scalar(n, "`approvals.webhook`")) {
+            let ok = url.value.parse::<http::Uri>().is_ok_and(|uri| {
+                matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some_and(|h| !h.is_empty())
+            });
+            if ok {
+                approvals.webhook = Some(url.value);
+            } else {
+                self.error(url.at, format!("`approvals.webhook` must be an http or https URL; found `{}`", url.value));
+            }
+        }
+        approvals
     }
 
     fn statement(&mut self, node: &Node, index: usize, keys: &StatementKeys) -> Option<Statement> {

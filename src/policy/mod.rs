@@ -21,6 +21,7 @@ pub use document::{
     Approval, AuditLog, Credentials, Diagnostic, Effect, Format, Limits, Mode, PolicyDocument, SessionPolicy, Severity,
     Spanned, Statement, UnknownOperations, terminal_safe,
 };
+pub use document::{ApprovalChannel, Approvals as ApprovalSettings};
 pub use document::{is_account, is_region};
 pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request, partition_of, unscoped_star_requests};
 pub use iam::{IAM_POLICY_VERSION, SESSION_POLICY_MAX_CHARS, least_privilege, session_policy, trust_policy_example};
@@ -87,6 +88,9 @@ impl Vocabulary {
 pub struct Loaded {
     pub policy: Policy,
     pub warnings: Vec<Diagnostic>,
+    /// The hex SHA-256 of the policy's text: which policy was in force, in audit records
+    /// and the console.
+    pub hash: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +119,9 @@ pub fn parse(text: &str, default_name: &str, vocabulary: &Vocabulary) -> Result<
     let diagnostics = validator.into_diagnostics();
     match document {
         Some(document) if errors(&diagnostics) == 0 => {
-            Ok(Loaded { policy: Policy::compile(document, vocabulary), warnings: diagnostics })
+            use sha2::Digest;
+            let hash = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+            Ok(Loaded { policy: Policy::compile(document, vocabulary), warnings: diagnostics, hash })
         }
         _ => Err(diagnostics),
     }

@@ -51,7 +51,8 @@ pub struct Upstream {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, SidecarBody>,
     /// `AWS_ENDPOINT_URL` (a local emulator), else each service's AWS endpoint.
     endpoint: Option<String>,
-    credentials: SharedCredentialsProvider,
+    /// Replaced when a reload changes the role's session policy.
+    credentials: std::sync::RwLock<SharedCredentialsProvider>,
     cached: Mutex<Option<Credentials>>,
     scope: Scope,
 }
@@ -89,10 +90,20 @@ impl Upstream {
         Ok(Upstream {
             client,
             endpoint: endpoint.map(|e| e.trim_end_matches('/').to_string()),
-            credentials,
+            credentials: std::sync::RwLock::new(credentials),
             cached: Mutex::new(None),
             scope,
         })
+    }
+
+    /// Signs with `credentials` from now on (a reload changed the session policy).
+    pub async fn set_credentials(&self, credentials: SharedCredentialsProvider) {
+        let mut cached = self.cached.lock().await;
+        *cached = None;
+        match self.credentials.write() {
+            Ok(mut current) => *current = credentials,
+            Err(poisoned) => *poisoned.into_inner() = credentials,
+        }
     }
 
     /// Credentials, renewed before they expire; one look-up at a time.
@@ -102,7 +113,11 @@ impl Upstream {
         if let Some(credentials) = cached.as_ref().filter(|c| fresh(c)) {
             return Ok(credentials.clone());
         }
-        let credentials = self.credentials.provide_credentials().await.map_err(|_| AwsFailure {
+        let provider = match self.credentials.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let credentials = provider.provide_credentials().await.map_err(|_| AwsFailure {
             code: "CredentialsUnavailable".into(),
             message: "awsgate has no usable AWS credentials for this call; the operator must fix its credential setup"
                 .into(),

@@ -29,7 +29,7 @@ use self::keys::AgentKeys;
 use self::operation::{Judged, Unjudged};
 use self::reply::Refusal;
 use crate::audit::Client;
-use crate::pipeline::{CallError, Origin, Pipeline};
+use crate::pipeline::{CallError, Live, Origin, Pipeline};
 use crate::policy::UnknownOperations;
 
 /// Largest body of a JSON or query request (buffered to verify and sign its hash). S3
@@ -44,7 +44,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a sidecar request needs.
 pub struct Sidecar {
-    pub pipeline: Arc<Pipeline>,
+    pub live: Arc<Live>,
     pub keys: AgentKeys,
     pub upstream: Upstream,
 }
@@ -123,7 +123,7 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
     } else {
         // A client that sends its body slowly holds a connection: it has the call's
         // timeout to finish.
-        let limit = Duration::from_secs(sidecar.pipeline.policy().document().limits.call_timeout_seconds);
+        let limit = Duration::from_secs(sidecar.live.current().policy().document().limits.call_timeout_seconds);
         match tokio::time::timeout(limit, Limited::new(body, MAX_BUFFERED_BODY).collect()).await {
             Ok(Ok(collected)) => (collected.to_bytes(), None),
             Err(_) => {
@@ -157,7 +157,9 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
             "awsgate does not take signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD); use UNSIGNED-PAYLOAD or the unsigned trailer form".into(),
         ));
     }
-    let pipeline = &sidecar.pipeline;
+    // The policy in force when the request arrived decides it, even if a reload comes.
+    let current = sidecar.live.current();
+    let pipeline: &Pipeline = &current;
     let operation = operation::recognize(&parts, &signed.service, &buffered, pipeline.scope());
     let origin = Origin {
         transport: "sidecar",

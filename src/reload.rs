@@ -1,0 +1,170 @@
+//! Reloading the policy (SPEC 10): on SIGHUP, or when the file changes with `--watch`. A
+//! policy that does not validate is refused with its located errors and the running one
+//! stays. A valid one is recorded (`policy_reloaded`, naming the old and new hashes) and
+//! then put in force for the calls that start from then on; calls in flight finish under
+//! the old one. What awsgate was started with (`credentials`, `region`, `account`,
+//! `audit`) needs a restart to change, so a reload that changes them is refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use serde::Serialize;
+
+use crate::aws::Aws;
+use crate::catalog;
+use crate::pipeline::Live;
+use crate::policy::{self, PolicyDocument, PolicyError};
+
+/// How often `--watch` looks at the file.
+pub const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// A reload that took effect.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    pub old_hash: String,
+    pub new_hash: String,
+    /// New credentials, when the role's derived session policy changed: the sidecar signs
+    /// with them from now on.
+    pub credentials: Option<SharedCredentialsProvider>,
+}
+
+#[derive(Debug, Serialize)]
+struct Record<'a> {
+    time: String,
+    event: &'static str,
+    /// What asked for it: `SIGHUP` or `watch`.
+    trigger: &'a str,
+    policy: &'a str,
+    mode: &'static str,
+    old_policy_hash: &'a str,
+    new_policy_hash: &'a str,
+    tools: usize,
+}
+
+/// Re-reads the policy file and puts it in force. `Err` says why the running policy
+/// stays, with the file's located errors.
+pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Reloaded>, String> {
+    let vocabulary = catalog::vocabulary();
+    let loaded = policy::load_file(path, &vocabulary).map_err(|error| describe(&error))?;
+    let current = live.current();
+    if loaded.hash == current.policy_hash() {
+        return Ok(None);
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{}:{warning}", path.display());
+    }
+    restart_only(current.policy().document(), loaded.policy.document())?;
+    let session_policy = crate::mcp::derived_session_policy(loaded.policy.document()).map_err(|e| e.to_string())?;
+    let mut credentials = None;
+    let aws = if session_policy.as_deref() == current.session_policy() {
+        None
+    } else {
+        // The role's credentials carry the policy too: new ones, with the new session
+        // policy, for the calls under the new one.
+        let (aws, config) =
+            Aws::connect(loaded.policy.document(), session_policy.clone()).await.map_err(|e| e.to_string())?;
+        credentials = config.credentials_provider();
+        Some((aws, session_policy))
+    };
+    let document = loaded.policy.document();
+    let record = Record {
+        time: crate::audit::now_rfc3339(),
+        event: "policy_reloaded",
+        trigger,
+        policy: &document.name,
+        mode: loaded.policy.mode().as_str(),
+        old_policy_hash: current.policy_hash(),
+        new_policy_hash: &loaded.hash,
+        tools: catalog::tools().filter(|t| loaded.policy.lists_tool(&t.iam_action())).count(),
+    };
+    // A change that cannot be audited does not happen.
+    current
+        .audit()
+        .write(&record)
+        .await
+        .map_err(|e| format!("the audit log cannot record the reload ({e}), so the running policy stays"))?;
+    let reloaded = Reloaded { old_hash: current.policy_hash().to_string(), new_hash: loaded.hash.clone(), credentials };
+    live.replace(current.reloaded(loaded.policy, loaded.hash, aws));
+    Ok(Some(reloaded))
+}
+
+fn describe(error: &PolicyError) -> String {
+    let mut text = Vec::new();
+    let _ = crate::cli::report(error, &mut text);
+    let text = String::from_utf8_lossy(&text);
+    format!("{}; the running policy stays", text.trim_end().replace('\n', "; "))
+}
+
+/// What awsgate was started with, which a reload cannot change.
+fn restart_only(old: &PolicyDocument, new: &PolicyDocument) -> Result<(), String> {
+    let changed = [
+        ("credentials", old.credentials != new.credentials),
+        ("region", old.region != new.region),
+        ("account", old.account != new.account),
+        ("audit", old.audit_log != new.audit_log),
+    ];
+    let changed: Vec<&str> = changed.iter().filter(|(_, c)| *c).map(|(name, _)| *name).collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the new policy changes `{}`, which awsgate reads only at start: restart it for that; the running policy stays",
+        changed.join("`, `")
+    ))
+}
+
+/// Reloads on SIGHUP and, with `watch`, when the file changes, until `stop`. Each reload
+/// that took effect is handed to `changed`.
+pub async fn run<F, Fut>(
+    path: PathBuf,
+    live: Arc<Live>,
+    watch: bool,
+    stop: tokio_util::sync::CancellationToken,
+    changed: F,
+) where
+    F: Fn(Reloaded) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => Some(signal),
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP; the policy reloads only with --watch");
+            None
+        }
+    };
+    let mut seen = stamp(&path);
+    let mut ticks = tokio::time::interval(WATCH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let trigger = tokio::select! {
+            () = stop.cancelled() => return,
+            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
+            _ = ticks.tick(), if watch => {
+                let now = stamp(&path);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                "watch"
+            }
+        };
+        match reload(&path, &live, trigger).await {
+            Ok(Some(reloaded)) => {
+                tracing::info!(trigger, old = %reloaded.old_hash, new = %reloaded.new_hash, "policy reloaded");
+                changed(reloaded).await;
+            }
+            Ok(None) => tracing::info!(trigger, "the policy file is unchanged"),
+            Err(why) => tracing::error!(trigger, "policy reload refused: {why}"),
+        }
+    }
+}
+
+/// What `--watch` compares: the file's length, modification time and inode (an editor
+/// that saves by renaming a new file over the old one changes the inode).
+fn stamp(path: &Path) -> Option<(u64, SystemTime, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.len(), metadata.modified().ok()?, metadata.ino()))
+}
