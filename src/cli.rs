@@ -56,6 +56,13 @@ pub enum Command {
         /// its owner only.
         #[arg(long, requires = "aws_listen")]
         agent_keys: Option<PathBuf>,
+        /// Serve the operator console at `/console` (needs `--transport http` and an operator
+        /// token: AWSGATE_CONSOLE_TOKEN or --console-token-file).
+        #[arg(long)]
+        console: bool,
+        /// File holding the operator's console token (else `AWSGATE_CONSOLE_TOKEN`).
+        #[arg(long, requires = "console")]
+        console_token_file: Option<PathBuf>,
         /// Reload the policy when its file changes (SIGHUP reloads it too). A policy that
         /// does not validate is refused and the running one stays.
         #[arg(long)]
@@ -173,11 +180,19 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             aws_listen,
             agent_keys,
             watch,
+            console,
+            console_token_file,
         } => {
+            if console && transport != Transport::Http {
+                return Err(CliError::Invalid(
+                    "the console is served over HTTP: add `--transport http` to `--console`".into(),
+                ));
+            }
             let http = (transport == Transport::Http).then_some(mcp::HttpOptions {
                 listen,
                 auth_token_file,
                 max_sessions: usize::try_from(max_sessions).ok(),
+                console: console.then_some(mcp::ConsoleOptions { token_file: console_token_file }),
             });
             let sidecar = aws_listen
                 .zip(agent_keys)

@@ -19,6 +19,7 @@ pub mod aws;
 pub mod catalog;
 pub mod cli;
 pub mod conditions;
+pub mod console;
 pub mod logs;
 pub mod mcp;
 pub mod pipeline;

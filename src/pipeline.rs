@@ -237,6 +237,11 @@ pub enum CallError {
     MfaRequired {
         message: String,
     },
+    /// Waiting in the console: the agent calls again once an operator decided.
+    ApprovalPending {
+        approval_id: String,
+        message: String,
+    },
     Cancelled {
         action: String,
         when: &'static str,
@@ -255,6 +260,7 @@ impl CallError {
             CallError::AccessDenied { .. } => "AccessDenied",
             CallError::ApprovalDenied { .. } => "ApprovalDenied",
             CallError::MfaRequired { .. } => "MfaRequired",
+            CallError::ApprovalPending { .. } => "ApprovalPending",
             CallError::Cancelled { .. } => "Cancelled",
         }
     }
@@ -266,7 +272,8 @@ impl CallError {
             }
             CallError::InvalidArgument(message)
             | CallError::ApprovalDenied { message }
-            | CallError::MfaRequired { message } => message.clone(),
+            | CallError::MfaRequired { message }
+            | CallError::ApprovalPending { message, .. } => message.clone(),
             CallError::LookupFailed { resource, failure } => format!(
                 "awsgate could not look up the ARN of `{resource}` to judge the call ({}); nothing was sent to AWS",
                 failure.message
@@ -291,6 +298,7 @@ impl CallError {
             CallError::InvalidArgument(_) => "invalid",
             CallError::AccessDenied { .. } => "denied",
             CallError::ApprovalDenied { .. } | CallError::MfaRequired { .. } => "approval_denied",
+            CallError::ApprovalPending { .. } => "approval_pending",
             CallError::Cancelled { .. } => "cancelled",
             CallError::LookupFailed { .. } | CallError::AuditUnavailable | CallError::Aws(_) => "error",
         }
@@ -350,6 +358,10 @@ impl<'p> Call<'p> {
 
     pub fn session(&self) -> &'p str {
         &self.origin.session
+    }
+
+    pub fn origin(&self) -> &'p Origin {
+        self.origin
     }
 
     pub fn approval(&mut self, how: &'static str) {

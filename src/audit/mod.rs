@@ -7,14 +7,16 @@
 pub mod chain;
 pub mod suggest;
 
+use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use chain::Chain;
 
@@ -30,6 +32,45 @@ const QUEUE: usize = 64;
 #[derive(Debug)]
 pub struct AuditLog {
     queue: mpsc::Sender<Job>,
+    feed: Arc<Feed>,
+}
+
+/// Records kept for the console: the last [`RECENT`] written, and each new one as it is
+/// written. A console that reads slowly misses records rather than holding the writer.
+#[derive(Debug)]
+pub struct Feed {
+    recent: Mutex<VecDeque<Arc<str>>>,
+    live: broadcast::Sender<Arc<str>>,
+}
+
+/// Records the console can show from before it connected.
+pub const RECENT: usize = 500;
+
+impl Feed {
+    fn new() -> Feed {
+        Feed { recent: Mutex::new(VecDeque::with_capacity(RECENT)), live: broadcast::channel(256).0 }
+    }
+
+    fn push(&self, line: &[u8]) {
+        let text: Arc<str> = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(line)).into();
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(text.clone());
+        }
+        let _ = self.live.send(text);
+    }
+
+    /// The records written lately, oldest first.
+    pub fn recent(&self) -> Vec<Arc<str>> {
+        self.recent.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Each record from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.live.subscribe()
+    }
 }
 
 type Job = (Map<String, Value>, oneshot::Sender<std::io::Result<()>>);
@@ -57,6 +98,8 @@ impl AuditLog {
 
     fn start(mut sink: Box<dyn Write + Send>, mut chain: Chain) -> AuditLog {
         let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
+        let feed = Arc::new(Feed::new());
+        let fed = feed.clone();
         let spawned = std::thread::Builder::new().name("awsgate-audit".into()).spawn(move || {
             while let Some((record, done)) = jobs.blocking_recv() {
                 let (line, next) = chain.seal(record);
@@ -64,6 +107,7 @@ impl AuditLog {
                 // The chain moves on only past a record that was written.
                 if written.is_ok() {
                     chain = next;
+                    fed.push(&line);
                 }
                 let _ = done.send(written);
             }
@@ -72,7 +116,12 @@ impl AuditLog {
             // With no writer, every write fails: the calls are refused.
             tracing::error!(%error, "cannot start the audit writer");
         }
-        AuditLog { queue }
+        AuditLog { queue, feed }
+    }
+
+    /// The records the console shows.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     /// Writes one record (a JSON object) as one chained line and flushes it. An error

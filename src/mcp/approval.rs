@@ -172,6 +172,18 @@ pub fn message(
     policy: &str,
     statement: Option<&str>,
 ) -> String {
+    let shown = arguments_summary(arguments);
+    format!(
+        "An AI agent asks to run `{action}` on {}.\nTool: {tool}\nArguments: {}\nPolicy `{policy}`, statement `{}` requires your approval. Approve this one call?",
+        resources.iter().map(|r| format!("`{}`", printable(r))).collect::<Vec<_>>().join(", "),
+        shown,
+        statement.unwrap_or("?"),
+    )
+}
+
+/// The arguments as a human reads them: `name = value; ...`, long values (object bodies,
+/// messages) only by their size, `none` for none.
+pub fn arguments_summary(arguments: Option<&Map<String, Value>>) -> String {
     let shown: Vec<String> = arguments
         .into_iter()
         .flatten()
@@ -191,12 +203,7 @@ pub fn message(
             format!("{name} = {text}")
         })
         .collect();
-    format!(
-        "An AI agent asks to run `{action}` on {}.\nTool: {tool}\nArguments: {}\nPolicy `{policy}`, statement `{}` requires your approval. Approve this one call?",
-        resources.iter().map(|r| format!("`{}`", printable(r))).collect::<Vec<_>>().join(", "),
-        if shown.is_empty() { "none".to_string() } else { shown.join("; ") },
-        statement.unwrap_or("?"),
-    )
+    if shown.is_empty() { "none".to_string() } else { shown.join("; ") }
 }
 
 /// The form: one required boolean, `approve`.

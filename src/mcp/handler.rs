@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, Implementation, InputRequest,
-    InputRequests, InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-    ServerConfig, Tool, ToolAnnotations,
+    InputRequests, InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProtocolVersion, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::{ElicitationMode, NotificationContext, Peer, RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use super::approval::{self, APPROVAL_TIMEOUT, Approvals};
 use crate::audit::Client;
 use crate::catalog::{self, Access, CallOptions, ToolSpec};
+use crate::console::{self, Console, Waited};
 use crate::pipeline::{Call, CallError, Live, Origin, Pipeline};
-use crate::policy::Policy;
+use crate::policy::{ApprovalChannel, ApprovalSettings, Policy};
 
 /// Most sessions told when the tool list changes; past it, the oldest are forgotten.
 const MAX_PEERS: usize = 10_000;
@@ -36,6 +37,8 @@ pub struct Shared {
     /// Approvals asked of 2026-07-28 clients and not yet answered.
     approvals: Approvals,
     peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// The operator console, when it is served: approvals for clients that cannot elicit.
+    console: Option<Arc<Console>>,
 }
 
 #[derive(Debug)]
@@ -53,9 +56,13 @@ fn listed(policy: &Policy) -> Arc<Vec<Listed>> {
 }
 
 impl Shared {
-    pub fn new(live: Arc<Live>) -> Shared {
+    pub fn new(live: Arc<Live>, console: Option<Arc<Console>>) -> Shared {
         let tools = RwLock::new(listed(live.current().policy()));
-        Shared { live, tools, approvals: Approvals::default(), peers: Mutex::default() }
+        Shared { live, tools, approvals: Approvals::default(), peers: Mutex::default(), console }
+    }
+
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
     }
 
     fn tools(&self) -> Arc<Vec<Listed>> {
@@ -225,10 +232,28 @@ impl Gateway {
                 }),
             };
             let fingerprint = approval::fingerprint(name, params.arguments.as_ref());
+            let origin = call.origin();
+            let summary = console::Summary {
+                id: String::new(),
+                tool: name.to_string(),
+                action: action.clone(),
+                resources: prepared.resources.clone(),
+                statement: allowed.statement.map(str::to_string),
+                arguments: approval::arguments_summary(params.arguments.as_ref()),
+                transport: origin.transport,
+                session: origin.session.clone(),
+                agent: None,
+                client: format!("{} {}", origin.client.name, origin.client.version).trim().to_string(),
+                policy: policy.name().to_string(),
+                asked_at: crate::audit::now_rfc3339(),
+                needs_mfa: questions.mfa.is_some(),
+                status: "pending",
+            };
+            let asking = Asking { fingerprint, questions: &questions, summary };
             let step = tokio::select! {
                 biased;
                 () = context.ct.cancelled() => Step::Cancelled,
-                step = self.ask_human(call.session(), context, params, fingerprint, &questions) => step,
+                step = self.ask_human(call.session(), context, params, &asking, &policy.document().approvals) => step,
             };
             match step {
                 Step::Cancelled => return Err(call.cancelled("while it waited for a human").await),
@@ -239,6 +264,12 @@ impl Gateway {
                     if let (Some(mfa), Some(code)) = (mfa, code) {
                         mfa.provide(code);
                     }
+                }
+                Step::Pending(approval_id) => {
+                    call.approval("pending");
+                    let limits = &policy.document().approvals;
+                    let message = console::pending_message(&action, &approval_id, limits.timeout_seconds);
+                    return Err(call.fail(CallError::ApprovalPending { approval_id, message }).await);
                 }
                 Step::Ask(input_required) => {
                     let outcome = if allowed.approval_required {
@@ -289,6 +320,7 @@ fn tool_error(error: &CallError) -> CallToolResponse {
     let mut value = json!({ "error": error.code(), "message": error.message() });
     match error {
         CallError::RateLimited { retry_after, .. } => value["retry_after_seconds"] = json!(retry_after),
+        CallError::ApprovalPending { approval_id, .. } => value["approval_id"] = json!(approval_id),
         CallError::AccessDenied { action, resource, statement, reason } => {
             value["action"] = json!(action);
             value["resource"] = json!(resource);
@@ -313,8 +345,17 @@ struct Questions {
     mfa: Option<String>,
 }
 
+/// A call's questions, and what the console shows of it.
+struct Asking<'a> {
+    fingerprint: String,
+    questions: &'a Questions,
+    summary: console::Summary,
+}
+
 /// Where the questions stand.
 enum Step {
+    /// Waiting in the console past `wait_seconds`: the agent calls again once decided.
+    Pending(String),
     /// The human said yes (and gave the MFA code, when asked for one).
     Go(Option<String>),
     /// Ask the 2026-07-28 client, which will call again with the answers.
@@ -328,33 +369,71 @@ enum Step {
 const CANNOT_ASK: &str = "this client cannot ask a human (it declares no elicitation capability)";
 
 impl Gateway {
+    /// Asks through `approvals.via` in order: elicitation when the client can, else the
+    /// console when it is served.
     async fn ask_human(
         &self,
         session: &str,
         context: &RequestContext<RoleServer>,
         params: &CallToolRequestParams,
-        fingerprint: String,
-        questions: &Questions,
+        asking: &Asking<'_>,
+        settings: &ApprovalSettings,
     ) -> Step {
+        for channel in &settings.via {
+            match channel {
+                ApprovalChannel::Elicitation => {
+                    if let Some(step) =
+                        self.elicit(session, context, params, &asking.fingerprint, asking.questions).await
+                    {
+                        return step;
+                    }
+                }
+                ApprovalChannel::Console => {
+                    if let Some(console) = &self.shared.console {
+                        return ask_console(console, session, context, asking, settings).await;
+                    }
+                }
+            }
+        }
+        let console = if self.shared.console.is_none() {
+            "the operator console is not served (`awsgate serve --transport http --console`)"
+        } else {
+            "`approvals.via` does not include `console`"
+        };
+        let elicitation = if settings.via.contains(&ApprovalChannel::Elicitation) {
+            CANNOT_ASK
+        } else {
+            "`approvals.via` does not include `elicitation`"
+        };
+        Step::Refuse("unavailable", format!("{elicitation}, and {console}"))
+    }
+
+    /// Elicitation, when the client can answer it; `None` when it cannot.
+    async fn elicit(
+        &self,
+        session: &str,
+        context: &RequestContext<RoleServer>,
+        params: &CallToolRequestParams,
+        fingerprint: &str,
+        questions: &Questions,
+    ) -> Option<Step> {
         let modern = context.protocol_version().is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         if modern {
             if let (Some(token), Some(answers)) = (params.request_state.as_deref(), params.input_responses.as_ref()) {
-                if let Err(why) = self.shared.approvals.redeem(token, &fingerprint) {
-                    return Step::Refuse("declined", why.to_string());
+                if let Err(why) = self.shared.approvals.redeem(token, fingerprint) {
+                    return Some(Step::Refuse("declined", why.to_string()));
                 }
                 let approved = answers.get(approval::INPUT_KEY).is_some_and(approval::approved_response);
                 if questions.approval.is_some() && !approved {
-                    return Step::Refuse("declined", "the human declined".into());
+                    return Some(Step::Refuse("declined", "the human declined".into()));
                 }
                 let code = answers.get(approval::MFA_KEY).and_then(approval::mfa_code_response);
                 if questions.mfa.is_some() && code.is_none() {
-                    return Step::Refuse("declined", "no valid MFA code (6 digits) was given".into());
+                    return Some(Step::Refuse("declined", "no valid MFA code (6 digits) was given".into()));
                 }
-                return Step::Go(code);
+                return Some(Step::Go(code));
             }
-            if context.client_capabilities().and_then(|c| c.elicitation).is_none() {
-                return Step::Refuse("unavailable", CANNOT_ASK.into());
-            }
+            context.client_capabilities().and_then(|c| c.elicitation)?;
             let mut requests = InputRequests::new();
             if let Some(message) = &questions.approval {
                 let request = ElicitRequest::new(approval::request(message.clone()));
@@ -364,19 +443,19 @@ impl Gateway {
                 let request = ElicitRequest::new(approval::mfa_request(message.clone()));
                 requests.insert(approval::MFA_KEY.into(), InputRequest::Elicitation(request));
             }
-            let token = match self.shared.approvals.issue(session, &fingerprint) {
+            let token = match self.shared.approvals.issue(session, fingerprint) {
                 Ok(token) => token,
-                Err(why) => return Step::Refuse("unavailable", why.into()),
+                Err(why) => return Some(Step::Refuse("unavailable", why.into())),
             };
-            return Step::Ask(InputRequiredResult::new(Some(requests), Some(token)));
+            return Some(Step::Ask(InputRequiredResult::new(Some(requests), Some(token))));
         }
         if !context.peer.supported_elicitation_modes().contains(&ElicitationMode::Form) {
-            return Step::Refuse("unavailable", CANNOT_ASK.into());
+            return None;
         }
         // Counted while the question is open; the waiting call holds its arguments.
         let _asking = match self.shared.approvals.ask(session) {
             Ok(asking) => asking,
-            Err(why) => return Step::Refuse("unavailable", why.into()),
+            Err(why) => return Some(Step::Refuse("unavailable", why.into())),
         };
         if let Some(message) = &questions.approval {
             match context
@@ -385,8 +464,8 @@ impl Gateway {
                 .await
             {
                 Ok(answer) if approval::approved(&answer) => {}
-                Ok(_) => return Step::Refuse("declined", "the human declined".into()),
-                Err(error) => return refused_by(&error),
+                Ok(_) => return Some(Step::Refuse("declined", "the human declined".into())),
+                Err(error) => return Some(refused_by(&error)),
             }
         }
         let mut code = None;
@@ -398,12 +477,51 @@ impl Gateway {
             {
                 Ok(answer) => match approval::mfa_code(&answer) {
                     Some(given) => code = Some(given),
-                    None => return Step::Refuse("declined", "no valid MFA code (6 digits) was given".into()),
+                    None => return Some(Step::Refuse("declined", "no valid MFA code (6 digits) was given".into())),
                 },
-                Err(error) => return refused_by(&error),
+                Err(error) => return Some(refused_by(&error)),
             }
         }
-        Step::Go(code)
+        Some(Step::Go(code))
+    }
+}
+
+/// Puts the call before an operator in the console and waits up to `wait_seconds`,
+/// telling the client it still waits when it sent a progress token.
+async fn ask_console(
+    console: &Console,
+    session: &str,
+    context: &RequestContext<RoleServer>,
+    asking: &Asking<'_>,
+    settings: &ApprovalSettings,
+) -> Step {
+    let token = context.meta.get_progress_token();
+    let peer = &context.peer;
+    let total = settings.wait_seconds as f64;
+    let progress = |waited: u64| {
+        let token = token.clone();
+        async move {
+            if let Some(token) = token {
+                let message = format!("waiting for an operator's approval in the awsgate console ({waited} s)");
+                let param =
+                    ProgressNotificationParam::new(token, waited as f64).with_total(total).with_message(message);
+                let _ = tokio::time::timeout(NOTIFY_TIMEOUT, peer.notify_progress(param)).await;
+            }
+        }
+    };
+    let fingerprint = format!("mcp\n{session}\n{}", asking.fingerprint);
+    match console.wait(&fingerprint, asking.summary.clone(), settings, &context.ct, progress).await {
+        Waited::Approved { mfa_code, .. } => Step::Go(mfa_code),
+        Waited::Denied { id } => {
+            Step::Refuse("declined", format!("an operator denied it in the console (approval `{id}`)"))
+        }
+        Waited::Pending { id } => Step::Pending(id),
+        Waited::TimedOut { id } => Step::Refuse(
+            "timed_out",
+            format!("no operator decided within {} s (approval `{id}`)", settings.timeout_seconds),
+        ),
+        Waited::Unavailable(why) => Step::Refuse("unavailable", why),
+        Waited::Cancelled => Step::Cancelled,
     }
 }
 

@@ -39,7 +39,7 @@ pub struct PeerAddr(pub SocketAddr);
 const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
 
 /// Hosts a loopback-bound server answers to.
-const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
+pub const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
 /// Checked HTTP settings.
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ pub struct Settings {
     addr: SocketAddr,
     token: Option<String>,
     max_sessions: usize,
+    /// The operator's token, when the console is served.
+    console_token: Option<String>,
 }
 
 impl Settings {
@@ -73,7 +75,46 @@ impl Settings {
                 "`--listen {addr}` is not a loopback address: set a bearer token with AWSGATE_AUTH_TOKEN or --auth-token-file"
             )));
         }
-        Ok(Settings { addr, token, max_sessions: options.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS) })
+        let console_token = match &options.console {
+            None => None,
+            Some(console) => {
+                let token = match &console.token_file {
+                    Some(path) => std::fs::read_to_string(path)
+                        .map_err(|e| {
+                            ServeError::Http(format!("cannot read the console token file `{}`: {e}", path.display()))
+                        })?
+                        .trim()
+                        .to_string(),
+                    None => std::env::var("AWSGATE_CONSOLE_TOKEN").unwrap_or_default().trim().to_string(),
+                };
+                if token.is_empty() {
+                    return Err(ServeError::Http(
+                        "the console needs an operator token of its own: set AWSGATE_CONSOLE_TOKEN or --console-token-file"
+                            .into(),
+                    ));
+                }
+                if token.len() < 16 {
+                    return Err(ServeError::Http("the console token must be at least 16 characters".into()));
+                }
+                if token.contains(char::is_whitespace) {
+                    return Err(ServeError::Http("the console token must not contain spaces".into()));
+                }
+                Some(token)
+            }
+        };
+        if let (Some(agents), Some(operators)) = (&token, &console_token)
+            && agents == operators
+        {
+            return Err(ServeError::Http(
+                "the console token is the agents' token: operators need their own, or an agent could approve its own calls"
+                    .into(),
+            ));
+        }
+        Ok(Settings { addr, token, max_sessions: options.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS), console_token })
+    }
+
+    pub fn console_token(&self) -> Option<&str> {
+        self.console_token.as_deref()
     }
 }
 
@@ -97,7 +138,11 @@ struct LegacyState {
     shutdown: CancellationToken,
 }
 
-pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeError> {
+pub async fn serve(
+    shared: Arc<Shared>,
+    settings: Settings,
+    console: Option<Arc<crate::console::Console>>,
+) -> Result<(), ServeError> {
     let shutdown = CancellationToken::new();
     let loopback = settings.addr.ip().is_loopback();
     let mut config = StreamableHttpServerConfig::default();
@@ -112,6 +157,7 @@ pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeE
     let sessions = Arc::new(BoundedSessions::new(settings.max_sessions));
     let mcp = StreamableHttpService::new(move || Ok(Gateway::for_http(factory_shared.clone())), sessions, config);
     let guard = Arc::new(Guard { loopback, token: settings.token.clone() });
+    let live = shared.live();
     let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()), shutdown: shutdown.clone() };
     let streamable = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn(check_json_rpc));
     let router = Router::new()
@@ -121,6 +167,17 @@ pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeE
         .with_state(legacy)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(guard, check_request));
+    // The console has its own guard and the operator's token, never the agents'.
+    let router = match (console, &settings.console_token) {
+        (Some(console), Some(token)) => router.merge(crate::console::api::router(crate::console::api::ConsoleState {
+            console,
+            live,
+            token: token.as_str().into(),
+            allowed_hosts: loopback.then_some(LOOPBACK_HOSTS),
+            shutdown: shutdown.clone(),
+        })),
+        _ => router,
+    };
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .map_err(|e| ServeError::Http(format!("cannot listen on {}: {e}", settings.addr)))?;
@@ -128,6 +185,9 @@ pub async fn serve(shared: Arc<Shared>, settings: Settings) -> Result<(), ServeE
     crate::logs::stderr_line(&format!(
         "awsgate: listening on http://{local}/mcp (streamable HTTP) and http://{local}/sse (HTTP+SSE)"
     ));
+    if settings.console_token.is_some() {
+        crate::logs::stderr_line(&format!("awsgate: operator console on http://{local}/console"));
+    }
     let signal = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -284,7 +344,7 @@ async fn check_json_rpc(request: Request, next: Next) -> Response {
 /// The host of a `Host` header, lowercased, without port or IPv6 brackets: `example.com:8080`
 /// -> `example.com`, `[::1]:80` -> `::1`. `None` for anything that is not exactly
 /// `host[:port]` (user info like `127.0.0.1:80@evil.example`, junk after `]`, a path).
-fn host_name(authority: &str) -> Option<String> {
+pub fn host_name(authority: &str) -> Option<String> {
     let authority = authority.trim();
     let (host, port) = match authority.strip_prefix('[') {
         Some(rest) => {
@@ -313,7 +373,7 @@ fn origin_host(origin: &str) -> Option<String> {
 }
 
 /// Compares the bearer token in constant time. The scheme is case-insensitive (RFC 9110).
-fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     let Some((scheme, given)) =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().split_once(' '))
     else {

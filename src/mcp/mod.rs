@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rmcp::ServiceExt;
 
 pub use handler::{Gateway, Shared};
+pub use http::{LOOPBACK_HOSTS, bearer_matches, host_name};
 
 use crate::audit::AuditLog;
 use crate::aws::{Aws, SetupError};
@@ -38,6 +39,14 @@ pub struct HttpOptions {
     pub auth_token_file: Option<PathBuf>,
     /// Most streamable HTTP sessions kept at once (default 1000).
     pub max_sessions: Option<usize>,
+    /// Serve the operator console at `/console`.
+    pub console: Option<ConsoleOptions>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    /// The operator's token (else `AWSGATE_CONSOLE_TOKEN`).
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +115,11 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         Some(http) => Some(http::Settings::from_options(http)?),
         None => None,
     };
+    // The console serves approvals for both front doors, so it is made before either.
+    let console = match http.as_ref().and_then(|h| h.console_token()) {
+        Some(_) => Some(Arc::new(crate::console::Console::new().map_err(ServeError::Http)?)),
+        None => None,
+    };
     let sidecar_setup = match &options.sidecar {
         Some(sidecar) => {
             let keys = crate::sidecar::keys::AgentKeys::load(&sidecar.agent_keys)?;
@@ -144,13 +158,14 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                     .map_err(ServeError::Sidecar)?;
             let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!(address, agent_keys = keys.len(), "awsgate sidecar listening");
-            let serving = Arc::new(crate::sidecar::Sidecar { live: live.clone(), keys, upstream });
+            let serving =
+                Arc::new(crate::sidecar::Sidecar { live: live.clone(), console: console.clone(), keys, upstream });
             sidecar = Some(serving.clone());
             Some(tokio::spawn(crate::sidecar::serve(serving, listener, background.clone())))
         }
         None => None,
     };
-    let shared = Arc::new(Shared::new(live.clone()));
+    let shared = Arc::new(Shared::new(live.clone(), console.clone()));
     let reloading = {
         let shared = shared.clone();
         tokio::spawn(crate::reload::run(
@@ -196,7 +211,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
             waited.map(|_| ())
         }
         Some(settings) => {
-            let served = http::serve(shared, settings).await;
+            let served = http::serve(shared, settings, console).await;
             background.cancel();
             if let Some(task) = sidecar_task {
                 let _ = task.await;

@@ -29,8 +29,9 @@ use self::keys::AgentKeys;
 use self::operation::{Judged, Unjudged};
 use self::reply::Refusal;
 use crate::audit::Client;
-use crate::pipeline::{CallError, Live, Origin, Pipeline};
-use crate::policy::UnknownOperations;
+use crate::console::Waited;
+use crate::pipeline::{Call, CallError, Live, Origin, Pipeline};
+use crate::policy::{ApprovalChannel, UnknownOperations};
 
 /// Largest body of a JSON or query request (buffered to verify and sign its hash). S3
 /// bodies stream and have no such bound. Lambda's own limit is 6 MB.
@@ -45,6 +46,8 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Everything a sidecar request needs.
 pub struct Sidecar {
     pub live: Arc<Live>,
+    /// The operator console, when served: where approvals wait.
+    pub console: Option<Arc<crate::console::Console>>,
     pub keys: AgentKeys,
     pub upstream: Upstream,
 }
@@ -204,18 +207,19 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
             }]
         }
     };
+    let mut approved = false;
     for mut one in judged {
         call.set_action(one.action.clone());
         match call.judge(&mut one.prepared, &never).await {
-            Ok(allowed) if allowed.approval_required => {
-                let message = format!(
-                    "`{}` needs a human's approval (statement `{}`), and the sidecar cannot ask one yet; nothing was sent to AWS",
-                    one.action,
-                    allowed.statement.unwrap_or("?")
-                );
-                call.approval("unavailable");
-                let error = call.fail(CallError::ApprovalDenied { message }).await;
-                return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
+            Ok(allowed) if allowed.approval_required && !approved => {
+                let asked = Approval { sidecar, pipeline, parts: &parts, buffered: &buffered, signed: &signed };
+                let resources = one.prepared.resources.clone();
+                if let Err(error) =
+                    asked.ask(&mut call, &one.action.clone(), &resources, allowed.statement, &name).await
+                {
+                    return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
+                }
+                approved = true;
             }
             Ok(_) => {}
             Err(error) => return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id)),
@@ -263,4 +267,122 @@ pub struct SidecarOptions {
 /// Binds the sidecar's address; an error names it.
 pub async fn bind(listen: &str) -> Result<TcpListener, String> {
     TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on `{listen}` for the sidecar: {e}"))
+}
+
+/// A request that a statement says needs a human's yes, put before an operator in the
+/// console. Without the console, it is refused.
+struct Approval<'a> {
+    sidecar: &'a Sidecar,
+    pipeline: &'a Pipeline,
+    parts: &'a http::request::Parts,
+    buffered: &'a Bytes,
+    signed: &'a verify::Signed<'a>,
+}
+
+impl Approval<'_> {
+    async fn ask(
+        &self,
+        call: &mut Call<'_>,
+        action: &str,
+        resources: &[String],
+        statement: Option<&str>,
+        operation: &str,
+    ) -> Result<(), CallError> {
+        let settings = &self.pipeline.policy().document().approvals;
+        let console = self.sidecar.console.as_ref().filter(|_| settings.via.contains(&ApprovalChannel::Console));
+        let Some(console) = console else {
+            let why = if self.sidecar.console.is_none() {
+                "the operator console is not served (`awsgate serve --transport http --console`)"
+            } else {
+                "`approvals.via` does not include `console`"
+            };
+            let message = format!(
+                "`{}` needs a human's approval (statement `{}`), and the sidecar cannot ask for one: {why}; nothing was sent to AWS",
+                action,
+                statement.unwrap_or("?")
+            );
+            call.approval("unavailable");
+            return Err(call.fail(CallError::ApprovalDenied { message }).await);
+        };
+        let mfa = self.pipeline.aws(false).mfa.clone().filter(|mfa| mfa.needs_code());
+        let origin = call.origin();
+        let summary = crate::console::Summary {
+            id: String::new(),
+            tool: operation.to_string(),
+            action: action.to_string(),
+            resources: resources.to_vec(),
+            statement: statement.map(str::to_string),
+            arguments: self.request_line(),
+            transport: origin.transport,
+            session: origin.session.clone(),
+            agent: origin.agent.clone(),
+            client: origin.client.name.clone(),
+            policy: self.pipeline.policy().name().to_string(),
+            asked_at: crate::audit::now_rfc3339(),
+            needs_mfa: mfa.is_some(),
+            status: "pending",
+        };
+        let fingerprint = format!("sidecar\n{}\n{}\n{}", origin.session, self.request_line(), self.body_digest());
+        let waited = console.wait(&fingerprint, summary, settings, &CancellationToken::new(), |_| async {}).await;
+        let (outcome, error) = match waited {
+            Waited::Approved { mfa_code, .. } => {
+                call.approval("approved");
+                if let (Some(mfa), Some(code)) = (mfa, mfa_code) {
+                    mfa.provide(code);
+                }
+                return Ok(());
+            }
+            Waited::Pending { id } => {
+                let message = crate::console::pending_message(action, &id, settings.timeout_seconds);
+                ("pending", CallError::ApprovalPending { approval_id: id, message })
+            }
+            Waited::Denied { id } => {
+                ("declined", denied(action, &format!("an operator denied it in the console (approval `{id}`)")))
+            }
+            Waited::TimedOut { id } => (
+                "timed_out",
+                denied(action, &format!("no operator decided within {} s (approval `{id}`)", settings.timeout_seconds)),
+            ),
+            Waited::Unavailable(why) => ("unavailable", denied(action, &why)),
+            Waited::Cancelled => ("unavailable", denied(action, "the request was cancelled")),
+        };
+        call.approval(outcome);
+        Err(call.fail(error).await)
+    }
+
+    /// The request as the operator reads it: method and path, and the query without any
+    /// presigned-URL signature.
+    fn request_line(&self) -> String {
+        let pairs = verify::form_urlencoded_pairs(self.parts.uri.query().unwrap_or_default());
+        let shown: Vec<String> = pairs
+            .iter()
+            .filter(|(name, _)| !name.to_ascii_lowercase().starts_with("x-amz-"))
+            .map(|(n, v)| if v.is_empty() { n.to_string() } else { format!("{n}={v}") })
+            .collect();
+        let path = self.parts.uri.path();
+        if shown.is_empty() {
+            format!("{} {path}", self.parts.method)
+        } else {
+            format!("{} {path}?{}", self.parts.method, shown.join("&"))
+        }
+    }
+
+    /// What binds an approval to this body: its signed hash, or the hash of a buffered
+    /// body. An S3 body sent unsigned is not bound.
+    fn body_digest(&self) -> String {
+        match self.signed.content_sha256.as_deref() {
+            Some(hash) if hash.len() == 64 => hash.to_ascii_lowercase(),
+            _ if self.buffered.is_empty() => "unsigned".to_string(),
+            _ => {
+                use sha2::Digest;
+                forward::hex(&sha2::Sha256::digest(self.buffered))
+            }
+        }
+    }
+}
+
+fn denied(action: &str, why: &str) -> CallError {
+    CallError::ApprovalDenied {
+        message: format!("`{action}` needs a human's approval: {why}; nothing was sent to AWS"),
+    }
 }

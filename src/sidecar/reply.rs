@@ -33,6 +33,7 @@ impl Refusal {
             CallError::AccessDenied { .. } | CallError::ApprovalDenied { .. } | CallError::MfaRequired { .. } => {
                 (403, "AccessDenied".to_string())
             }
+            CallError::ApprovalPending { .. } => (403, "ApprovalPending".to_string()),
             CallError::RateLimited { .. } => (429, "Throttling".to_string()),
             CallError::InvalidArgument(_) => (400, "InvalidArgument".to_string()),
             CallError::AuditUnavailable => (503, "AuditUnavailable".to_string()),

@@ -1,0 +1,309 @@
+//! The console's HTTP side: the page (`/console`, its script and style, served from the
+//! binary, no external requests) and the JSON API under `/console/api/`.
+//!
+//! The guard, before any handler: the Host check of `/mcp` (DNS rebinding); an `Origin`,
+//! when sent, must be this very origin (another page, even on loopback, is refused); the
+//! API needs the operator's bearer token, which is never an agent's; a POST must be
+//! `application/json`. A cross-site form post fails all three: browsers send its Origin,
+//! cannot add an `Authorization` header to it, and cannot make it JSON.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::stream::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::Console;
+use crate::pipeline::Live;
+
+const PAGE: &str = include_str!("page.html");
+const SCRIPT: &str = include_str!("console.js");
+const STYLE: &str = include_str!("console.css");
+
+/// The page may load only itself: its script, its style and its API.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
+                   form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Largest request body the API reads.
+const MAX_BODY: usize = 4096;
+
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub console: Arc<Console>,
+    pub live: Arc<Live>,
+    pub token: Arc<str>,
+    /// Hosts the `Host` header may name (loopback names for a loopback server); `None`
+    /// accepts any.
+    pub allowed_hosts: Option<&'static [&'static str]>,
+    pub shutdown: CancellationToken,
+}
+
+/// The console's routes, each behind the console's own guard.
+pub fn router(state: ConsoleState) -> Router {
+    let api = Router::new()
+        .route("/console/api/approvals", get(approvals))
+        .route("/console/api/approvals/{id}", post(decide))
+        .route("/console/api/audit", get(audit))
+        .route("/console/api/policy", get(policy))
+        .layer(middleware::from_fn_with_state(state.clone(), check_api));
+    Router::new()
+        .route("/console", get(|| async { asset("text/html; charset=utf-8", PAGE) }))
+        .route("/console/console.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route("/console/console.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
+        .merge(api)
+        .layer(middleware::from_fn_with_state(state.clone(), check_origin))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn reply(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let mut response = reply(status, &json!({ "error": message }));
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Host, as `/mcp` checks it; an Origin only this one.
+async fn check_origin(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    let Some(host) = host else {
+        return refuse(StatusCode::FORBIDDEN, "the request has no Host header");
+    };
+    if let Some(allowed) = state.allowed_hosts
+        && !crate::mcp::host_name(&host).is_some_and(|name| allowed.contains(&name.as_str()))
+    {
+        return refuse(StatusCode::FORBIDDEN, "Host header not allowed");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("").trim().trim_end_matches('/').to_ascii_lowercase();
+        let same = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host.as_str());
+        if !same {
+            return refuse(StatusCode::FORBIDDEN, "cross-origin requests to the console are refused");
+        }
+    }
+    next.run(request).await
+}
+
+/// The operator's token; JSON for a POST.
+async fn check_api(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if !crate::mcp::bearer_matches(headers, &state.token) {
+        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong operator token (AWSGATE_CONSOLE_TOKEN)");
+    }
+    if request.method() == axum::http::Method::POST {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the console API takes application/json");
+        }
+    }
+    next.run(request).await
+}
+
+async fn approvals(State(state): State<ConsoleState>) -> Response {
+    reply(StatusCode::OK, &json!({ "approvals": state.console.desk.pending() }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    approve: bool,
+    #[serde(default)]
+    mfa_code: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DecisionRecord<'a> {
+    time: String,
+    event: &'static str,
+    approval_id: &'a str,
+    decision: &'static str,
+    by: &'static str,
+    tool: &'a str,
+    action: &'a str,
+    resources: &'a [String],
+    session: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a str>,
+    policy: &'a str,
+}
+
+async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body: Bytes) -> Response {
+    let decision: Decision = match serde_json::from_slice(&body) {
+        Ok(decision) => decision,
+        Err(error) => {
+            let message = format!("the body must be {{\"approve\": true|false, \"mfa_code\": \"123456\"}}: {error}");
+            return refuse(StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    let desk = &state.console.desk;
+    // Checked, recorded, then applied: a decision that cannot be audited is not made.
+    let Some(summary) = desk.pending().into_iter().find(|s| s.id == id) else {
+        let error = super::desk::DecideError::NotFound(id.clone());
+        return refuse(StatusCode::NOT_FOUND, &error.to_string());
+    };
+    if let Err(error) = desk.check(&id, decision.approve, decision.mfa_code.as_deref()) {
+        return refuse(StatusCode::BAD_REQUEST, &error.to_string());
+    }
+    let record = DecisionRecord {
+        time: crate::audit::now_rfc3339(),
+        event: "approval_decided",
+        approval_id: &id,
+        decision: if decision.approve { "approved" } else { "denied" },
+        by: "console",
+        tool: &summary.tool,
+        action: &summary.action,
+        resources: &summary.resources,
+        session: &summary.session,
+        agent: summary.agent.as_deref(),
+        policy: &summary.policy,
+    };
+    if let Err(error) = state.live.current().audit().write(&record).await {
+        tracing::error!(%error, approval = %id, "cannot write the audit log; the decision is not made");
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written, so the decision is not made");
+    }
+    match desk.decide(&id, decision.approve, decision.mfa_code.as_deref()) {
+        Ok(summary) => reply(StatusCode::OK, &json!({ "approval": summary })),
+        Err(error) => refuse(StatusCode::CONFLICT, &error.to_string()),
+    }
+}
+
+/// Which records to show: each given field must equal the record's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Filter {
+    decision: Option<String>,
+    tool: Option<String>,
+    /// The session, or the sidecar's agent.
+    session: Option<String>,
+    /// Any value: a live feed (server-sent events) instead of the recent records.
+    follow: Option<String>,
+}
+
+impl Filter {
+    fn keeps(&self, record: &Value) -> bool {
+        let field = |name: &str| record.get(name).and_then(Value::as_str);
+        self.decision.as_deref().is_none_or(|d| field("decision") == Some(d))
+            && self.tool.as_deref().is_none_or(|t| field("tool") == Some(t) || field("action") == Some(t))
+            && self.session.as_deref().is_none_or(|s| field("session") == Some(s) || field("agent") == Some(s))
+    }
+}
+
+async fn audit(State(state): State<ConsoleState>, Query(filter): Query<Filter>, headers: HeaderMap) -> Response {
+    let wants_stream =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    let pipeline = state.live.current();
+    let feed = pipeline.audit().feed();
+    if filter.follow.is_some() || wants_stream {
+        let live = feed.subscribe();
+        return Sse::new(follow(live, filter, state.shutdown.clone())).keep_alive(KeepAlive::default()).into_response();
+    }
+    let records: Vec<Value> = feed
+        .recent()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| filter.keeps(record))
+        .collect();
+    reply(StatusCode::OK, &json!({ "records": records }))
+}
+
+fn follow(
+    live: tokio::sync::broadcast::Receiver<Arc<str>>,
+    filter: Filter,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let records = tokio_stream_of(live).filter_map(move |line| {
+        let keep = serde_json::from_str::<Value>(&line).is_ok_and(|record| filter.keeps(&record));
+        std::future::ready(keep.then(|| Ok(Event::default().event("record").data(&*line))))
+    });
+    records.take_until(async move { shutdown.cancelled().await })
+}
+
+/// A broadcast receiver as a stream; a reader that falls behind skips what it missed.
+fn tokio_stream_of(live: tokio::sync::broadcast::Receiver<Arc<str>>) -> impl Stream<Item = Arc<str>> {
+    futures_util::stream::unfold(live, |mut live| async move {
+        loop {
+            match live.recv().await {
+                Ok(line) => return Some((line, live)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+async fn policy(State(state): State<ConsoleState>) -> Response {
+    let pipeline = state.live.current();
+    let policy = pipeline.policy();
+    let document = policy.document();
+    let statements: Vec<Value> = document
+        .statements
+        .iter()
+        .map(|s| {
+            let patterns = |list: &[crate::policy::Spanned<String>]| {
+                Value::from(list.iter().map(|p| p.value.clone()).collect::<Vec<_>>())
+            };
+            let mut statement = serde_json::Map::new();
+            statement.insert("sid".into(), json!(s.label));
+            statement.insert("effect".into(), json!(s.effect.as_str()));
+            let actions = if s.not_actions { "not_actions" } else { "actions" };
+            statement.insert(actions.into(), patterns(&s.actions));
+            let resources = if s.not_resources { "not_resources" } else { "resources" };
+            statement.insert(resources.into(), patterns(&s.resources));
+            let approval = if s.approval == crate::policy::Approval::Required { "required" } else { "none" };
+            statement.insert("approval".into(), json!(approval));
+            let conditions: Vec<Value> = s
+                .conditions
+                .iter()
+                .map(|c| json!({"operator": c.operator_name, "key": c.key_name, "values": c.raw_values}))
+                .collect();
+            statement.insert("conditions".into(), Value::from(conditions));
+            Value::Object(statement)
+        })
+        .collect();
+    let tools: Vec<&str> =
+        crate::catalog::tools().filter(|t| policy.lists_tool(&t.iam_action())).map(|t| t.name).collect();
+    let body = json!({
+        "name": policy.name(),
+        "mode": policy.mode().as_str(),
+        "hash": pipeline.policy_hash(),
+        "statements": statements,
+        "tools": tools,
+    });
+    reply(StatusCode::OK, &body)
+}

@@ -1,0 +1,311 @@
+//! Approvals waiting for an operator in the console (SPEC 8), from any front door. A call
+//! that needs approval opens one (or joins the one its session already has open for the
+//! same call) and waits up to `approvals.wait_seconds` for the decision. Past that, the
+//! agent is told `ApprovalPending` with the approval's id; once approved, exactly one call
+//! with the same fingerprint (front door, session, tool or operation, arguments) runs within
+//! `approvals.timeout_seconds`. Bounded: a session may have 16 open, the server 256, and
+//! each closes after its timeout.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// Most approvals one session may have open at once.
+pub const MAX_PER_SESSION: usize = 16;
+
+/// Most approvals open at once.
+pub const MAX_OPEN: usize = 256;
+
+/// What the operator sees of a call that waits.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub id: String,
+    /// The MCP tool, or the sidecar's API operation.
+    pub tool: String,
+    pub action: String,
+    pub resources: Vec<String>,
+    pub statement: Option<String>,
+    /// The arguments that matter, long values only by their size.
+    pub arguments: String,
+    pub transport: &'static str,
+    pub session: String,
+    pub agent: Option<String>,
+    pub client: String,
+    pub policy: String,
+    pub asked_at: String,
+    /// The role needs an MFA code, which the operator gives with the approval.
+    pub needs_mfa: bool,
+    /// `pending`, `approved` or `denied`.
+    pub status: &'static str,
+}
+
+/// Where an approval stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Approved {
+        mfa_code: Option<String>,
+    },
+    Denied,
+    /// Closed without a decision.
+    Expired,
+}
+
+#[derive(Debug)]
+struct Entry {
+    fingerprint: String,
+    session: String,
+    summary: Summary,
+    state: watch::Sender<State>,
+    /// Pending: when it closes; decided: until when it may be redeemed.
+    expires: Instant,
+    timeout: Duration,
+}
+
+/// A waiting call's hold on its approval.
+#[derive(Debug)]
+pub enum Ticket {
+    /// An approval for this very call was given earlier (the agent called again): it is
+    /// used up now.
+    Approved { id: String, mfa_code: Option<String> },
+    /// An operator denied this very call earlier; the denial is used up now.
+    Denied { id: String },
+    /// Wait for the decision. `opened` is true for a new approval (the webhook is told).
+    Wait { id: String, decided: watch::Receiver<State>, opened: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    #[error("no open approval has the id `{0}` (it was decided, used or timed out)")]
+    NotFound(String),
+    #[error("approval `{0}` was already decided")]
+    Decided(String),
+    #[error("this call's role needs an MFA code: give the 6 digits of the device with the approval")]
+    NeedsMfa,
+    #[error("`mfa_code` must be 6 digits")]
+    BadMfa,
+}
+
+/// The open approvals.
+#[derive(Debug, Default)]
+pub struct Desk {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl Desk {
+    /// The approval for a call: one given or denied earlier for the same fingerprint is
+    /// used up; one open for it is joined; else a new one opens, unless too many are open.
+    pub fn ask(&self, fingerprint: &str, summary: Summary, timeout: Duration) -> Result<Ticket, String> {
+        let mut entries = self.entries.lock().map_err(|_| "the approvals are unavailable".to_string())?;
+        prune(&mut entries);
+        let mine = entries
+            .iter()
+            .find(|(_, e)| e.fingerprint == fingerprint)
+            .map(|(id, e)| (id.clone(), e.state.borrow().clone()));
+        if let Some((id, state)) = mine {
+            match state {
+                State::Approved { mfa_code } => {
+                    entries.remove(&id);
+                    return Ok(Ticket::Approved { id, mfa_code });
+                }
+                State::Denied => {
+                    entries.remove(&id);
+                    return Ok(Ticket::Denied { id });
+                }
+                State::Pending => {
+                    let decided = entries[&id].state.subscribe();
+                    return Ok(Ticket::Wait { id, decided, opened: false });
+                }
+                State::Expired => {
+                    entries.remove(&id);
+                }
+            }
+        }
+        let session = summary.session.clone();
+        if entries.values().filter(|e| e.session == session).count() >= MAX_PER_SESSION {
+            return Err(format!(
+                "this session already has {MAX_PER_SESSION} approvals waiting in the console; they must be decided first"
+            ));
+        }
+        if entries.len() >= MAX_OPEN {
+            return Err(format!("the console already has {MAX_OPEN} approvals waiting; they must be decided first"));
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (state, decided) = watch::channel(State::Pending);
+        let summary = Summary { id: id.clone(), status: "pending", ..summary };
+        let entry = Entry {
+            fingerprint: fingerprint.to_string(),
+            session,
+            summary,
+            state,
+            expires: Instant::now() + timeout,
+            timeout,
+        };
+        entries.insert(id.clone(), entry);
+        Ok(Ticket::Wait { id, decided, opened: true })
+    }
+
+    /// A waiting call takes the approval it saw decided. `None` when another call with the
+    /// same fingerprint took it first, or it closed.
+    pub fn take(&self, id: &str) -> Option<State> {
+        let mut entries = self.entries.lock().ok()?;
+        let state = entries.get(id)?.state.borrow().clone();
+        match state {
+            State::Approved { .. } | State::Denied => {
+                entries.remove(id);
+                Some(state)
+            }
+            State::Pending | State::Expired => None,
+        }
+    }
+
+    /// Whether [`Desk::decide`] would take this decision, without taking it.
+    pub fn check(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<(), DecideError> {
+        let mut entries = self.entries.lock().map_err(|_| DecideError::NotFound(id.to_string()))?;
+        prune(&mut entries);
+        let entry = entries.get(id).ok_or_else(|| DecideError::NotFound(id.to_string()))?;
+        checked(entry, id, approve, mfa_code).map(|_| ())
+    }
+
+    /// The operator's decision. Approving a call whose role needs an MFA code takes the
+    /// code too.
+    pub fn decide(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<Summary, DecideError> {
+        let mut entries = self.entries.lock().map_err(|_| DecideError::NotFound(id.to_string()))?;
+        prune(&mut entries);
+        let entry = entries.get_mut(id).ok_or_else(|| DecideError::NotFound(id.to_string()))?;
+        let code = checked(entry, id, approve, mfa_code)?;
+        let state = if approve { State::Approved { mfa_code: code } } else { State::Denied };
+        entry.summary.status = if approve { "approved" } else { "denied" };
+        entry.expires = Instant::now() + entry.timeout;
+        entry.state.send_replace(state);
+        Ok(entry.summary.clone())
+    }
+
+    /// Approvals waiting for a decision, oldest first.
+    pub fn pending(&self) -> Vec<Summary> {
+        let Ok(mut entries) = self.entries.lock() else { return Vec::new() };
+        prune(&mut entries);
+        let mut open: Vec<Summary> =
+            entries.values().filter(|e| *e.state.borrow() == State::Pending).map(|e| e.summary.clone()).collect();
+        open.sort_by(|a, b| a.asked_at.cmp(&b.asked_at));
+        open
+    }
+}
+
+/// The MFA code of a decision the entry can take.
+fn checked(entry: &Entry, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<Option<String>, DecideError> {
+    if *entry.state.borrow() != State::Pending {
+        return Err(DecideError::Decided(id.to_string()));
+    }
+    let code = match mfa_code.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) => Some(code.to_string()),
+        Some(_) => return Err(DecideError::BadMfa),
+        None => None,
+    };
+    if approve && entry.summary.needs_mfa && code.is_none() {
+        return Err(DecideError::NeedsMfa);
+    }
+    Ok(code)
+}
+
+/// Closes what timed out, telling any call still waiting.
+fn prune(entries: &mut HashMap<String, Entry>) {
+    let now = Instant::now();
+    entries.retain(|_, entry| {
+        let keep = entry.expires > now;
+        if !keep && *entry.state.borrow() == State::Pending {
+            entry.state.send_replace(State::Expired);
+        }
+        keep
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(session: &str, needs_mfa: bool) -> Summary {
+        Summary {
+            id: String::new(),
+            tool: "s3_put_object".into(),
+            action: "s3:PutObject".into(),
+            resources: vec!["arn:aws:s3:::reports/q3.csv".into()],
+            statement: Some("Uploads".into()),
+            arguments: "bucket = \"reports\"".into(),
+            transport: "http",
+            session: session.into(),
+            agent: None,
+            client: "test".into(),
+            policy: "p".into(),
+            asked_at: crate::audit::now_rfc3339(),
+            needs_mfa,
+            status: "pending",
+        }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn wait_id(ticket: Ticket) -> (String, watch::Receiver<State>, bool) {
+        match ticket {
+            Ticket::Wait { id, decided, opened } => (id, decided, opened),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_approval_lets_exactly_one_matching_call_run() {
+        let desk = Desk::default();
+        let (id, decided, opened) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
+        assert!(opened);
+        // The same call asked again joins the open approval.
+        let (again, _, opened) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
+        assert_eq!((again.as_str(), opened), (id.as_str(), false));
+        assert_eq!(desk.pending().len(), 1);
+        desk.decide(&id, true, None).unwrap();
+        assert_eq!(*decided.borrow(), State::Approved { mfa_code: None });
+        assert!(desk.pending().is_empty());
+        assert!(matches!(desk.decide(&id, false, None), Err(DecideError::Decided(_))));
+        // The agent called again after ApprovalPending: it runs once, then asks afresh.
+        assert!(matches!(desk.ask("call-a", summary("s1", false), MINUTE).unwrap(), Ticket::Approved { .. }));
+        let (_, _, opened) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
+        assert!(opened);
+    }
+
+    #[test]
+    fn a_waiting_call_takes_its_approval_once() {
+        let desk = Desk::default();
+        let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
+        assert_eq!(desk.take(&id), None);
+        desk.decide(&id, true, None).unwrap();
+        assert_eq!(desk.take(&id), Some(State::Approved { mfa_code: None }));
+        assert_eq!(desk.take(&id), None);
+    }
+
+    #[test]
+    fn a_denial_is_told_once_and_mfa_needs_six_digits() {
+        let desk = Desk::default();
+        let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", true), MINUTE).unwrap());
+        assert_eq!(desk.decide(&id, true, None).unwrap_err(), DecideError::NeedsMfa);
+        assert_eq!(desk.decide(&id, true, Some("12345")).unwrap_err(), DecideError::BadMfa);
+        desk.decide(&id, false, None).unwrap();
+        assert!(matches!(desk.ask("call-a", summary("s1", true), MINUTE).unwrap(), Ticket::Denied { .. }));
+        let (id, decided, _) = wait_id(desk.ask("call-a", summary("s1", true), MINUTE).unwrap());
+        desk.decide(&id, true, Some(" 123456 ")).unwrap();
+        assert_eq!(*decided.borrow(), State::Approved { mfa_code: Some("123456".into()) });
+    }
+
+    #[test]
+    fn open_approvals_are_bounded_and_time_out() {
+        let desk = Desk::default();
+        for n in 0..MAX_PER_SESSION {
+            desk.ask(&format!("call-{n}"), summary("s1", false), MINUTE).unwrap();
+        }
+        assert!(desk.ask("one-more", summary("s1", false), MINUTE).unwrap_err().contains("this session"));
+        let (_, decided, _) = wait_id(desk.ask("short", summary("s2", false), Duration::ZERO).unwrap());
+        assert_eq!(desk.pending().len(), MAX_PER_SESSION);
+        assert_eq!(*decided.borrow(), State::Expired);
+    }
+}

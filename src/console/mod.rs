@@ -1,0 +1,131 @@
+//! The operator's console (SPEC 8): approvals for calls from any front door, decided in
+//! the page at `/console` or its JSON API, the live audit feed, and the policy in force.
+//! Operators use their own token, never an agent's, so an agent cannot approve itself.
+//!
+//! * [`desk`]: the open approvals, bounded, each with its timeout.
+//! * [`api`]: the HTTP routes (the page, `/console/api/...`) and their guard.
+//! * [`webhook`]: a POST per new approval, which never decides or loses one.
+
+pub mod api;
+pub mod desk;
+pub mod webhook;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use desk::{Desk, Summary};
+
+use crate::policy::ApprovalSettings;
+
+/// How often a waiting MCP call tells its client it is still waiting.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// The console's shared state.
+#[derive(Debug)]
+pub struct Console {
+    pub desk: Desk,
+    webhook: webhook::Sender,
+}
+
+/// How a wait for the console ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waited {
+    /// Approved: run the call once (with the MFA code the operator gave, if any).
+    Approved {
+        id: String,
+        mfa_code: Option<String>,
+    },
+    Denied {
+        id: String,
+    },
+    /// Not decided within `wait_seconds`: the agent calls again once it is.
+    Pending {
+        id: String,
+    },
+    /// Closed after `timeout_seconds` without a decision.
+    TimedOut {
+        id: String,
+    },
+    /// The console cannot take it (too many waiting).
+    Unavailable(String),
+    Cancelled,
+}
+
+impl Console {
+    pub fn new() -> Result<Console, String> {
+        Ok(Console { desk: Desk::default(), webhook: webhook::Sender::new()? })
+    }
+
+    /// Puts the call before the operator, or uses the decision already made for the same
+    /// call, and waits up to `wait_seconds`. `progress(seconds_waited)` runs every
+    /// [`PROGRESS_EVERY`] while it waits.
+    pub async fn wait<F, Fut>(
+        &self,
+        fingerprint: &str,
+        summary: Summary,
+        settings: &ApprovalSettings,
+        cancel: &CancellationToken,
+        mut progress: F,
+    ) -> Waited
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let timeout = Duration::from_secs(settings.timeout_seconds);
+        let ticket = match self.desk.ask(fingerprint, summary.clone(), timeout) {
+            Ok(ticket) => ticket,
+            Err(why) => return Waited::Unavailable(why),
+        };
+        let (id, mut decided) = match ticket {
+            desk::Ticket::Approved { id, mfa_code } => return Waited::Approved { id, mfa_code },
+            desk::Ticket::Denied { id } => return Waited::Denied { id },
+            desk::Ticket::Wait { id, decided, opened } => {
+                if opened && let Some(url) = &settings.webhook {
+                    self.webhook.announce(url, Summary { id: id.clone(), ..summary });
+                }
+                (id, decided)
+            }
+        };
+        let started = tokio::time::Instant::now();
+        let deadline = started + Duration::from_secs(settings.wait_seconds);
+        let mut ticks = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
+        loop {
+            let state = decided.borrow_and_update().clone();
+            match state {
+                desk::State::Pending => {}
+                desk::State::Expired => return Waited::TimedOut { id },
+                desk::State::Approved { .. } | desk::State::Denied => {
+                    return match self.desk.take(&id) {
+                        Some(desk::State::Approved { mfa_code }) => Waited::Approved { id, mfa_code },
+                        Some(_) => Waited::Denied { id },
+                        None => Waited::Unavailable(format!(
+                            "approval `{id}` was used by another call with the same arguments; call again to ask anew"
+                        )),
+                    };
+                }
+            }
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Waited::Cancelled,
+                changed = decided.changed() => {
+                    if changed.is_err() {
+                        // The approval closed (timed out and pruned).
+                        return Waited::TimedOut { id };
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => return Waited::Pending { id },
+                _ = ticks.tick() => progress(started.elapsed().as_secs()).await,
+            }
+        }
+    }
+}
+
+/// The `approval_id` and what to do, for an agent told `ApprovalPending`.
+pub fn pending_message(action: &str, id: &str, timeout_seconds: u64) -> String {
+    format!(
+        "`{action}` is waiting for an operator's approval in the awsgate console (approval `{id}`); nothing was sent to AWS. \
+         Call again with the same arguments once it is approved; the approval stays open for {timeout_seconds} s"
+    )
+}

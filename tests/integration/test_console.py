@@ -1,0 +1,280 @@
+"""Approvals through the operator console, for clients that cannot elicit: an MCP client
+without elicitation waits, is told `ApprovalPending`, and runs exactly once after an
+operator approves in the JSON API; a waiting call runs when approved and reports progress;
+a boto3 call through the sidecar waits for approval and runs; a webhook receiver gets one
+POST per new approval; the console refuses to start without a token of its own, and its
+API refuses agents' tokens, other origins and form posts."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import subprocess
+import threading
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import awsgate_env, free_port, http_server, read_audit, write_policy
+from test_sidecar import new_key
+from test_tools import call, seed
+
+pytestmark = pytest.mark.anyio
+
+OPERATOR = "operator-token-0123456789abcdef"
+AGENT = "agent-token-0123456789abcdef"
+
+
+def policy(wait: int, webhook: str | None = None) -> str:
+    hook = f"\n  webhook: {webhook}" if webhook else ""
+    return f"""
+version: 1
+name: console
+region: us-east-1
+account: "123456789012"
+limits:
+  calls_per_minute: 0
+statements:
+  - sid: Uploads
+    effect: allow
+    actions: ["s3:PutObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/*"]
+    approval: required
+  - sid: Reads
+    effect: allow
+    actions: ["s3:GetObject", "s3:ListBucket"]
+    resources: ["arn:aws:s3:::allowed-bucket", "arn:aws:s3:::allowed-bucket/*"]
+approvals:
+  via: [elicitation, console]
+  wait_seconds: {wait}
+  timeout_seconds: 120{hook}
+"""
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        Hook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+@contextlib.contextmanager
+def webhook_receiver():
+    Hook.received = []
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Operator:
+    """The operator's side: the console's JSON API with the operator token."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.headers = {"Authorization": f"Bearer {OPERATOR}"}
+
+    def approvals(self) -> list[dict]:
+        response = httpx.get(f"{self.base}/console/api/approvals", headers=self.headers)
+        assert response.status_code == 200, response.text
+        return response.json()["approvals"]
+
+    async def wait_for_approval(self, seconds: float = 15) -> dict:
+        for _ in range(int(seconds * 20)):
+            pending = self.approvals()
+            if pending:
+                return pending[0]
+            await anyio.sleep(0.05)
+        raise AssertionError("no approval appeared in the console")
+
+    def decide(self, approval_id: str, approve: bool, **extra) -> httpx.Response:
+        return httpx.post(f"{self.base}/console/api/approvals/{approval_id}", headers=self.headers,
+                          json={"approve": approve, **extra})
+
+
+@contextlib.contextmanager
+def console_server(binary, aws, tmp_path, text: str, *args: str):
+    path = write_policy(tmp_path, text)
+    env = awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=OPERATOR, AWSGATE_AUTH_TOKEN=AGENT)
+    with http_server(binary, path, env, tmp_path, "--console", "--audit-log", str(tmp_path / "audit.jsonl"), *args) as s:
+        yield s, Operator(s.base)
+
+
+def agent(server):
+    """The Python SDK 2.x over streamable HTTP, with no elicitation callback: it cannot ask."""
+    http_client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {AGENT}"}, timeout=60)
+    return Client(streamable_http_client(server.mcp_url, http_client=http_client))
+
+
+async def test_approval_pending_then_the_approved_call_runs_exactly_once(binary, aws, tmp_path):
+    seed(aws)
+    with webhook_receiver() as hook, console_server(binary, aws, tmp_path, policy(1, hook)) as (s, operator):
+        async with agent(s) as client:
+            put = dict(bucket="allowed-bucket", key="q3.csv", body="a,b\n1,2\n")
+            ok, out = await call(client, "s3_put_object", **put)
+            assert ok and out["error"] == "ApprovalPending", out
+            approval_id = out["approval_id"]
+            assert approval_id in out["message"] and "console" in out["message"]
+            assert not aws.object_exists("allowed-bucket", "q3.csv")
+
+            # The same call asked again joins the open approval: one approval, one webhook.
+            ok, again = await call(client, "s3_put_object", **put)
+            assert again["error"] == "ApprovalPending" and again["approval_id"] == approval_id
+            [shown] = operator.approvals()
+            assert shown["id"] == approval_id and shown["tool"] == "s3_put_object"
+            assert shown["action"] == "s3:PutObject" and shown["statement"] == "Uploads"
+            assert shown["resources"] == ["arn:aws:s3:::allowed-bucket/q3.csv"]
+            assert 'key = "q3.csv"' in shown["arguments"] and shown["session"] and shown["asked_at"]
+
+            assert operator.decide(approval_id, True).status_code == 200
+            assert operator.approvals() == []
+            ok, out = await call(client, "s3_put_object", **put)
+            assert not ok, out
+            assert aws.s3.get_object(Bucket="allowed-bucket", Key="q3.csv")["Body"].read() == b"a,b\n1,2\n"
+            # Exactly once: the next identical call waits for a new approval.
+            ok, out = await call(client, "s3_put_object", **put)
+            assert out["error"] == "ApprovalPending" and out["approval_id"] != approval_id
+            second_id = out["approval_id"]
+
+            # Another call, denied: told once, and nothing reaches AWS.
+            ok, out = await call(client, "s3_put_object", bucket="allowed-bucket", key="nope.csv", body="x")
+            denied_id = out["approval_id"]
+            assert operator.decide(denied_id, False).status_code == 200
+            ok, out = await call(client, "s3_put_object", bucket="allowed-bucket", key="nope.csv", body="x")
+            assert ok and out["error"] == "ApprovalDenied" and denied_id in out["message"], out
+            assert not aws.object_exists("allowed-bucket", "nope.csv")
+            # Deciding twice, or an unknown id, is refused.
+            assert operator.decide(denied_id, True).status_code == 404
+    assert [h["approval_id"] for h in Hook.received] == [approval_id, second_id, denied_id]
+    assert all("text" in h and "s3:PutObject" in h["text"] for h in Hook.received)
+    records = read_audit(tmp_path / "audit.jsonl")
+    decided = [r for r in records if r["event"] == "approval_decided"]
+    assert [(r["approval_id"], r["decision"]) for r in decided] == [(approval_id, "approved"), (denied_id, "denied")]
+    outcomes = [r.get("outcome") for r in records if r["event"] == "result"]
+    assert outcomes.count("approval_pending") == 4 and outcomes.count("ok") == 1
+
+
+async def test_a_waiting_call_runs_when_approved_and_reports_progress(binary, aws, tmp_path):
+    seed(aws)
+    with console_server(binary, aws, tmp_path, policy(30)) as (s, operator):
+        async with agent(s) as client:
+            progress: list[tuple[float, str | None]] = []
+
+            async def on_progress(done, total, message):
+                progress.append((done, message))
+
+            results = []
+
+            async def waiting_call():
+                result = await client.call_tool("s3_put_object", {"bucket": "allowed-bucket", "key": "late.csv", "body": "x"},
+                                                progress_callback=on_progress)
+                results.append(result)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(waiting_call)
+                approval = await operator.wait_for_approval()
+                with anyio.fail_after(15):
+                    while not progress:
+                        await anyio.sleep(0.1)
+                assert operator.decide(approval["id"], True).status_code == 200
+            [result] = results
+            assert not result.is_error, result.structured_content
+    assert aws.object_exists("allowed-bucket", "late.csv")
+    assert "waiting for an operator" in (progress[0][1] or "")
+
+
+async def test_a_sidecar_call_waits_for_approval_and_runs(binary, aws, tmp_path):
+    import boto3
+    from botocore.config import Config
+
+    seed(aws)
+    entry, key_id, secret = new_key(binary, "reports-agent")
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    port = free_port()
+    with console_server(binary, aws, tmp_path, policy(30), "--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys)) as (s, operator):
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id=key_id,
+                          aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}, read_timeout=60))
+        outcome: dict = {}
+
+        def put(key: str):
+            try:
+                outcome[key] = s3.put_object(Bucket="allowed-bucket", Key=key, Body=b"from boto3")
+            except Exception as error:  # noqa: BLE001 - the test reads it
+                outcome[key] = error
+
+        worker = threading.Thread(target=put, args=("sidecar.csv",))
+        worker.start()
+        approval = await operator.wait_for_approval()
+        assert approval["agent"] == "reports-agent" and approval["transport"] == "sidecar"
+        assert approval["tool"] == "PutObject" and approval["resources"] == ["arn:aws:s3:::allowed-bucket/sidecar.csv"]
+        assert operator.decide(approval["id"], True).status_code == 200
+        worker.join(30)
+        assert not isinstance(outcome["sidecar.csv"], Exception), outcome
+        assert aws.s3.get_object(Bucket="allowed-bucket", Key="sidecar.csv")["Body"].read() == b"from boto3"
+
+        worker = threading.Thread(target=put, args=("refused.csv",))
+        worker.start()
+        approval = await operator.wait_for_approval()
+        assert operator.decide(approval["id"], False).status_code == 200
+        worker.join(30)
+        error = outcome["refused.csv"]
+        assert isinstance(error, Exception) and error.response["Error"]["Code"] == "AccessDenied", error
+        assert "operator denied" in error.response["Error"]["Message"]
+        assert not aws.object_exists("allowed-bucket", "refused.csv")
+
+
+def test_the_console_needs_a_token_of_its_own(binary, aws, tmp_path):
+    path = write_policy(tmp_path, policy(1))
+
+    def start(**env) -> subprocess.CompletedProcess:
+        return subprocess.run([str(binary), "serve", "--policy", str(path), "--transport", "http", "--listen", "127.0.0.1:0",
+                               "--console"], env=awsgate_env(aws.endpoint, **env), capture_output=True, text=True, timeout=30)
+
+    missing = start()
+    assert missing.returncode == 1 and "AWSGATE_CONSOLE_TOKEN" in missing.stderr
+    same = start(AWSGATE_CONSOLE_TOKEN=AGENT, AWSGATE_AUTH_TOKEN=AGENT)
+    assert same.returncode == 1 and "agents' token" in same.stderr
+    stdio = subprocess.run([str(binary), "serve", "--policy", str(path), "--console"], capture_output=True, text=True,
+                           env=awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=OPERATOR), timeout=30)
+    assert stdio.returncode == 1 and "--transport http" in stdio.stderr
+
+
+async def test_the_api_refuses_agents_other_origins_and_form_posts(binary, aws, tmp_path):
+    seed(aws)
+    with console_server(binary, aws, tmp_path, policy(1)) as (s, operator):
+        async with agent(s) as client:
+            ok, out = await call(client, "s3_put_object", bucket="allowed-bucket", key="k.csv", body="x")
+        approval_id = out["approval_id"]
+        url = f"{s.base}/console/api/approvals/{approval_id}"
+        as_agent = httpx.post(url, headers={"Authorization": f"Bearer {AGENT}"}, json={"approve": True})
+        assert as_agent.status_code == 401
+        assert httpx.get(f"{s.base}/console/api/approvals").status_code == 401
+        cross = httpx.post(url, headers={**operator.headers, "Origin": "http://127.0.0.1:1"}, json={"approve": True})
+        assert cross.status_code == 403
+        form = httpx.post(url, headers=operator.headers, data={"approve": "true"})
+        assert form.status_code == 415
+        bad_code = operator.decide(approval_id, True, mfa_code="12")
+        assert bad_code.status_code == 400 and "6 digits" in bad_code.json()["error"]
+        assert [a["id"] for a in operator.approvals()] == [approval_id]
+        page = httpx.get(f"{s.base}/console")
+        assert page.status_code == 200 and "default-src 'none'" in page.headers["content-security-policy"]
+        assert "http" not in page.text.replace("http-equiv", "")
