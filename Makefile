@@ -23,6 +23,7 @@ build:
 
 python-env:
 	scripts/python-env.sh
+	scripts/browser-env.sh
 
 ## The binary the integration tests run is the one `cargo test` builds (with the features
 ## the dev-dependencies turn on), so `make test` compiles the AWS SDK crates once, not twice.

@@ -222,7 +222,7 @@ impl ToolSpec {
 
 /// Arguments that carry content, not names: no ARN or condition key awsgate supplies
 /// depends on them.
-const CONTENT_ARGS: &[&str] = &[
+pub const CONTENT_ARGS: &[&str] = &[
     "body",
     "message",
     "message_body",

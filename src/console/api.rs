@@ -29,6 +29,7 @@ use crate::pipeline::Live;
 const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("console.js");
 const STYLE: &str = include_str!("console.css");
+const ICON: &str = include_str!("favicon.svg");
 
 /// The page may load only itself: its script, its style and its API.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
@@ -60,6 +61,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console", get(|| async { asset("text/html; charset=utf-8", PAGE) }))
         .route("/console/console.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
         .route("/console/console.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
+        .route("/console/favicon.svg", get(|| async { asset("image/svg+xml", ICON) }))
         .merge(api)
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -181,19 +181,21 @@ pub fn message(
     )
 }
 
-/// The arguments as a human reads them: `name = value; ...`, long values (object bodies,
-/// messages) only by their size, `none` for none.
+/// The arguments as a human reads them: `name = value; ...`; content (object bodies,
+/// messages, plaintexts) and long values only by their size, since the text may travel
+/// on to a webhook; `none` for none.
 pub fn arguments_summary(arguments: Option<&Map<String, Value>>) -> String {
     let shown: Vec<String> = arguments
         .into_iter()
         .flatten()
         .map(|(name, value)| {
+            let content = crate::catalog::CONTENT_ARGS.contains(&name.as_str());
             let text = match value {
-                Value::String(s) if s.chars().count() > 200 => format!("<{} characters>", s.chars().count()),
+                Value::String(s) if content || s.chars().count() > 200 => format!("<{} characters>", s.chars().count()),
                 Value::String(s) => format!("\"{}\"", printable(s)),
                 other => {
                     let json = other.to_string();
-                    if json.chars().count() > 200 {
+                    if content || json.chars().count() > 200 {
                         format!("<{} characters of JSON>", json.chars().count())
                     } else {
                         json
@@ -341,5 +343,8 @@ mod tests {
         assert!(text.contains("key = \"uploads/q4.csv\"") && text.contains("body = <5000 characters>"));
         assert!(!text.contains("xxxxx"));
         assert!(text.contains("statement `Uploads`"));
+        let short = json!({"bucket": "reports", "key": "k", "body": "password=hunter2"});
+        let shown = arguments_summary(short.as_object());
+        assert_eq!(shown, "bucket = \"reports\"; key = \"k\"; body = <16 characters>");
     }
 }
