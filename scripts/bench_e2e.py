@@ -11,8 +11,13 @@
   request's round trip (one signed request sent again and again over one kept-alive
   connection, so that the figure is the sidecar's: verify, recognize, judge, answer).
 
+With `--baseline OTHER`, the denied call's round trip over stdio is also measured for
+another awsgate binary (an earlier build) in the same run, the two alternating in five
+rounds so that the machine's drift falls on both alike.
+
 The MCP side speaks raw JSON-RPC over the server's pipes so that the figures measure
-awsgate, not a client library. Usage: bench_e2e.py path/to/awsgate [--iterations N]
+awsgate, not a client library.
+Usage: bench_e2e.py path/to/awsgate [--iterations N] [--baseline path/to/other/awsgate]
 """
 
 from __future__ import annotations
@@ -244,8 +249,25 @@ def timed(fn, iterations: int) -> list[float]:
     return samples
 
 
+def denied_against_baseline(binary: Path, baseline: Path, policy: Path, env: dict[str, str],
+                            iterations: int) -> tuple[list[float], list[float]]:
+    """The denied call over stdio, this binary and the baseline alternating, 5 rounds each."""
+    denied = {"name": "s3_get_object", "arguments": {"bucket": "other", "key": "object.txt"}}
+    samples: dict[Path, list[float]] = {binary: [], baseline: []}
+    for _ in range(5):
+        for path in (binary, baseline):
+            server = Server(path, policy, env)
+            server.handshake()
+            for _ in range(50):
+                server.request("tools/call", denied)
+            samples[path] += timed(lambda: server.request("tools/call", denied), iterations)
+            server.close()
+    return samples[binary], samples[baseline]
+
+
 def main() -> None:
     binary = Path(sys.argv[1])
+    baseline = Path(sys.argv[sys.argv.index("--baseline") + 1]) if "--baseline" in sys.argv else None
     iterations = int(sys.argv[sys.argv.index("--iterations") + 1]) if "--iterations" in sys.argv else 300
     moto, endpoint = start_moto()
     try:
@@ -301,6 +323,7 @@ def main() -> None:
             server.close()
             deny_http, ping_http = http_denied_calls(binary, policy, env, denied, iterations)
             side_get, side_direct, side_deny = sidecar_calls(binary, policy, env, endpoint, s3, iterations, Path(tmp))
+            versus = denied_against_baseline(binary, baseline, policy, env, iterations) if baseline else None
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -323,6 +346,13 @@ def main() -> None:
         ("boto3 GetObject direct to moto", f"{median(side_direct):.2f} ms", f"median of {iterations}, same run"),
         ("sidecar: denied request round trip", f"{median(side_deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),
     ]
+    if versus:
+        mine, theirs = (median(v) * 1000 for v in versus)
+        rows += [
+            ("denied call, this build (5 rounds)", f"{mine:.0f} µs", f"median of {5 * iterations}, alternating"),
+            ("denied call, the baseline build", f"{theirs:.0f} µs", f"{baseline}"),
+            ("change", f"{(mine / theirs - 1) * 100:+.1f} %", "this build against the baseline"),
+        ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>10}  ({note})")

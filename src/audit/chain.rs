@@ -50,18 +50,20 @@ impl Chain {
     }
 
     /// Chains `record` after the last one: sets `seq`, `prev` and `hash`, and returns the
-    /// line to append (with its newline). The chain moves on only by [`Chain::commit`],
-    /// once the line is written.
+    /// line to append (with its newline) and where the chain then stands. The line is the
+    /// canonical JSON itself, its hash appended as the last member.
     pub fn seal(&self, mut record: Map<String, Value>) -> (Vec<u8>, Chain) {
         let seq = self.seq + 1;
         record.remove("hash");
         record.insert("seq".into(), Value::from(seq));
         record.insert("prev".into(), Value::from(self.prev.as_str()));
-        let hash = hash_of(&record);
-        record.insert("hash".into(), Value::from(hash.as_str()));
-        let mut line = Vec::with_capacity(1024);
-        let _ = serde_json::to_writer(&mut line, &record);
-        line.push(b'\n');
+        let mut line = canonical(record);
+        let hash = hex(&Sha256::digest(&line));
+        // `{...}` becomes `{...,"hash":"..."}`.
+        line.pop();
+        line.extend_from_slice(b",\"hash\":\"");
+        line.extend_from_slice(hash.as_bytes());
+        line.extend_from_slice(b"\"}\n");
         (line, Chain { seq, prev: hash })
     }
 
@@ -76,45 +78,29 @@ impl Chain {
 
 /// The hex SHA-256 of a record's canonical JSON (without its `hash`).
 pub fn hash_of(record: &Map<String, Value>) -> String {
-    let mut canonical = Vec::with_capacity(512);
-    write_canonical_object(record, &mut canonical, true);
-    hex(&Sha256::digest(&canonical))
+    let mut record = record.clone();
+    record.remove("hash");
+    hex(&Sha256::digest(canonical(record)))
 }
 
-fn write_canonical_object(object: &Map<String, Value>, out: &mut Vec<u8>, skip_hash: bool) {
-    let mut entries: Vec<(&str, &Value)> =
-        object.iter().map(|(k, v)| (k.as_str(), v)).filter(|(k, _)| !(skip_hash && *k == "hash")).collect();
-    entries.sort_unstable_by_key(|(k, _)| *k);
-    out.push(b'{');
-    for (i, (key, value)) in entries.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, key);
-        out.push(b':');
-        write_canonical(value, out);
-    }
-    out.push(b'}');
-}
-
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(object) => write_canonical_object(object, out, false),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
+/// Canonical JSON: object keys sorted by their bytes, at every level, and no whitespace.
+fn canonical(mut record: Map<String, Value>) -> Vec<u8> {
+    fn sort(value: &mut Value) {
+        match value {
+            Value::Object(object) => {
+                object.sort_keys();
+                object.values_mut().for_each(sort);
             }
-            out.push(b']');
-        }
-        scalar => {
-            let _ = serde_json::to_writer(out, scalar);
+            Value::Array(items) => items.iter_mut().for_each(sort),
+            _ => {}
         }
     }
+    record.sort_keys();
+    record.values_mut().for_each(sort);
+    let mut text = Vec::with_capacity(1024);
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut text, &record);
+    text
 }
 
 fn hex(bytes: &[u8]) -> String {

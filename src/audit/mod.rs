@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use chain::Chain;
@@ -26,12 +26,19 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Records waiting for the writer; past this, a call waits for room (within the timeout).
 const QUEUE: usize = 64;
 
-/// Where records go: a writer thread that owns the sink (stderr or an append-only file)
-/// and the hash chain, fed through a bounded queue. A sink that blocks (a stderr pipe nobody drains, a hung
+/// Where records go: a writer thread that owns the sink (stderr or an append-only file),
+/// fed through a bounded queue. A sink that blocks (a stderr pipe nobody drains, a hung
 /// disk) or fails makes writes fail within [`WRITE_TIMEOUT`], never hang or panic.
+///
+/// Each record is chained by the call that writes it, under a lock that it holds only to
+/// seal the record and put it in the queue (for which it already has room), so the queue's
+/// order is the chain's. The writer thread only writes: the less it does, the sooner a call
+/// has its confirmation. A record sealed but then not written leaves a gap that `audit
+/// verify` names as missing, which it is.
 #[derive(Debug)]
 pub struct AuditLog {
     queue: mpsc::Sender<Job>,
+    chain: Mutex<Chain>,
     feed: Arc<Feed>,
 }
 
@@ -73,7 +80,7 @@ impl Feed {
     }
 }
 
-type Job = (Map<String, Value>, oneshot::Sender<std::io::Result<()>>);
+type Job = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
 
 impl AuditLog {
     /// Records on stderr, in a chain that starts at `seq` 1.
@@ -96,27 +103,26 @@ impl AuditLog {
         Ok(AuditLog::start(Box::new(file), chain))
     }
 
-    fn start(mut sink: Box<dyn Write + Send>, mut chain: Chain) -> AuditLog {
+    fn start(mut sink: Box<dyn Write + Send>, chain: Chain) -> AuditLog {
         let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
         let feed = Arc::new(Feed::new());
         let fed = feed.clone();
         let spawned = std::thread::Builder::new().name("awsgate-audit".into()).spawn(move || {
-            while let Some((record, done)) = jobs.blocking_recv() {
-                let (line, next) = chain.seal(record);
+            while let Some((line, done)) = jobs.blocking_recv() {
                 let written = sink.write_all(&line).and_then(|()| sink.flush());
-                // The chain moves on only past a record that was written.
-                if written.is_ok() {
-                    chain = next;
+                let ok = written.is_ok();
+                // The call first; the console's feed after.
+                let _ = done.send(written);
+                if ok {
                     fed.push(&line);
                 }
-                let _ = done.send(written);
             }
         });
         if let Err(error) = spawned {
             // With no writer, every write fails: the calls are refused.
             tracing::error!(%error, "cannot start the audit writer");
         }
-        AuditLog { queue, feed }
+        AuditLog { queue, chain: Mutex::new(chain), feed }
     }
 
     /// The records the console shows.
@@ -136,10 +142,23 @@ impl AuditLog {
         let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
         let too_slow =
             || std::io::Error::new(std::io::ErrorKind::TimedOut, "the audit sink did not take the record in time");
-        match tokio::time::timeout_at(deadline, self.queue.send((record, done))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(std::io::Error::other("the audit writer stopped")),
-            Err(_) => return Err(too_slow()),
+        let stopped = || std::io::Error::other("the audit writer stopped");
+        let room = match self.queue.try_reserve() {
+            Ok(room) => room,
+            Err(mpsc::error::TrySendError::Closed(())) => return Err(stopped()),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                match tokio::time::timeout_at(deadline, self.queue.reserve()).await {
+                    Ok(Ok(room)) => room,
+                    Ok(Err(_)) => return Err(stopped()),
+                    Err(_) => return Err(too_slow()),
+                }
+            }
+        };
+        {
+            let mut chain = self.chain.lock().map_err(|_| stopped())?;
+            let (line, next) = chain.seal(record);
+            *chain = next;
+            room.send((line, done));
         }
         match tokio::time::timeout_at(deadline, written).await {
             Ok(Ok(result)) => result,

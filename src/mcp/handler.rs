@@ -509,7 +509,13 @@ async fn ask_console(
             }
         }
     };
-    let fingerprint = format!("mcp\n{session}\n{}", asking.fingerprint);
+    // Over HTTP an approval belongs to the client rather than its MCP session: adapters such
+    // as LangGraph's open a session per tool call, and their retry would never match.
+    let scope = match asking.summary.transport {
+        "stdio" => session.to_string(),
+        transport => format!("{transport}:{}", asking.summary.client),
+    };
+    let fingerprint = format!("mcp\n{scope}\n{}", asking.fingerprint);
     match console.wait(&fingerprint, asking.summary.clone(), settings, &context.ct, progress).await {
         Waited::Approved { mfa_code, .. } => Step::Go(mfa_code),
         Waited::Denied { id } => {

@@ -260,7 +260,9 @@ def test_the_console_needs_a_token_of_its_own(binary, aws, tmp_path):
 
 async def test_the_api_refuses_agents_other_origins_and_form_posts(binary, aws, tmp_path):
     seed(aws)
-    with console_server(binary, aws, tmp_path, policy(1)) as (s, operator):
+    # A webhook nobody listens on: its failure is logged and loses nothing.
+    dead = f"http://127.0.0.1:{free_port()}/hook"
+    with console_server(binary, aws, tmp_path, policy(1, dead)) as (s, operator):
         async with agent(s) as client:
             ok, out = await call(client, "s3_put_object", bucket="allowed-bucket", key="k.csv", body="x")
         approval_id = out["approval_id"]
@@ -278,3 +280,26 @@ async def test_the_api_refuses_agents_other_origins_and_form_posts(binary, aws, 
         page = httpx.get(f"{s.base}/console")
         assert page.status_code == 200 and "default-src 'none'" in page.headers["content-security-policy"]
         assert "http" not in page.text.replace("http-equiv", "")
+        assert "webhook failed" in s.stderr_path.read_text()
+        assert operator.decide(approval_id, True).status_code == 200
+
+
+async def test_a_langgraph_agent_gets_approval_pending_and_its_retry_runs_once_approved(binary, aws, tmp_path):
+    """LangGraph's adapter opens a new MCP session for every tool call: the approval belongs to
+    the client over HTTP, so the agent's retry matches it."""
+    import re
+
+    from conftest import run_in_venv
+
+    seed(aws)
+    with console_server(binary, aws, tmp_path, policy(1)) as (s, operator):
+        env = awsgate_env(aws.endpoint)
+        first = run_in_venv(".venv-langchain", "langchain_approval_client.py", s.mcp_url, AGENT, "lg.csv", env=env)
+        assert not first["ok"] and "ApprovalPending" in first["text"], first
+        approval_id = re.search(r"approval `([0-9a-f]{32})`", first["text"]).group(1)
+        assert operator.decide(approval_id, True).status_code == 200
+        second = run_in_venv(".venv-langchain", "langchain_approval_client.py", s.mcp_url, AGENT, "lg.csv", env=env)
+        assert second["ok"], second
+        assert aws.s3.get_object(Bucket="allowed-bucket", Key="lg.csv")["Body"].read() == b"from LangGraph"
+        third = run_in_venv(".venv-langchain", "langchain_approval_client.py", s.mcp_url, AGENT, "lg.csv", env=env)
+        assert not third["ok"] and "ApprovalPending" in third["text"], third
