@@ -19,6 +19,8 @@ pub struct Calls {
     /// The `policy` names the records were judged under.
     policies: BTreeSet<String>,
     records: u64,
+    /// Calls a deny statement refused: (action, resources, statement).
+    explicitly_denied: Vec<(String, Vec<String>, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +52,12 @@ impl Calls {
                 .flatten()
                 .filter_map(Value::as_str)
                 .collect();
+            let statement = record.get("statement").and_then(Value::as_str);
+            if let (Some("deny"), Some(statement)) = (record.get("decision").and_then(Value::as_str), statement) {
+                let resources = resources.iter().map(|r| r.to_string()).collect();
+                self.explicitly_denied.push((action.to_string(), resources, statement.to_string()));
+                continue;
+            }
             let entry = self.actions.entry(action.to_string()).or_default();
             entry.calls += 1;
             if resources.is_empty() {
@@ -65,7 +73,7 @@ impl Calls {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty()
+        self.actions.is_empty() && self.explicitly_denied.is_empty()
     }
 
     /// The policy, as YAML with a comment per statement.
@@ -97,6 +105,12 @@ impl Calls {
             out.push_str("# With --generalize: a `prefix/*` also allows keys the log does not show.\n");
         }
         out.push_str("# Add `credentials`, `region`, `account` and `limits` from the policy the agent ran under.\n");
+        if !self.explicitly_denied.is_empty() {
+            out.push_str("# Left out: calls a deny statement refused; allow them only if that deny was wrong:\n");
+            for (action, resources, statement) in &self.explicitly_denied {
+                let _ = writeln!(out, "#   {action} on {} (statement `{statement}`)", resources.join(", "));
+            }
+        }
         let _ = writeln!(out, "version: 1\nname: {}\nmode: enforce\nstatements:", quoted(&name));
         for (resources, actions) in &statements {
             let calls: u64 = actions.iter().map(|(_, n)| n).sum();
@@ -198,6 +212,7 @@ mod tests {
             decision("s3:ListBucket", &["arn:aws:s3:::reports"]),
             decision("s3:ListAllMyBuckets", &["*"]),
             r#"{"event":"result","action":"s3:DeleteObject","resources":["x"]}"#.to_string(),
+            r#"{"event":"decision","action":"s3:GetObject","resources":["arn:aws:s3:::reports/private/p.csv"],"decision":"deny","statement":"NoPrivate"}"#.to_string(),
         ]
         .join("\n");
         calls.read(&log).unwrap();
@@ -211,6 +226,11 @@ mod tests {
         );
         assert!(policy.contains("actions: [\"s3:ListAllMyBuckets\"]\n    resources:\n      - \"*\""), "{policy}");
         assert!(!policy.contains("DeleteObject"), "{policy}");
+        assert!(
+            policy.contains("#   s3:GetObject on arn:aws:s3:::reports/private/p.csv (statement `NoPrivate`)"),
+            "{policy}"
+        );
+        assert!(!policy.contains("- \"arn:aws:s3:::reports/private/p.csv\""), "{policy}");
     }
 
     #[test]
