@@ -40,11 +40,12 @@ demo: build
 bench:
 	$(CARGO) bench --bench gate
 
-## End-to-end figures against moto (release build).
+## End-to-end figures against moto (release build); BASELINE=path/to/an/older/awsgate also
+## measures the denied call of that build, alternating with this one.
 bench-e2e:
 	$(CARGO) build --release
 	scripts/python-env.sh --main-only
-	.venv/bin/python scripts/bench_e2e.py $(TARGET_DIR)/release/awsgate
+	.venv/bin/python scripts/bench_e2e.py $(TARGET_DIR)/release/awsgate $(if $(BASELINE),--baseline $(BASELINE))
 
 ## The gate against the reference evaluator of the documented IAM rules, long run
 ## (release build; DIFF_CASES per property, default 200,000).
