@@ -10,7 +10,15 @@
 //! * [`catalog`]: the one registry of supported tools, one entry per AWS operation, with
 //!   its IAM action, resource shape and annotations, plus every IAM action name of the
 //!   supported services. It hands the gate its [`policy::Vocabulary`].
-//! * [`cli`]: the `awsgate` subcommands other than `serve`, over the two above.
+//! * [`pipeline`]: the steps every call takes, whichever front door it came through, and
+//!   [`pipeline::Live`], the pipeline in force (a reload swaps it).
+//! * [`mcp`] and [`sidecar`]: the two front doors (MCP; the AWS wire protocols).
+//! * [`console`]: the operator's side: approvals for calls from either door, the page at
+//!   `/console` and its JSON API, the webhook.
+//! * [`audit`]: records, their hash chain, `audit verify` and `audit suggest`.
+//! * [`reload`]: re-reading the policy on SIGHUP or `--watch`.
+//! * [`aws`], [`conditions`]: credentials and SDK clients; the condition keys of a call.
+//! * [`cli`]: the `awsgate` subcommands other than `serve`.
 //!
 //! `src/main.rs` only parses the command line and maps errors to exit codes.
 
