@@ -112,3 +112,41 @@ def _streamable(url: str, http):
     from mcp.client.streamable_http import streamable_http_client
 
     return streamable_http_client(url, http_client=http)
+
+
+async def test_a_call_in_flight_finishes_under_the_policy_it_started_with(binary, aws, tmp_path):
+    """AWS answers slowly (a delaying proxy in front of moto); the policy that allowed the call
+    is replaced while it waits: the call completes, and the next one is judged by the new
+    policy."""
+    from faultproxy import FaultProxy
+
+    seed(aws)
+    proxy = FaultProxy(int(aws.endpoint.rsplit(":", 1)[1]), delay=lambda op: 2.0 if op == "GET" else 0.0)
+    path = write_policy(tmp_path, POLICY)
+    changed = []
+
+    async def on_message(message) -> None:
+        if type(message).__name__ == "ToolListChangedNotification" or getattr(getattr(message, "root", None), "method", "") == "notifications/tools/list_changed":
+            changed.append(message)
+
+    params = StdioServerParameters(command=str(binary), args=["serve", "--policy", str(path), "--watch"],
+                                   env=awsgate_env(proxy.endpoint))
+    try:
+        async with Client(params, mode="legacy", message_handler=on_message) as client:
+            results = []
+
+            async def slow_read():
+                results.append(await call(client, "s3_get_object", bucket="allowed-bucket", key="read.txt"))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(slow_read)
+                await anyio.sleep(0.3)
+                # Only the listing statement is left: no S3 object access.
+                path.write_text(POLICY.split("  - sid: AllowedBucket")[0])
+                await wait_for(lambda: changed)
+            [(is_error, out)] = results
+            assert not is_error and out["body"] == "hello", out
+            assert_denied(await call(client, "s3_get_object", bucket="allowed-bucket", key="read.txt"))
+    finally:
+        proxy.close()
+    assert proxy.forwarded["GET"] == 1
