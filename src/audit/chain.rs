@@ -70,10 +70,6 @@ impl Chain {
     pub fn seq(&self) -> u64 {
         self.seq
     }
-
-    pub fn hash(&self) -> &str {
-        &self.prev
-    }
 }
 
 /// The hex SHA-256 of a record's canonical JSON (without its `hash`).
