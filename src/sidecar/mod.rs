@@ -208,21 +208,34 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
         }
     };
     let mut approved = false;
+    let mut first: Option<(String, Vec<String>)> = None;
     for mut one in judged {
         call.set_action(one.action.clone());
         match call.judge(&mut one.prepared, &never).await {
             Ok(allowed) if allowed.approval_required && !approved => {
                 let asked = Approval { sidecar, pipeline, parts: &parts, buffered: &buffered, signed: &signed };
                 let resources = one.prepared.resources.clone();
-                if let Err(error) =
-                    asked.ask(&mut call, &one.action.clone(), &resources, allowed.statement, &name).await
-                {
+                let need = Need::Approval(allowed.statement);
+                if let Err(error) = asked.ask(&mut call, &one.action.clone(), &resources, need, &name).await {
                     return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
                 }
                 approved = true;
             }
             Ok(_) => {}
             Err(error) => return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id)),
+        }
+        first.get_or_insert_with(|| (one.action.clone(), one.prepared.resources.clone()));
+    }
+    // A role that needs a new session with an MFA code: the operator gives it in the console
+    // (an approval above already asked for it).
+    let needs_code = pipeline.aws(false).mfa.as_ref().is_some_and(|mfa| mfa.needs_code());
+    if needs_code
+        && !approved
+        && let Some((action, resources)) = &first
+    {
+        let asked = Approval { sidecar, pipeline, parts: &parts, buffered: &buffered, signed: &signed };
+        if let Err(error) = asked.ask(&mut call, action, resources, Need::MfaCode, &name).await {
+            return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
         }
     }
     let payload = match stream {
@@ -279,30 +292,50 @@ struct Approval<'a> {
     signed: &'a verify::Signed<'a>,
 }
 
+/// What the operator is asked for.
+#[derive(Clone, Copy)]
+enum Need<'a> {
+    /// A yes, for `approval: required` (the statement); with the MFA code when the role needs one.
+    Approval(Option<&'a str>),
+    /// Only the MFA code the role needs for a new session.
+    MfaCode,
+}
+
 impl Approval<'_> {
     async fn ask(
         &self,
         call: &mut Call<'_>,
         action: &str,
         resources: &[String],
-        statement: Option<&str>,
+        need: Need<'_>,
         operation: &str,
     ) -> Result<(), CallError> {
         let settings = &self.pipeline.policy().document().approvals;
+        let refuse = |why: &str| match need {
+            Need::Approval(statement) => CallError::ApprovalDenied {
+                message: format!(
+                    "`{action}` needs a human's approval (statement `{}`): {why}; nothing was sent to AWS",
+                    statement.unwrap_or("?")
+                ),
+            },
+            Need::MfaCode => CallError::MfaRequired {
+                message: format!(
+                    "`{action}` needs a new role session with an MFA code from a human: {why}; nothing was sent to AWS"
+                ),
+            },
+        };
+        let approval = matches!(need, Need::Approval(_));
         let console = self.sidecar.console.as_ref().filter(|_| settings.via.contains(&ApprovalChannel::Console));
         let Some(console) = console else {
             let why = if self.sidecar.console.is_none() {
-                "the operator console is not served (`awsgate serve --transport http --console`)"
+                "the sidecar cannot ask for it: the operator console is not served (`awsgate serve --transport http --console`)"
             } else {
-                "`approvals.via` does not include `console`"
+                "the sidecar cannot ask for it: `approvals.via` does not include `console`"
             };
-            let message = format!(
-                "`{}` needs a human's approval (statement `{}`), and the sidecar cannot ask for one: {why}; nothing was sent to AWS",
-                action,
-                statement.unwrap_or("?")
-            );
-            call.approval("unavailable");
-            return Err(call.fail(CallError::ApprovalDenied { message }).await);
+            if approval {
+                call.approval("unavailable");
+            }
+            return Err(call.fail(refuse(why)).await);
         };
         let mfa = self.pipeline.aws(false).mfa.clone().filter(|mfa| mfa.needs_code());
         let origin = call.origin();
@@ -311,7 +344,10 @@ impl Approval<'_> {
             tool: operation.to_string(),
             action: action.to_string(),
             resources: resources.to_vec(),
-            statement: statement.map(str::to_string),
+            statement: match need {
+                Need::Approval(statement) => statement.map(str::to_string),
+                Need::MfaCode => None,
+            },
             arguments: self.request_line(),
             transport: origin.transport,
             session: origin.session.clone(),
@@ -326,7 +362,9 @@ impl Approval<'_> {
         let waited = console.wait(&fingerprint, summary, settings, &CancellationToken::new(), |_| async {}).await;
         let (outcome, error) = match waited {
             Waited::Approved { mfa_code, .. } => {
-                call.approval("approved");
+                if approval {
+                    call.approval("approved");
+                }
                 if let (Some(mfa), Some(code)) = (mfa, mfa_code) {
                     mfa.provide(code);
                 }
@@ -337,16 +375,18 @@ impl Approval<'_> {
                 ("pending", CallError::ApprovalPending { approval_id: id, message })
             }
             Waited::Denied { id } => {
-                ("declined", denied(action, &format!("an operator denied it in the console (approval `{id}`)")))
+                ("declined", refuse(&format!("an operator denied it in the console (approval `{id}`)")))
             }
             Waited::TimedOut { id } => (
                 "timed_out",
-                denied(action, &format!("no operator decided within {} s (approval `{id}`)", settings.timeout_seconds)),
+                refuse(&format!("no operator decided within {} s (approval `{id}`)", settings.timeout_seconds)),
             ),
-            Waited::Unavailable(why) => ("unavailable", denied(action, &why)),
-            Waited::Cancelled => ("unavailable", denied(action, "the request was cancelled")),
+            Waited::Unavailable(why) => ("unavailable", refuse(&why)),
+            Waited::Cancelled => ("unavailable", refuse("the request was cancelled")),
         };
-        call.approval(outcome);
+        if approval {
+            call.approval(outcome);
+        }
         Err(call.fail(error).await)
     }
 
@@ -378,11 +418,5 @@ impl Approval<'_> {
                 forward::hex(&sha2::Sha256::digest(self.buffered))
             }
         }
-    }
-}
-
-fn denied(action: &str, why: &str) -> CallError {
-    CallError::ApprovalDenied {
-        message: format!("`{action}` needs a human's approval: {why}; nothing was sent to AWS"),
     }
 }

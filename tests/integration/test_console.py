@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from conftest import awsgate_env, free_port, http_server, read_audit, write_policy
 from test_sidecar import new_key
+from test_roles import enforcing_moto  # noqa: F401 - a fixture
 from test_tools import call, seed
 
 pytestmark = pytest.mark.anyio
@@ -304,3 +305,39 @@ async def test_a_langgraph_agent_gets_approval_pending_and_its_retry_runs_once_a
         assert aws.s3.get_object(Bucket="allowed-bucket", Key="lg.csv")["Body"].read() == b"from LangGraph"
         third = run_in_venv(".venv-langchain", "langchain_approval_client.py", s.mcp_url, AGENT, "lg.csv", env=env)
         assert "ApprovalPending" in third["text"] and approval_id not in third["text"], third
+
+
+async def test_a_sidecar_agent_on_an_mfa_role_waits_for_the_code_from_the_console(binary, enforcing_moto, tmp_path):
+    """The brief's flow for an SDK agent: its call needs a new role session, the operator types
+    the MFA code in the console, and the code reaches STS once."""
+    import boto3
+    from botocore.config import Config
+
+    from test_roles import MFA, Recorder, admin_env, role_policy
+
+    entry, key_id, secret = new_key(binary, "reports-agent")
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    port = free_port()
+    path = write_policy(tmp_path, role_policy(MFA))
+    env = awsgate_env(enforcing_moto["endpoint"], AWSGATE_CONSOLE_TOKEN=OPERATOR, AWSGATE_AUTH_TOKEN=AGENT,
+                      **admin_env(enforcing_moto))
+    args = ("--console", "--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys))
+    with http_server(binary, path, env, tmp_path, *args) as s:
+        operator = Operator(s.base)
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id=key_id,
+                          aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}, read_timeout=60))
+        outcome: list = []
+        worker = threading.Thread(target=lambda: outcome.append(s3.get_object(Bucket="role-bucket", Key="read.txt")["Body"].read()))
+        worker.start()
+        approval = await operator.wait_for_approval()
+        assert approval["needs_mfa"] and approval["statement"] is None and approval["agent"] == "reports-agent"
+        assert operator.decide(approval["id"], True).status_code == 400  # no code, no approval
+        assert operator.decide(approval["id"], True, mfa_code="246810").status_code == 200
+        worker.join(30)
+        assert outcome == [b"readable"]
+        # The session lasts: the next request asks nothing.
+        assert s3.get_object(Bucket="role-bucket", Key="read.txt")["Body"].read() == b"readable"
+    assert len(Recorder.sts_requests) == 1
+    assert Recorder.sts_requests[0]["TokenCode"] == "246810"
