@@ -275,6 +275,11 @@ async def test_the_api_refuses_agents_other_origins_and_form_posts(binary, aws, 
         assert cross.status_code == 403
         form = httpx.post(url, headers=operator.headers, data={"approve": "true"})
         assert form.status_code == 415
+        huge = httpx.post(url, headers={**operator.headers, "Content-Type": "application/json"},
+                          content=b'{"approve": false, "pad": "' + b"x" * 100_000 + b'"}')
+        assert huge.status_code == 413
+        unknown = operator.decide(approval_id, False, note="an unknown field")
+        assert unknown.status_code == 400
         bad_code = operator.decide(approval_id, True, mfa_code="12")
         assert bad_code.status_code == 400 and "6 digits" in bad_code.json()["error"]
         assert [a["id"] for a in operator.approvals()] == [approval_id]
