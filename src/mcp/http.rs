@@ -79,12 +79,18 @@ impl Settings {
             None => None,
             Some(console) => {
                 let token = match &console.token_file {
-                    Some(path) => std::fs::read_to_string(path)
-                        .map_err(|e| {
-                            ServeError::Http(format!("cannot read the console token file `{}`: {e}", path.display()))
-                        })?
-                        .trim()
-                        .to_string(),
+                    Some(path) => {
+                        readable_by_owner_only(path)?;
+                        std::fs::read_to_string(path)
+                            .map_err(|e| {
+                                ServeError::Http(format!(
+                                    "cannot read the console token file `{}`: {e}",
+                                    path.display()
+                                ))
+                            })?
+                            .trim()
+                            .to_string()
+                    }
                     None => std::env::var("AWSGATE_CONSOLE_TOKEN").unwrap_or_default().trim().to_string(),
                 };
                 if token.is_empty() {
@@ -116,6 +122,22 @@ impl Settings {
     pub fn console_token(&self) -> Option<&str> {
         self.console_token.as_deref()
     }
+}
+
+/// The operator's token file must be readable by its owner only: anyone who reads it can
+/// approve calls.
+fn readable_by_owner_only(path: &std::path::Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| ServeError::Http(format!("cannot read the console token file `{}`: {e}", path.display())))?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ServeError::Http(format!(
+            "the console token file `{}` can be read by others (mode {mode:o}): `chmod 600` it, since whoever reads it can approve calls",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug)]

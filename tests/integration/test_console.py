@@ -257,6 +257,18 @@ def test_the_console_needs_a_token_of_its_own(binary, aws, tmp_path):
     stdio = subprocess.run([str(binary), "serve", "--policy", str(path), "--console"], capture_output=True, text=True,
                            env=awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=OPERATOR), timeout=30)
     assert stdio.returncode == 1 and "--transport http" in stdio.stderr
+    # A token file others can read is refused, and the token is not printed.
+    token_file = tmp_path / "console-token"
+    token_file.write_text(OPERATOR + "\n")
+    token_file.chmod(0o644)
+    readable = subprocess.run([str(binary), "serve", "--policy", str(path), "--transport", "http", "--listen",
+                               "127.0.0.1:0", "--console", "--console-token-file", str(token_file)],
+                              env=awsgate_env(aws.endpoint), capture_output=True, text=True, timeout=30)
+    assert readable.returncode == 1 and "chmod 600" in readable.stderr and OPERATOR not in readable.stderr
+    token_file.chmod(0o600)
+    with http_server(binary, path, awsgate_env(aws.endpoint), tmp_path, "--console", "--console-token-file",
+                     str(token_file)) as s:
+        assert Operator(s.base).approvals() == []
 
 
 async def test_the_api_refuses_agents_other_origins_and_form_posts(binary, aws, tmp_path):
