@@ -302,9 +302,10 @@ fn suggest_policy(files: &[PathBuf], generalize: bool, out: &mut impl Write) -> 
     let mut calls = crate::audit::suggest::Calls::default();
     for path in files {
         let shown = policy::terminal_safe(&path.display().to_string()).into_owned();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| CliError::Invalid(format!("cannot read `{shown}`: {e}")))?;
-        calls.read(&text).map_err(|(line, what)| CliError::Invalid(format!("{shown}:{line}: {what}")))?;
+        let file = std::fs::File::open(path).map_err(|e| CliError::Invalid(format!("cannot read `{shown}`: {e}")))?;
+        calls
+            .read(std::io::BufReader::new(file))
+            .map_err(|(line, what)| CliError::Invalid(format!("{shown}:{line}: {what}")))?;
     }
     if calls.is_empty() {
         return Err(CliError::Invalid(

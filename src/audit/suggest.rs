@@ -30,10 +30,12 @@ struct Action {
 }
 
 impl Calls {
-    /// Reads one log's JSON lines; other records (results, reloads) are skipped. `Err`
-    /// names the line that is not a record.
-    pub fn read(&mut self, text: &str) -> Result<(), (usize, String)> {
-        for (index, line) in text.lines().enumerate() {
+    /// Reads one log's JSON lines, a line at a time; other records (results, reloads) are
+    /// skipped. `Err` names the line that is not a record.
+    pub fn read(&mut self, log: impl std::io::BufRead) -> Result<(), (usize, String)> {
+        for (index, line) in log.lines().enumerate() {
+            let line = line.map_err(|e| (index + 1, format!("cannot read the file: {e}")))?;
+            let line = line.as_str();
             if line.trim().is_empty() {
                 continue;
             }
@@ -215,7 +217,7 @@ mod tests {
             r#"{"event":"decision","action":"s3:GetObject","resources":["arn:aws:s3:::reports/private/p.csv"],"decision":"deny","statement":"NoPrivate"}"#.to_string(),
         ]
         .join("\n");
-        calls.read(&log).unwrap();
+        calls.read(log.as_bytes()).unwrap();
         let policy = calls.policy("audit.jsonl", false);
         assert!(policy.contains("name: \"reports-suggested\""), "{policy}");
         assert!(
@@ -265,7 +267,7 @@ mod tests {
     #[test]
     fn a_line_that_is_not_json_is_named() {
         let mut calls = Calls::default();
-        let error = calls.read(&format!("{}\nnot json\n", decision("s3:GetObject", &["*"]))).unwrap_err();
+        let error = calls.read(format!("{}\nnot json\n", decision("s3:GetObject", &["*"])).as_bytes()).unwrap_err();
         assert_eq!(error.0, 2);
     }
 }
