@@ -12,7 +12,8 @@
 //!   supported services. It hands the gate its [`policy::Vocabulary`].
 //! * [`pipeline`]: the steps every call takes, whichever front door it came through, and
 //!   [`pipeline::Live`], the pipeline in force (a reload swaps it).
-//! * [`mcp`] and [`sidecar`]: the two front doors (MCP; the AWS wire protocols).
+//! * [`mcp`] and [`sidecar`]: the two front doors (MCP; the AWS wire protocols);
+//!   [`guard`]: the Host, Origin and bearer-token checks of every HTTP route.
 //! * [`console`]: the operator's side: approvals for calls from either door, the page at
 //!   `/console` and its JSON API, the webhook.
 //! * [`audit`]: records, their hash chain, `audit verify` and `audit suggest`.
@@ -28,6 +29,7 @@ pub mod catalog;
 pub mod cli;
 pub mod conditions;
 pub mod console;
+pub mod guard;
 pub mod logs;
 pub mod mcp;
 pub mod pipeline;

@@ -104,7 +104,7 @@ async fn check_origin(State(state): State<ConsoleState>, request: Request, next:
         return refuse(StatusCode::FORBIDDEN, "the request has no Host header");
     };
     if let Some(allowed) = state.allowed_hosts
-        && !crate::mcp::host_name(&host).is_some_and(|name| allowed.contains(&name.as_str()))
+        && !crate::guard::host_name(&host).is_some_and(|name| allowed.contains(&name.as_str()))
     {
         return refuse(StatusCode::FORBIDDEN, "Host header not allowed");
     }
@@ -121,7 +121,7 @@ async fn check_origin(State(state): State<ConsoleState>, request: Request, next:
 /// The operator's token; JSON for a POST.
 async fn check_api(State(state): State<ConsoleState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if !crate::mcp::bearer_matches(headers, &state.token) {
+    if !crate::guard::bearer_matches(headers, &state.token) {
         return refuse(StatusCode::UNAUTHORIZED, "missing or wrong operator token (AWSGATE_CONSOLE_TOKEN)");
     }
     if request.method() == axum::http::Method::POST {

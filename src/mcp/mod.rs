@@ -13,7 +13,6 @@ use std::sync::Arc;
 use rmcp::ServiceExt;
 
 pub use handler::{Gateway, Shared};
-pub use http::{LOOPBACK_HOSTS, bearer_matches, host_name};
 
 use crate::audit::AuditLog;
 use crate::aws::{Aws, SetupError};
