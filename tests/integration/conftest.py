@@ -189,6 +189,22 @@ def http_server(binary: Path, policy: Path, env: dict[str, str], workdir: Path, 
         stderr.close()
 
 
+@contextlib.contextmanager
+def loopback_http(handler):
+    """Serves `handler` (an `http.server.BaseHTTPRequestHandler` class) on a free loopback
+    port in a thread, and yields its base URL; stops it on exit."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def run_in_venv(venv: str, script: str, *args: str, env: dict[str, str], timeout: int = 180) -> dict:
     """Runs a client script of `tests/integration` in one of the separate venvs that
     `scripts/python-env.sh` makes (each adapter pins its own MCP SDK) and returns the one

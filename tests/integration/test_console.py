@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import awsgate_env, free_port, http_server, read_audit, write_policy
+from conftest import awsgate_env, free_port, http_server, loopback_http, read_audit, write_policy
 from test_sidecar import new_key
 from test_roles import enforcing_moto  # noqa: F401 - a fixture
 from test_tools import call, seed
@@ -75,14 +75,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def webhook_receiver():
     Hook.received = []
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(Hook) as url:
+        yield f"{url}/hook"
 
 
 class Operator:

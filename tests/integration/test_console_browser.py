@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import shutil
-import threading
 
 import anyio
 import pytest
@@ -20,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ACCOUNT, awsgate_env, free_port, http_server, read_audit, write_policy
+from conftest import ACCOUNT, awsgate_env, http_server, loopback_http, read_audit, write_policy
 from faultproxy import FaultProxy
 from test_console import AGENT, OPERATOR, Operator, agent, policy
 from test_roles import MFA, Recorder, admin_env, enforcing_moto, role_policy  # noqa: F401 - a fixture
@@ -169,13 +168,8 @@ class Attacker(http.server.BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def attacker_site(target: str):
     Attacker.target = target
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Attacker)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(Attacker) as url:
+        yield f"{url}/"
 
 
 async def test_a_form_posted_from_another_origin_is_refused(binary, aws, tmp_path, browser):

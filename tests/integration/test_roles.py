@@ -9,7 +9,6 @@ import http.server
 import json
 import os
 import subprocess
-import threading
 import urllib.parse
 import urllib.request
 
@@ -18,7 +17,8 @@ import contextlib
 import boto3
 import pytest
 
-from conftest import ACCOUNT, REGION, VENV_BIN, awsgate_env, free_port, read_audit, stop, wait_for_port, write_policy
+from conftest import (ACCOUNT, REGION, VENV_BIN, awsgate_env, free_port, loopback_http, read_audit, stop, wait_for_port,
+                      write_policy)
 from test_tools import call, gateway
 
 pytestmark = pytest.mark.anyio
@@ -110,14 +110,8 @@ def recording(upstream: str):
     """A forwarding proxy in front of `upstream` that records STS AssumeRole* requests."""
     Recorder.upstream = upstream
     Recorder.sts_requests = []
-    port = free_port()
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", port), Recorder)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
+    with loopback_http(Recorder) as url:
+        yield url
 
 
 def role_policy(extra: str = "") -> str:
