@@ -150,3 +150,18 @@ async def test_a_call_in_flight_finishes_under_the_policy_it_started_with(binary
     finally:
         proxy.close()
     assert proxy.forwarded["GET"] == 1
+
+
+async def test_a_reload_that_cannot_be_audited_does_not_happen(binary, aws, tmp_path):
+    """The audit sink is full (`/dev/full`): the reload's record cannot be written, so the new
+    policy is refused and the old one stays in force."""
+    path = write_policy(tmp_path, S3_ONLY)
+    env = awsgate_env(aws.endpoint)
+    with http_server(binary, path, env, tmp_path, "--audit-log", "/dev/full", "--watch") as server:
+        path.write_text(POLICY)
+        await wait_for(lambda: "policy reload refused" in server.stderr_path.read_text())
+        log = server.stderr_path.read_text()
+        assert "audit log cannot record the reload" in log and "policy reloaded" not in log
+        async with Client(server.mcp_url) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+        assert "sqs_send_message" not in names
