@@ -165,6 +165,7 @@ impl Pipeline {
             decision: None,
             approval: None,
             refusal: None,
+            region: None,
             started: Instant::now(),
         }
     }
@@ -327,6 +328,9 @@ pub struct Call<'p> {
     approval: Option<&'static str>,
     /// Why awsgate denied a call the gate could not judge.
     refusal: Option<String>,
+    /// The region the call is judged in and sent to, when not the policy's (a sidecar
+    /// request signed for another region).
+    region: Option<String>,
     started: Instant,
 }
 
@@ -346,6 +350,12 @@ impl<'p> Call<'p> {
             return Err(self.fail(CallError::RateLimited { limit, retry_after }).await);
         }
         Ok(())
+    }
+
+    /// Judges the call in `region` (`aws:RequestedRegion`, and the ARNs the front door
+    /// built for it).
+    pub fn set_region(&mut self, region: String) {
+        self.region = Some(region);
     }
 
     pub fn set_action(&mut self, action: String) {
@@ -402,11 +412,12 @@ impl<'p> Call<'p> {
         let resources: Vec<&str> = prepared.resources.iter().map(String::as_str).collect();
         let mut caller = pipeline.caller.clone();
         caller.source_ip = self.origin.source_ip;
-        let globals = conditions::global_context(&caller, &pipeline.scope.region);
+        let region = self.region.clone().unwrap_or_else(|| pipeline.scope.region.clone());
+        let globals = conditions::global_context(&caller, &region);
         let request = Request {
             action: &action,
             resources: &resources,
-            region: &pipeline.scope.region,
+            region: &region,
             account: &pipeline.scope.account,
             context: &globals,
         };

@@ -174,14 +174,14 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
         }
     };
     let desk = &state.console.desk;
-    // Checked, recorded, then applied: a decision that cannot be audited is not made.
-    let Some(summary) = desk.pending().into_iter().find(|s| s.id == id) else {
-        let error = super::desk::DecideError::NotFound(id.clone());
-        return refuse(StatusCode::NOT_FOUND, &error.to_string());
+    // Reserved, recorded, then applied: a decision that cannot be audited is not made, and
+    // of two decisions sent at once only the one reserved first is recorded.
+    let summary = match desk.reserve(&id, decision.approve, decision.mfa_code.as_deref()) {
+        Ok(summary) => summary,
+        Err(error @ super::desk::DecideError::NotFound(_)) => return refuse(StatusCode::NOT_FOUND, &error.to_string()),
+        Err(error @ super::desk::DecideError::Decided(_)) => return refuse(StatusCode::CONFLICT, &error.to_string()),
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, &error.to_string()),
     };
-    if let Err(error) = desk.check(&id, decision.approve, decision.mfa_code.as_deref()) {
-        return refuse(StatusCode::BAD_REQUEST, &error.to_string());
-    }
     let record = DecisionRecord {
         time: crate::audit::now_rfc3339(),
         event: "approval_decided",
@@ -197,6 +197,7 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
     };
     if let Err(error) = state.live.current().audit().write(&record).await {
         tracing::error!(%error, approval = %id, "cannot write the audit log; the decision is not made");
+        desk.release(&id);
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written, so the decision is not made");
     }
     match desk.decide(&id, decision.approve, decision.mfa_code.as_deref()) {

@@ -63,6 +63,8 @@ struct Entry {
     /// Pending: when it closes; decided: until when it may be redeemed.
     expires: Instant,
     timeout: Duration,
+    /// An operator's decision is being recorded: a second one is refused.
+    reserved: bool,
 }
 
 /// A waiting call's hold on its approval.
@@ -143,6 +145,7 @@ impl Desk {
             state,
             expires: Instant::now() + timeout,
             timeout,
+            reserved: false,
         };
         entries.insert(id.clone(), entry);
         Ok(Ticket::Wait { id, decided, opened: true })
@@ -162,12 +165,28 @@ impl Desk {
         }
     }
 
-    /// Whether [`Desk::decide`] would take this decision, without taking it.
-    pub fn check(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<(), DecideError> {
+    /// Reserves the approval for this decision, which is then recorded and made by
+    /// [`Desk::decide`] or given back by [`Desk::release`]. Of two decisions sent at once
+    /// for one approval, only the first is reserved: the other gets [`DecideError::Decided`].
+    pub fn reserve(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<Summary, DecideError> {
         let mut entries = self.entries.lock().map_err(|_| DecideError::NotFound(id.to_string()))?;
         prune(&mut entries);
-        let entry = entries.get(id).ok_or_else(|| DecideError::NotFound(id.to_string()))?;
-        checked(entry, id, approve, mfa_code).map(|_| ())
+        let entry = entries.get_mut(id).ok_or_else(|| DecideError::NotFound(id.to_string()))?;
+        if entry.reserved {
+            return Err(DecideError::Decided(id.to_string()));
+        }
+        checked(entry, id, approve, mfa_code)?;
+        entry.reserved = true;
+        Ok(entry.summary.clone())
+    }
+
+    /// Gives back a reservation whose decision could not be recorded.
+    pub fn release(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some(entry) = entries.get_mut(id)
+        {
+            entry.reserved = false;
+        }
     }
 
     /// The operator's decision. Approving a call whose role needs an MFA code takes the
@@ -272,6 +291,19 @@ mod tests {
         assert!(matches!(desk.ask("call-a", summary("s1", false), MINUTE).unwrap(), Ticket::Approved { .. }));
         let (_, _, opened) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         assert!(opened);
+    }
+
+    #[test]
+    fn of_two_decisions_at_once_only_the_first_is_reserved() {
+        let desk = Desk::default();
+        let (id, decided, _) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
+        desk.reserve(&id, true, None).unwrap();
+        assert_eq!(desk.reserve(&id, false, None).unwrap_err(), DecideError::Decided(id.clone()));
+        // A decision that could not be recorded gives its reservation back.
+        desk.release(&id);
+        desk.reserve(&id, false, None).unwrap();
+        desk.decide(&id, false, None).unwrap();
+        assert_eq!(*decided.borrow(), State::Denied);
     }
 
     #[test]

@@ -157,8 +157,13 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                     .map_err(ServeError::Sidecar)?;
             let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!(address, agent_keys = keys.len(), "awsgate sidecar listening");
-            let serving =
-                Arc::new(crate::sidecar::Sidecar { live: live.clone(), console: console.clone(), keys, upstream });
+            let serving = Arc::new(crate::sidecar::Sidecar {
+                live: live.clone(),
+                console: console.clone(),
+                keys,
+                upstream,
+                uploads: Default::default(),
+            });
             sidecar = Some(serving.clone());
             Some(tokio::spawn(crate::sidecar::serve(serving, listener, background.clone())))
         }

@@ -23,28 +23,11 @@ use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use super::operation::Forward;
 use crate::aws::{AwsFailure, RENEW_BEFORE_EXPIRY, Scope};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type SidecarBody = BoxBody<Bytes, BoxError>;
-
-/// Headers that belong to one hop, or to the agent's signature: never forwarded.
-const DROPPED: &[&str] = &[
-    "authorization",
-    "x-amz-date",
-    "x-amz-security-token",
-    "x-amz-content-sha256",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-    "expect",
-    "transfer-encoding",
-];
 
 /// Where allowed requests go, and the credentials they are signed with.
 pub struct Upstream {
@@ -132,53 +115,29 @@ impl Upstream {
         Ok(credentials)
     }
 
-    /// The base URL of `signing_name`'s endpoint.
-    fn base(&self, signing_name: &str) -> String {
+    /// The base URL of `signing_name`'s endpoint in `region`.
+    fn base(&self, signing_name: &str, region: &str) -> String {
         if let Some(endpoint) = &self.endpoint {
             return endpoint.clone();
         }
         let domain = if self.scope.partition == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" };
         match signing_name {
             "iam" if self.scope.partition == "aws" => "https://iam.amazonaws.com".into(),
-            name => format!("https://{name}.{}.{domain}", self.scope.region),
+            name => format!("https://{name}.{region}.{domain}"),
         }
     }
 
-    /// Signs and sends the request; the answer streams back.
+    /// Signs and sends the request as it was read ([`Forward`]), in the region it was
+    /// signed for; the answer streams back.
     pub async fn send(
         &self,
-        bucket: Option<&str>,
-        virtual_host: bool,
+        forward: &Forward,
         signing_name: &str,
-        parts: &http::request::Parts,
+        region: &str,
         payload: Payload,
     ) -> Result<http::Response<hyper::body::Incoming>, AwsFailure> {
-        // A presigned request's signature does not go on: awsgate signs in the header.
-        let kept: Vec<&str> = parts
-            .uri
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .filter(|pair| {
-                !pair.is_empty() && !super::verify::PRESIGN_PARAMS.contains(&pair.split('=').next().unwrap_or_default())
-            })
-            .collect();
-        let path = parts.uri.path();
-        let path = match (bucket, virtual_host) {
-            (Some(bucket), true) => {
-                format!("/{}{path}", percent_encoding::utf8_percent_encode(bucket, percent_encoding::NON_ALPHANUMERIC))
-            }
-            _ => path.to_string(),
-        };
-        let path_and_query = if kept.is_empty() { path } else { format!("{path}?{}", kept.join("&")) };
-        let url = format!("{}{path_and_query}", self.base(signing_name));
+        let url = format!("{}{}", self.base(signing_name, region), forward.path_and_query());
         let uri: http::Uri = url.parse().map_err(|_| failure("RequestFailed", "the forwarded URL is not valid"))?;
-        let mut headers: Vec<(http::HeaderName, http::HeaderValue)> = parts
-            .headers
-            .iter()
-            .filter(|(name, _)| !DROPPED.contains(&name.as_str()))
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .collect();
         let s3 = signing_name == "s3";
         let mut settings = SigningSettings::default();
         if s3 {
@@ -204,11 +163,7 @@ impl Upstream {
         };
         let credentials = self.credentials().await?;
         let identity: Identity = credentials.into();
-        let region = if signing_name == "iam" && self.scope.partition == "aws" {
-            "us-east-1"
-        } else {
-            self.scope.region.as_str()
-        };
+        let region = if signing_name == "iam" && self.scope.partition == "aws" { "us-east-1" } else { region };
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(region)
@@ -218,12 +173,13 @@ impl Upstream {
             .build()
             .map_err(|_| failure("RequestFailed", "the forwarded request cannot be signed"))?
             .into();
-        let header_strings: Vec<(String, String)> = headers
+        let header_strings: Vec<(String, String)> = forward
+            .headers
             .iter()
             .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string())))
             .collect();
         let signable_request = SignableRequest::new(
-            parts.method.as_str(),
+            forward.method.as_str(),
             url.as_str(),
             header_strings.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             signable,
@@ -232,8 +188,8 @@ impl Upstream {
         let (instructions, _) = sign(signable_request, &params)
             .map_err(|_| failure("RequestFailed", "the forwarded request cannot be signed"))?
             .into_parts();
-        let mut request = http::Request::builder().method(parts.method.clone()).uri(uri);
-        for (name, value) in headers.drain(..) {
+        let mut request = http::Request::builder().method(forward.method.clone()).uri(uri);
+        for (name, value) in &forward.headers {
             request = request.header(name, value);
         }
         let mut request =

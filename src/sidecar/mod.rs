@@ -4,11 +4,17 @@
 //! call, and forwarded signed with awsgate's credentials ([`forward`]). Refusals are the
 //! protocol's own errors ([`reply`]), so SDKs raise their usual exceptions.
 
+pub mod cbor;
 pub mod forward;
 pub mod keys;
+pub mod model;
 pub mod operation;
 pub mod reply;
+pub mod rest;
+pub mod s3;
+pub mod uploads;
 pub mod verify;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,10 +34,13 @@ use self::forward::{Checked, Payload, SidecarBody, Upstream};
 use self::keys::AgentKeys;
 use self::operation::{Judged, Unjudged};
 use self::reply::Refusal;
+use self::wire::{Pairs, Plus};
 use crate::audit::Client;
+use crate::aws::Scope;
 use crate::console::Waited;
 use crate::pipeline::{Call, CallError, Live, Origin, Pipeline};
 use crate::policy::{ApprovalChannel, UnknownOperations};
+use sha2::Digest;
 
 /// Largest body of a JSON or query request (buffered to verify and sign its hash). S3
 /// bodies stream and have no such bound. Lambda's own limit is 6 MB.
@@ -50,6 +59,8 @@ pub struct Sidecar {
     pub console: Option<Arc<crate::console::Console>>,
     pub keys: AgentKeys,
     pub upstream: Upstream,
+    /// Multipart uploads an operator approved: their parts need no new approval.
+    pub uploads: uploads::ApprovedUploads,
 }
 
 /// Accepts connections until `shutdown`; each is served by hyper, bounded in number.
@@ -96,57 +107,49 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
     }
 }
 
-/// The signing name from the Authorization header or the presigned query, to tell how
-/// the body is read before the signature is checked.
-fn signing_name(parts: &http::request::Parts) -> Option<String> {
-    let credential = match parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(header) => {
-            header.split("Credential=").nth(1).map(|c| c.split([',', ' ']).next().unwrap_or_default().to_string())
-        }
-        None => verify::form_urlencoded_pairs(parts.uri.query().unwrap_or_default())
-            .into_iter()
-            .find(|(k, _)| k == "X-Amz-Credential")
-            .map(|(_, v)| v.into_owned()),
-    }?;
-    credential.split('/').nth(3).map(str::to_string)
-}
-
 async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Incoming>) -> http::Response<SidecarBody> {
     let (parts, body) = request.into_parts();
-    let service = signing_name(&parts).unwrap_or_default();
-    let protocol = reply::protocol_of(&service, &parts);
     let head = parts.method == http::Method::HEAD;
+    let guessed = reply::protocol_of("", &parts);
+    // The query and the signature are read once, strictly; the service the signature names
+    // decides how the body is read and which model reads the request.
+    let query = match Pairs::parse(parts.uri.query().unwrap_or_default(), Plus::Refused, "the query") {
+        Ok(query) => query,
+        Err(why) => return reply::error(guessed, "", head, &Refusal::bad_request("InvalidRequest", why)),
+    };
+    let claimed = match verify::claim(&parts, &query) {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::info!(code = error.code(), %peer, "sidecar: refused a request's signature");
+            return reply::error(guessed, "", head, &Refusal::new(error.status(), error.code(), error.message()));
+        }
+    };
+    let service = claimed.service.to_string();
+    let protocol = reply::protocol_of(&service, &parts);
     let refuse = |refusal: Refusal| reply::error(protocol, &service, head, &refusal);
     if parts.headers.get(http::header::HOST).is_none() {
         return refuse(Refusal::bad_request("InvalidRequest", "the request has no Host header".into()));
     }
-    // S3 bodies stream; the others are read whole (bounded) to check their hash.
-    let (buffered, stream) = if service == "s3" {
-        (Bytes::new(), Some(body))
+    // What the request asks, without a presigned request's signature.
+    let asked =
+        if claimed.presigned() { query.without(|n| verify::PRESIGN_PARAMS.contains(&n)) } else { query.clone() };
+    // S3 bodies stream (but for DeleteObjects, whose keys are in it); the others are read
+    // whole (bounded) to check their hash and read them.
+    let limit = if service != "s3" {
+        Some(MAX_BUFFERED_BODY)
+    } else if s3::buffers_body(&parts, &asked) {
+        Some(s3::MAX_DELETE_DOCUMENT)
     } else {
-        // A client that sends its body slowly holds a connection: it has the call's
-        // timeout to finish.
-        let limit = Duration::from_secs(sidecar.live.current().policy().document().limits.call_timeout_seconds);
-        match tokio::time::timeout(limit, Limited::new(body, MAX_BUFFERED_BODY).collect()).await {
-            Ok(Ok(collected)) => (collected.to_bytes(), None),
-            Err(_) => {
-                return refuse(Refusal::new(
-                    408,
-                    "RequestTimeout",
-                    format!("the request body did not arrive within call_timeout_seconds ({} s)", limit.as_secs()),
-                ));
-            }
-            Ok(Err(_)) => {
-                return refuse(Refusal::new(
-                    413,
-                    "RequestEntityTooLarge",
-                    format!("the request body is larger than awsgate's limit of {MAX_BUFFERED_BODY} bytes"),
-                ));
-            }
-        }
+        None
     };
-    let signed_body = (service != "s3").then_some(&buffered[..]);
-    let signed = match verify::verify(&parts, signed_body, &sidecar.keys, SystemTime::now()) {
+    let (buffered, stream) = match limit {
+        None => (None, Some(body)),
+        Some(limit) => match read_whole(sidecar, body, limit).await {
+            Ok(bytes) => (Some(bytes), None),
+            Err(refusal) => return refuse(refusal),
+        },
+    };
+    let signed = match verify::verify(&claimed, &parts, buffered.as_deref(), &sidecar.keys, SystemTime::now()) {
         Ok(signed) => signed,
         Err(error) => {
             tracing::info!(code = error.code(), %peer, "sidecar: refused a request's signature");
@@ -160,10 +163,23 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
             "awsgate does not take signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD); use UNSIGNED-PAYLOAD or the unsigned trailer form".into(),
         ));
     }
-    // The policy in force when the request arrived decides it, even if a reload comes.
+    // The policy in force when the request arrived decides it, even if a reload comes; in
+    // the region the request was signed for.
     let current = sidecar.live.current();
     let pipeline: &Pipeline = &current;
-    let operation = operation::recognize(&parts, &signed.service, &buffered, pipeline.scope());
+    let scope = Scope { region: signed.region.clone(), ..pipeline.scope().clone() };
+    let buffered = buffered.unwrap_or_default();
+    let mut operation = match operation::recognize(&parts, &asked, &signed.service, &buffered, &scope) {
+        Ok(operation) => operation,
+        Err(why) => {
+            tracing::info!(%peer, reason = %why, "sidecar: refused a request that cannot be read one way only");
+            return refuse(Refusal::bad_request("InvalidRequest", why));
+        }
+    };
+    if operation.forward.body_sha256.is_none() {
+        operation.forward.body_sha256 =
+            signed.content_sha256.clone().filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
     let origin = Origin {
         transport: "sidecar",
         session: format!("agent:{}", signed.key.name),
@@ -172,13 +188,14 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
         source_ip: Some(peer.ip()),
     };
     let full_name = operation.full_name();
-    let operation::Operation { name, writes, bucket, virtual_host, judged, .. } = operation;
+    let name = operation.name.clone();
     let mut call = pipeline.begin(&origin, &signed.key.access_key_id, &name);
+    call.set_region(signed.region.clone());
     let never = CancellationToken::new();
     if let Err(error) = call.admit().await {
         return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
     }
-    let judged: Vec<Judged> = match judged {
+    let judged: Vec<Judged> = match std::mem::replace(&mut operation.judged, Ok(Vec::new())) {
         Ok(judged) => judged,
         Err(Unjudged::Invalid(why)) => {
             call.set_action(full_name.clone());
@@ -207,16 +224,50 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
             }]
         }
     };
+    // A part, completion or abort of a multipart upload an operator approved is covered by
+    // that approval.
+    let covered = operation.upload.as_ref().is_some_and(|upload| sidecar.uploads.covers(&signed.key.name, upload));
+    let mut stream = stream;
     let mut approved = false;
     let mut first: Option<(String, Vec<String>)> = None;
     for mut one in judged {
         call.set_action(one.action.clone());
         match call.judge(&mut one.prepared, &never).await {
+            Ok(allowed) if allowed.approval_required && covered && !approved => {
+                call.approval("upload_approved");
+                approved = true;
+            }
             Ok(allowed) if allowed.approval_required && !approved => {
-                let asked = Approval { sidecar, pipeline, parts: &parts, buffered: &buffered, signed: &signed };
+                // The approval binds the body: one not signed is read (bounded) and hashed first.
+                if operation.forward.body_sha256.is_none()
+                    && let Some(body) = stream.take()
+                {
+                    match read_whole(sidecar, body, MAX_BUFFERED_BODY).await {
+                        Ok(bytes) => {
+                            operation.forward.body_sha256 = Some(forward::hex(&sha2::Sha256::digest(&bytes)));
+                            stream = None;
+                            operation.forward.body = Some(bytes);
+                        }
+                        Err(_) => {
+                            let error = call
+                                .fail(CallError::InvalidArgument(format!(
+                                    "`{}` needs a human's approval, which binds the body; a body sent unsigned is read first, up to {MAX_BUFFERED_BODY} bytes, and this one is larger or did not arrive: sign the payload (x-amz-content-sha256)",
+                                    one.action
+                                )))
+                                .await;
+                            return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
+                        }
+                    }
+                }
+                let asked = Approval {
+                    sidecar,
+                    pipeline,
+                    arguments: operation.summary(),
+                    fingerprint: operation.forward.fingerprint(),
+                };
                 let resources = one.prepared.resources.clone();
                 let need = Need::Approval(allowed.statement);
-                if let Err(error) = asked.ask(&mut call, &one.action.clone(), &resources, need, &name).await {
+                if let Err(error) = asked.ask(&mut call, &one.action.clone(), &resources, need).await {
                     return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
                 }
                 approved = true;
@@ -233,14 +284,21 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
         && !approved
         && let Some((action, resources)) = &first
     {
-        let asked = Approval { sidecar, pipeline, parts: &parts, buffered: &buffered, signed: &signed };
-        if let Err(error) = asked.ask(&mut call, action, resources, Need::MfaCode, &name).await {
+        let asked = Approval {
+            sidecar,
+            pipeline,
+            arguments: operation.summary(),
+            fingerprint: operation.forward.fingerprint(),
+        };
+        if let Err(error) = asked.ask(&mut call, action, resources, Need::MfaCode).await {
             return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
         }
     }
-    let payload = match stream {
-        None => Payload::Bytes(buffered),
-        Some(body) => {
+    let payload = match (stream, operation.forward.body.take()) {
+        (_, Some(rebuilt)) if service != "s3" => Payload::Bytes(rebuilt),
+        (_, Some(read)) => Payload::Stream { body: forward::full(read), content_sha256: signed.content_sha256.clone() },
+        (None, None) => Payload::Bytes(buffered),
+        (Some(body), None) => {
             let body: SidecarBody = match signed.content_sha256.as_deref() {
                 Some(hash) if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
                     Checked::new(body, hash.to_string()).boxed()
@@ -251,14 +309,40 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
         }
     };
     let upstream = &sidecar.upstream;
+    let forwarded = &operation.forward;
+    let remember = approved && operation.creates_upload;
+    let target = uploads::target(&operation.forward);
     let send = async {
-        let response = upstream.send(bucket.as_deref(), virtual_host, &signed.service, &parts, payload).await?;
+        let response = upstream.send(forwarded, &signed.service, &signed.region, payload).await?;
         let request_id = reply::request_id(response.headers());
         Ok((response, request_id))
     };
-    match call.run(writes, send, &never).await {
+    match call.run(operation.writes, send, &never).await {
+        Ok(response) if remember => {
+            let timeout = Duration::from_secs(pipeline.policy().document().approvals.timeout_seconds);
+            sidecar.uploads.remember(&signed.key.name, target, response, timeout).await
+        }
         Ok(response) => reply::passthrough(response),
         Err(error) => reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id)),
+    }
+}
+
+/// Reads a body whole, up to `limit` bytes, within the policy's call timeout.
+async fn read_whole(sidecar: &Sidecar, body: Incoming, limit: usize) -> Result<Bytes, Refusal> {
+    // A client that sends its body slowly holds a connection: it has the call's timeout.
+    let timeout = Duration::from_secs(sidecar.live.current().policy().document().limits.call_timeout_seconds);
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Err(_) => Err(Refusal::new(
+            408,
+            "RequestTimeout",
+            format!("the request body did not arrive within call_timeout_seconds ({} s)", timeout.as_secs()),
+        )),
+        Ok(Err(_)) => Err(Refusal::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("the request body is larger than awsgate's limit of {limit} bytes"),
+        )),
     }
 }
 
@@ -287,9 +371,10 @@ pub async fn bind(listen: &str) -> Result<TcpListener, String> {
 struct Approval<'a> {
     sidecar: &'a Sidecar,
     pipeline: &'a Pipeline,
-    parts: &'a http::request::Parts,
-    buffered: &'a Bytes,
-    signed: &'a verify::Signed<'a>,
+    /// The operation and its judged input, as the operator reads them.
+    arguments: String,
+    /// The hash of the request as it will be sent: what the approval binds.
+    fingerprint: String,
 }
 
 /// What the operator is asked for.
@@ -308,7 +393,6 @@ impl Approval<'_> {
         action: &str,
         resources: &[String],
         need: Need<'_>,
-        operation: &str,
     ) -> Result<(), CallError> {
         let settings = &self.pipeline.policy().document().approvals;
         let refuse = |why: &str| match need {
@@ -341,14 +425,14 @@ impl Approval<'_> {
         let origin = call.origin();
         let summary = crate::console::Summary {
             id: String::new(),
-            tool: operation.to_string(),
+            tool: self.arguments.lines().next().unwrap_or_default().to_string(),
             action: action.to_string(),
             resources: resources.to_vec(),
             statement: match need {
                 Need::Approval(statement) => statement.map(str::to_string),
                 Need::MfaCode => None,
             },
-            arguments: self.request_line(),
+            arguments: self.arguments.clone(),
             transport: origin.transport,
             session: origin.session.clone(),
             agent: origin.agent.clone(),
@@ -358,7 +442,7 @@ impl Approval<'_> {
             needs_mfa: mfa.is_some(),
             status: "pending",
         };
-        let fingerprint = format!("sidecar\n{}\n{}\n{}", origin.session, self.request_line(), self.body_digest());
+        let fingerprint = format!("sidecar\n{}\n{}", origin.session, self.fingerprint);
         let waited = console.wait(&fingerprint, summary, settings, &CancellationToken::new(), |_| async {}).await;
         let (outcome, error) = match waited {
             Waited::Approved { mfa_code, .. } => {
@@ -388,35 +472,5 @@ impl Approval<'_> {
             call.approval(outcome);
         }
         Err(call.fail(error).await)
-    }
-
-    /// The request as the operator reads it: method and path, and the query without any
-    /// presigned-URL signature.
-    fn request_line(&self) -> String {
-        let pairs = verify::form_urlencoded_pairs(self.parts.uri.query().unwrap_or_default());
-        let shown: Vec<String> = pairs
-            .iter()
-            .filter(|(name, _)| !name.to_ascii_lowercase().starts_with("x-amz-"))
-            .map(|(n, v)| if v.is_empty() { n.to_string() } else { format!("{n}={v}") })
-            .collect();
-        let path = self.parts.uri.path();
-        if shown.is_empty() {
-            format!("{} {path}", self.parts.method)
-        } else {
-            format!("{} {path}?{}", self.parts.method, shown.join("&"))
-        }
-    }
-
-    /// What binds an approval to this body: its signed hash, or the hash of a buffered
-    /// body. An S3 body sent unsigned is not bound.
-    fn body_digest(&self) -> String {
-        match self.signed.content_sha256.as_deref() {
-            Some(hash) if hash.len() == 64 => hash.to_ascii_lowercase(),
-            _ if self.buffered.is_empty() => "unsigned".to_string(),
-            _ => {
-                use sha2::Digest;
-                forward::hex(&sha2::Sha256::digest(self.buffered))
-            }
-        }
     }
 }

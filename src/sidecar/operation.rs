@@ -1,14 +1,17 @@
-//! Which AWS operation a wire request is, and what the gate judges it as. S3 is read from
-//! its REST path (path or virtual-host style) and query; the JSON protocols from
-//! `X-Amz-Target`; the query protocols from `Action=`; Lambda from its REST path. An
-//! operation that a catalog tool calls is judged by that tool's own code (its ARNs, its
-//! condition keys, its name look-ups); the S3 operations SDKs send around the tools
-//! (multipart parts, copies, tagging) are mapped here.
+//! What a wire request is: one operation of the AWS service models and its input, read
+//! once and strictly ([`recognize`]), or refused with the reason. The reading yields both
+//! what the gate judges ([`Judged`]: the IAM actions AWS requires and their resources) and
+//! what is sent on ([`Forward`]): the request rebuilt from that same reading, so nothing
+//! the gate did not see reaches AWS. S3 is read in [`super::s3`]; Lambda's REST paths,
+//! the JSON protocols (`X-Amz-Target`), Smithy RPC v2 CBOR and the query protocols
+//! (`Action=`) here. An operation that a catalog tool calls is judged by that tool's own
+//! code (its ARNs, its condition keys, its name look-ups).
 
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
-use super::verify::form_urlencoded_pairs;
+use super::model::{self, Location, ServiceModel};
+use super::rest::{self, Offer};
+use super::wire::{self, Pairs, Plus};
 use crate::aws::Scope;
 use crate::catalog::{self, Prepared};
 
@@ -19,40 +22,96 @@ pub enum Protocol {
     RestXml,
     /// `X-Amz-Target` services and Lambda: `{"__type": ..., "message": ...}`.
     Json,
+    /// Smithy RPC v2 CBOR: the same map as JSON's, in CBOR.
+    Cbor,
     /// `Action=` services: `<ErrorResponse><Error>...</Error></ErrorResponse>`.
     Query,
 }
 
-/// One request, recognized.
+/// One request, read.
 #[derive(Debug)]
 pub struct Operation {
-    /// The IAM service prefix (`cloudwatch` for the `monitoring` signing name), or the
-    /// signing name of a service awsgate does not know.
+    /// The IAM service prefix (`cloudwatch` for the `monitoring` signing name).
     pub service: String,
     /// The API operation, e.g. `GetObject`, `UploadPart`, `SendMessage`.
     pub name: String,
     pub protocol: Protocol,
     /// Whether it changes AWS (sent once, never retried).
     pub writes: bool,
-    /// The S3 bucket, to forward virtual-host requests path-style.
-    pub bucket: Option<String>,
-    pub virtual_host: bool,
+    /// What is sent to AWS, rebuilt from what was read.
+    pub forward: Forward,
     /// What the gate judges, or why it cannot judge the request.
     pub judged: Result<Vec<Judged>, Unjudged>,
+    /// A multipart upload this request continues.
+    pub upload: Option<Upload>,
+    /// Whether this request starts a multipart upload (`CreateMultipartUpload`).
+    pub creates_upload: bool,
+    /// The judged input as an operator reads it: names in full, content by its size.
+    pub parameters: Vec<(String, String)>,
 }
 
-/// Why a request cannot be judged.
+/// A multipart upload, by its bucket, key and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Upload {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+}
+
+/// The request as it goes on: method, canonical path, the query members the operation
+/// takes, the headers it takes (plus the body's framing). The body goes as verified.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub method: http::Method,
+    /// Percent-encoded.
+    pub path: String,
+    pub query: Pairs,
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The body's SHA-256 when it is known before it is sent (buffered or signed).
+    pub body_sha256: Option<String>,
+    /// The body rebuilt from what was read (a query-protocol form); `None`: the verified
+    /// body goes as it came.
+    pub body: Option<bytes::Bytes>,
+}
+
+impl Forward {
+    /// `path?query`, canonically encoded.
+    pub fn path_and_query(&self) -> String {
+        if self.query.is_empty() { self.path.clone() } else { format!("{}?{}", self.path, self.query.encode()) }
+    }
+
+    /// The hash of the whole request as it will be sent: what an approval binds.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(self.method.as_str());
+        hasher.update(b"\n");
+        hasher.update(self.path_and_query());
+        let mut headers: Vec<(&str, &[u8])> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        headers.sort();
+        for (name, value) in headers {
+            hasher.update(b"\n");
+            hasher.update(name);
+            hasher.update(b":");
+            hasher.update(value);
+        }
+        hasher.update(b"\n");
+        hasher.update(self.body_sha256.as_deref().unwrap_or("unsigned"));
+        super::forward::hex(&hasher.finalize())
+    }
+}
+
+/// Why a request that was read cannot be judged.
 #[derive(Debug, Clone)]
 pub enum Unjudged {
-    /// awsgate has no mapping for the operation: `sidecar.unknown_operations` decides.
+    /// awsgate does not know the operation's resources: `sidecar.unknown_operations` decides.
     Unmapped(String),
-    /// The operation is known, but the request cannot be read as the gate must read it (a
-    /// body that is not JSON, a name that is not valid, a DynamoDB legacy parameter):
-    /// refused, whatever the policy.
+    /// The operation is known, but its input cannot be judged as the gate must judge it
+    /// (a name that is not valid, a DynamoDB legacy parameter): refused, whatever the policy.
     Invalid(String),
 }
 
-/// One action the gate judges for the operation (CopyObject has two).
+/// One action the gate judges for the operation (CopyObject has two, a batch one per item).
 #[derive(Debug)]
 pub struct Judged {
     /// `service:Action`.
@@ -65,100 +124,545 @@ impl Operation {
     pub fn full_name(&self) -> String {
         format!("{}:{}", self.service, self.name)
     }
+
+    /// The operation and its judged input, as the console and the webhook show it.
+    pub fn summary(&self) -> String {
+        let mut out = self.name.clone();
+        for (name, value) in &self.parameters {
+            out.push_str(&format!("\n{name} = {value}"));
+        }
+        out
+    }
 }
 
-/// The IAM prefix of a SigV4 signing name; `None` for services awsgate has no mapping for.
-pub fn iam_service(signing_name: &str) -> Option<&'static str> {
-    Some(match signing_name {
-        "s3" => "s3",
-        "dynamodb" => "dynamodb",
-        "sqs" => "sqs",
-        "sns" => "sns",
-        "lambda" => "lambda",
-        "secretsmanager" => "secretsmanager",
-        "kms" => "kms",
-        "logs" => "logs",
-        "monitoring" => "cloudwatch",
-        "ssm" => "ssm",
-        "ec2" => "ec2",
-        "iam" => "iam",
-        "rds" => "rds",
-        "sts" => "sts",
-        _ => return None,
+/// The top-level members of a body as an operator reads them: names (of tables, queues,
+/// functions, keys...) in full, everything else by its size.
+pub fn parameters(input: &Map<String, Value>) -> Vec<(String, String)> {
+    input
+        .iter()
+        .map(|(name, value)| {
+            let shown = match value {
+                Value::String(text) if is_name(name) && text.len() <= 256 => format!("{text:?}"),
+                Value::Bool(_) | Value::Number(_) => value.to_string(),
+                other => format!("({} bytes)", other.to_string().len()),
+            };
+            (name.clone(), shown)
+        })
+        .collect()
+}
+
+fn is_name(member: &str) -> bool {
+    ["Name", "Url", "Arn", "Id", "Identifier", "Prefix", "Stage", "Qualifier", "Select", "ReturnValues"]
+        .iter()
+        .any(|suffix| member.ends_with(suffix))
+}
+
+/// Most items a batch or transaction may carry (AWS's own limit for transactions).
+const MAX_ITEMS: usize = 100;
+
+/// Headers a non-S3 request may carry that are not members: the signature's (not
+/// forwarded) and the protocols' own.
+const PROTOCOL_HEADERS: &[&str] =
+    &["x-amz-date", "x-amz-content-sha256", "x-amz-user-agent", "x-amz-target", "x-amzn-query-mode"];
+
+/// Reads the request by the model of the service it was signed for. `query` is the URL's
+/// query without a presigned signature; `body` the verified body (S3's streams, so it is
+/// empty unless [`super::s3::buffers_body`]); `scope` has the region the request was
+/// signed for. An error is why the request cannot be read one way only.
+pub fn recognize(
+    parts: &http::request::Parts,
+    query: &Pairs,
+    signing_name: &str,
+    body: &[u8],
+    scope: &Scope,
+) -> Result<Operation, String> {
+    let model = model::by_signing_name(signing_name).ok_or_else(|| {
+        format!("awsgate's sidecar serves 14 services; `{}` is not one of them", wire::printable(signing_name))
+    })?;
+    for (name, value) in &parts.headers {
+        if name.as_str().starts_with("x-amz") {
+            wire::header_text(name.as_str(), value)?;
+        }
+    }
+    match model.service.as_str() {
+        "s3" => super::s3::read(parts, query, body, scope),
+        "lambda" => lambda(model, parts, query, body, scope),
+        _ if parts.headers.contains_key("x-amz-target") => json_protocol(model, parts, query, body, scope),
+        _ if parts.headers.contains_key("smithy-protocol") => cbor_protocol(model, parts, query, body, scope),
+        _ => query_protocol(model, parts, query, body, scope),
+    }
+}
+
+/// The headers a buffered-body request keeps: `keep` names them (lower case).
+fn kept_headers(parts: &http::request::Parts, keep: &[&str]) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    parts.headers.iter().filter(|(n, _)| keep.contains(&n.as_str())).map(|(n, v)| (n.clone(), v.clone())).collect()
+}
+
+/// `x-amz-*` headers a non-S3 request may not carry: none but the protocol's.
+fn no_other_amz_headers(parts: &http::request::Parts, operation: &str) -> Result<(), String> {
+    match parts
+        .headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .find(|n| n.starts_with("x-amz") && !PROTOCOL_HEADERS.contains(n))
+    {
+        Some(name) => Err(format!("`{operation}` takes no header `{name}`")),
+        None => Ok(()),
+    }
+}
+
+fn sha256(body: &[u8]) -> String {
+    use sha2::Digest;
+    super::forward::hex(&sha2::Sha256::digest(body))
+}
+
+/// The JSON protocols: `POST /` with `X-Amz-Target: Prefix.Operation`, a JSON object body,
+/// and no query string.
+fn json_protocol(
+    model: &'static ServiceModel,
+    parts: &http::request::Parts,
+    query: &Pairs,
+    body: &[u8],
+    scope: &Scope,
+) -> Result<Operation, String> {
+    let target = wire::one_header(&parts.headers, "x-amz-target")?.unwrap_or_default();
+    let (prefix, name) = target
+        .rsplit_once('.')
+        .ok_or_else(|| format!("X-Amz-Target `{}` is not Prefix.Operation", wire::printable(target)))?;
+    let expected = model.target_prefix.as_deref().unwrap_or_default();
+    if prefix != expected {
+        return Err(format!(
+            "X-Amz-Target `{}` names another service than the one the request was signed for (`{}` expects `{expected}.Operation`)",
+            wire::printable(target),
+            model.signing_name
+        ));
+    }
+    if !model.protocols.iter().any(|p| p == "json") {
+        return Err(format!("`{}` does not take the JSON protocol", model.service));
+    }
+    let op = model
+        .operations
+        .get(name)
+        .ok_or_else(|| format!("`{}` has no operation `{}`", model.service, wire::printable(name)))?;
+    if parts.method != http::Method::POST || parts.uri.path() != "/" {
+        return Err(format!(
+            "a JSON-protocol request is `POST /`, not `{} {}`",
+            parts.method,
+            wire::printable(parts.uri.path())
+        ));
+    }
+    if !query.is_empty() || parts.uri.query().is_some_and(|q| !q.is_empty()) {
+        return Err("a JSON-protocol request takes no query string".into());
+    }
+    let content_type = wire::one_header(&parts.headers, "content-type")?.unwrap_or_default();
+    let wanted = format!("application/x-amz-json-{}", model.json_version.as_deref().unwrap_or("1.1"));
+    if !content_type.eq_ignore_ascii_case(&wanted) {
+        return Err(format!("the Content-Type must be `{wanted}`, not `{}`", wire::printable(content_type)));
+    }
+    no_other_amz_headers(parts, name)?;
+    let input = match wire::strict_json(if body.is_empty() { b"{}" } else { body })? {
+        Value::Object(map) => map,
+        _ => return Err("the body is not a JSON object".into()),
+    };
+    for member in input.keys() {
+        if op.member(Location::Body, member).is_none() {
+            return Err(format!("`{name}` takes no member `{}`", wire::printable(member)));
+        }
+    }
+    let forward = Forward {
+        method: http::Method::POST,
+        path: "/".into(),
+        query: Pairs::default(),
+        headers: kept_headers(parts, &["content-type", "x-amz-target", "x-amzn-query-mode"]),
+        body_sha256: Some(sha256(body)),
+        body: None,
+    };
+    judged_input(model, name, Protocol::Json, input, forward, scope)
+}
+
+/// Smithy RPC v2 CBOR: `POST /service/Prefix/operation/Operation`, a CBOR map body.
+fn cbor_protocol(
+    model: &'static ServiceModel,
+    parts: &http::request::Parts,
+    query: &Pairs,
+    body: &[u8],
+    scope: &Scope,
+) -> Result<Operation, String> {
+    if wire::one_header(&parts.headers, "smithy-protocol")? != Some("rpc-v2-cbor") {
+        return Err("the `smithy-protocol` header must be `rpc-v2-cbor`".into());
+    }
+    if !model.protocols.iter().any(|p| p == "smithy-rpc-v2-cbor") {
+        return Err(format!("`{}` does not take Smithy RPC v2 CBOR", model.service));
+    }
+    let prefix = model.target_prefix.as_deref().unwrap_or_default();
+    let path = parts.uri.path();
+    let name = path
+        .strip_prefix("/service/")
+        .and_then(|rest| rest.split_once("/operation/"))
+        .filter(|(service, _)| *service == prefix)
+        .map(|(_, operation)| operation)
+        .ok_or_else(|| {
+            format!("a CBOR request's path is `/service/{prefix}/operation/NAME`, not `{}`", wire::printable(path))
+        })?;
+    let op = model
+        .operations
+        .get(name)
+        .ok_or_else(|| format!("`{}` has no operation `{}`", model.service, wire::printable(name)))?;
+    if parts.method != http::Method::POST {
+        return Err("a CBOR request is a POST".into());
+    }
+    if !query.is_empty() || parts.uri.query().is_some_and(|q| !q.is_empty()) {
+        return Err("a CBOR request takes no query string".into());
+    }
+    if wire::one_header(&parts.headers, "content-encoding")?.is_some() {
+        return Err("awsgate reads CBOR bodies uncompressed; turn request compression off (botocore: disable_request_compression=True)".into());
+    }
+    let content_type = wire::one_header(&parts.headers, "content-type")?;
+    if !body.is_empty() && content_type != Some("application/cbor") {
+        return Err("a CBOR request's Content-Type must be `application/cbor`".into());
+    }
+    no_other_amz_headers(parts, name)?;
+    let input = if body.is_empty() { Map::new() } else { super::cbor::read_map(body)? };
+    for member in input.keys() {
+        if op.member(Location::Body, member).is_none() {
+            return Err(format!("`{name}` takes no member `{}`", wire::printable(member)));
+        }
+    }
+    let forward = Forward {
+        method: http::Method::POST,
+        path: path.to_string(),
+        query: Pairs::default(),
+        headers: kept_headers(parts, &["content-type", "smithy-protocol", "accept"]),
+        body_sha256: Some(sha256(body)),
+        body: None,
+    };
+    judged_input(model, name, Protocol::Cbor, input, forward, scope)
+}
+
+/// The query protocols: `Action=...&Version=...` as a form body (POST) or as the URL's
+/// query (GET), never both.
+fn query_protocol(
+    model: &'static ServiceModel,
+    parts: &http::request::Parts,
+    query: &Pairs,
+    body: &[u8],
+    scope: &Scope,
+) -> Result<Operation, String> {
+    let form = match parts.method.as_str() {
+        "POST" => {
+            if !query.is_empty() || parts.uri.query().is_some_and(|q| !q.is_empty()) {
+                return Err("a query-protocol POST carries its parameters in the body; it takes no URL query".into());
+            }
+            let content_type = wire::one_header(&parts.headers, "content-type")?.unwrap_or_default();
+            let media = content_type.split(';').next().unwrap_or_default().trim();
+            if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+                return Err(format!(
+                    "a query-protocol POST's Content-Type must be `application/x-www-form-urlencoded`, not `{}`",
+                    wire::printable(content_type)
+                ));
+            }
+            let text = std::str::from_utf8(body).map_err(|_| "the form body is not UTF-8".to_string())?;
+            Pairs::parse(text, Plus::Space, "the form body")?
+        }
+        "GET" if body.is_empty() => query.clone(),
+        other => return Err(format!("a query-protocol request is a POST (or a GET), not a {other}")),
+    };
+    if parts.uri.path() != "/" {
+        return Err(format!("a query-protocol request's path is `/`, not `{}`", wire::printable(parts.uri.path())));
+    }
+    let name = form.get("Action").ok_or("the request names no operation (no X-Amz-Target or Action)")?.to_string();
+    let op = model
+        .operations
+        .get(&name)
+        .ok_or_else(|| format!("`{}` has no operation `{}`", model.service, wire::printable(&name)))?;
+    if let Some(version) = form.get("Version").filter(|v| *v != model.api_version) {
+        return Err(format!(
+            "`Version={}` is not `{}`'s API version `{}`",
+            wire::printable(version),
+            model.service,
+            model.api_version
+        ));
+    }
+    no_other_amz_headers(parts, &name)?;
+    for (param, _) in form.iter() {
+        if param == "Action" || param == "Version" {
+            continue;
+        }
+        let top = param.split('.').next().unwrap_or(param);
+        let top = legacy_query_name(&model.service, top);
+        if op.member(Location::Body, top).is_none() {
+            return Err(format!("`{name}` takes no parameter `{}`", wire::printable(param)));
+        }
+    }
+    let input = query_arguments(&model.service, &form);
+    let encoded = bytes::Bytes::from(form.encode());
+    let forward = Forward {
+        method: http::Method::POST,
+        path: "/".into(),
+        query: Pairs::default(),
+        headers: vec![(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        )],
+        body_sha256: Some(sha256(&encoded)),
+        body: Some(encoded),
+    };
+    judged_input(model, &name, Protocol::Query, input, forward, scope)
+}
+
+/// SQS's model now names its JSON members; its older query clients name some lists
+/// otherwise (`AttributeName.1` for `AttributeNames`).
+fn legacy_query_name<'a>(service: &str, name: &'a str) -> &'a str {
+    if service != "sqs" {
+        return name;
+    }
+    match name {
+        "AttributeName" => "AttributeNames",
+        "MessageAttribute" => "MessageAttributes",
+        "MessageAttributeName" => "MessageAttributeNames",
+        "MessageSystemAttribute" => "MessageSystemAttributes",
+        "MessageSystemAttributeName" => "MessageSystemAttributeNames",
+        "Attribute" => "Attributes",
+        "Tag" => "Tags",
+        "TagKey" => "TagKeys",
+        "AWSAccountId" => "AWSAccountIds",
+        "ActionName" => "Actions",
+        "SendMessageBatchRequestEntry"
+        | "DeleteMessageBatchRequestEntry"
+        | "ChangeMessageVisibilityBatchRequestEntry" => "Entries",
+        other => other,
+    }
+}
+
+/// Lambda's REST API, by the model's bindings.
+fn lambda(
+    model: &'static ServiceModel,
+    parts: &http::request::Parts,
+    query: &Pairs,
+    body: &[u8],
+    scope: &Scope,
+) -> Result<Operation, String> {
+    let amz: Vec<&str> = parts
+        .headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .filter(|n| n.starts_with("x-amz") && !PROTOCOL_HEADERS.contains(n))
+        .collect();
+    let offer = Offer {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        amz_headers: &amz,
+        headers: &parts.headers,
+    };
+    let matched = rest::select(model, &offer)?;
+    let op = matched.model;
+    let mut path = String::new();
+    for segment in op.path_template().trim_start_matches('/').split('/') {
+        path.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(label) => {
+                path.push_str(&wire::component(matched.label(label.trim_end_matches('+')).unwrap_or_default()))
+            }
+            None => path.push_str(segment),
+        }
+    }
+    let mut pairs: Vec<(String, String)> =
+        op.selectors().iter().map(|(n, v)| ((*n).to_string(), v.unwrap_or_default().to_string())).collect();
+    pairs.extend(
+        query
+            .iter()
+            .filter(|(n, _)| op.member(Location::Querystring, n).is_some())
+            .map(|(n, v)| (n.to_string(), v.to_string())),
+    );
+    let mut headers = kept_headers(parts, &["content-type"]);
+    headers
+        .extend(parts.headers.iter().filter(|(n, _)| op.takes_header(n.as_str())).map(|(n, v)| (n.clone(), v.clone())));
+    let forward = Forward {
+        method: parts.method.clone(),
+        path,
+        query: Pairs::from_vec(pairs),
+        headers,
+        body_sha256: Some(sha256(body)),
+        body: None,
+    };
+    let mut input = Map::new();
+    if let Some(function) = matched.label("FunctionName") {
+        input.insert("function_name".into(), json!(function));
+    }
+    if let Some(qualifier) = query.get("Qualifier") {
+        input.insert("qualifier".into(), json!(qualifier));
+    }
+    let name = matched.name;
+    let mut shown = parameters(&input);
+    shown.push(("Payload".into(), format!("({} bytes)", body.len())));
+    let (judged, writes) = by_tool("lambda", name, input, scope);
+    Ok(Operation {
+        service: "lambda".into(),
+        name: name.to_string(),
+        protocol: Protocol::Json,
+        writes,
+        forward,
+        judged,
+        upload: None,
+        creates_upload: false,
+        parameters: shown,
     })
 }
 
-/// Recognizes the request. `body` is the buffered body of non-S3 requests.
-pub fn recognize(parts: &http::request::Parts, signing_name: &str, body: &[u8], scope: &Scope) -> Operation {
-    let Some(service) = iam_service(signing_name) else {
-        let name = parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|t| t.rsplit('.').next())
-            .map_or_else(|| query_action(parts, body).unwrap_or_else(|| "unknown".into()), str::to_string);
-        return unmapped(
-            signing_name,
-            name,
-            Protocol::Json,
-            format!("awsgate has no mapping for the service `{signing_name}`"),
+/// The operation judged from its body's members: by a catalog tool, per item for the
+/// batch and transaction operations, else unmapped.
+fn judged_input(
+    model: &'static ServiceModel,
+    name: &str,
+    protocol: Protocol,
+    input: Map<String, Value>,
+    forward: Forward,
+    scope: &Scope,
+) -> Result<Operation, String> {
+    let service = model.service.as_str();
+    let legacy = DYNAMODB_LEGACY.iter().find(|p| service == "dynamodb" && input.contains_key(**p));
+    let (judged, writes) = if let Some(legacy) = legacy {
+        let why = format!(
+            "awsgate judges DynamoDB requests by their expressions; the legacy parameter `{legacy}` is not accepted (use the expression parameters)"
         );
-    };
-    if service == "s3" {
-        return s3(parts, scope);
-    }
-    if service == "lambda" {
-        return lambda(parts, body, scope);
-    }
-    if let Some(target) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        let name = target.rsplit('.').next().unwrap_or(target).to_string();
-        let input = match serde_json::from_slice::<Value>(if body.is_empty() { b"{}" } else { body }) {
-            Ok(Value::Object(map)) => map,
-            _ => return invalid(service, name, Protocol::Json, "the request body is not a JSON object".into()),
-        };
-        let legacy = DYNAMODB_LEGACY.iter().find(|p| service == "dynamodb" && input.contains_key(**p));
-        if let Some(legacy) = legacy {
-            let why = format!(
-                "awsgate judges DynamoDB requests by their expressions; the legacy parameter `{legacy}` is not accepted (use the expression parameters)"
-            );
-            return invalid(service, name, Protocol::Json, why);
-        }
-        let mut operation = by_tool(service, name, Protocol::Json, json_arguments(service, &input), scope);
-        if let Ok(judged) = &mut operation.judged {
+        (Err(Unjudged::Invalid(why)), true)
+    } else if let Some(items) = batch(service, name, &input, scope) {
+        (items, true)
+    } else {
+        let arguments = if protocol == Protocol::Query { input.clone() } else { json_arguments(service, &input) };
+        let (mut judged, writes) = by_tool(service, name, arguments, scope);
+        if let Ok(judged) = &mut judged {
             for one in judged {
                 request_parameter_keys(service, &input, &mut one.prepared);
             }
         }
-        return operation;
-    }
-    match query_action(parts, body) {
-        Some(name) => {
-            let input = query_arguments(service, parts, body);
-            by_tool(service, name, Protocol::Query, input, scope)
-        }
-        None => unmapped(
-            service,
-            "unknown".into(),
-            Protocol::Query,
-            "the request names no operation (no X-Amz-Target or Action)".into(),
-        ),
-    }
-}
-
-fn unmapped(service: &str, name: String, protocol: Protocol, why: String) -> Operation {
-    Operation {
+        (judged, writes)
+    };
+    Ok(Operation {
         service: service.to_string(),
-        name,
+        name: name.to_string(),
         protocol,
-        writes: true,
-        bucket: None,
-        virtual_host: false,
-        judged: Err(Unjudged::Unmapped(why)),
-    }
+        writes,
+        forward,
+        judged,
+        upload: None,
+        creates_upload: false,
+        parameters: parameters(&input),
+    })
 }
 
-fn invalid(service: &str, name: String, protocol: Protocol, why: String) -> Operation {
-    Operation { judged: Err(Unjudged::Invalid(why)), ..unmapped(service, name, protocol, String::new()) }
+/// The batch and transaction operations, judged per item by the tool of the item's own
+/// operation, under the action AWS requires for the batch.
+fn batch(
+    service: &str,
+    name: &str,
+    input: &Map<String, Value>,
+    scope: &Scope,
+) -> Option<Result<Vec<Judged>, Unjudged>> {
+    let mut items: Vec<(&'static str, String, Map<String, Value>)> = Vec::new();
+    let invalid =
+        |why: &str| Some(Err(Unjudged::Invalid(format!("awsgate cannot judge this `{name}` request: {why}"))));
+    match (service, name) {
+        ("dynamodb", "BatchWriteItem") => {
+            let Some(Value::Object(tables)) = input.get("RequestItems") else {
+                return invalid("`RequestItems` is missing");
+            };
+            for (table, requests) in tables {
+                for request in requests.as_array().into_iter().flatten() {
+                    let (tool, arg, inner) = match (request.get("PutRequest"), request.get("DeleteRequest")) {
+                        (Some(put), None) => ("PutItem", "item", put.get("Item")),
+                        (None, Some(delete)) => ("DeleteItem", "key", delete.get("Key")),
+                        _ => return invalid("each request is one PutRequest or DeleteRequest"),
+                    };
+                    let mut args = Map::new();
+                    args.insert("table".into(), json!(table));
+                    args.insert(arg.into(), plain_item(inner.unwrap_or(&Value::Null)));
+                    items.push((tool, "dynamodb:BatchWriteItem".into(), args));
+                }
+            }
+        }
+        ("dynamodb", "BatchGetItem") => {
+            let Some(Value::Object(tables)) = input.get("RequestItems") else {
+                return invalid("`RequestItems` is missing");
+            };
+            for (table, request) in tables {
+                let Some(request) = request.as_object() else { return invalid("each table's request is an object") };
+                for key in request.get("Keys").and_then(Value::as_array).into_iter().flatten() {
+                    let mut args = json_arguments("dynamodb", request);
+                    args.remove("keys");
+                    args.insert("table".into(), json!(table));
+                    args.insert("key".into(), plain_item(key));
+                    items.push(("GetItem", "dynamodb:BatchGetItem".into(), args));
+                }
+            }
+        }
+        ("dynamodb", "TransactWriteItems" | "TransactGetItems") => {
+            for item in input.get("TransactItems").and_then(Value::as_array).into_iter().flatten() {
+                let Some((kind, inner)) =
+                    item.as_object().and_then(|o| (o.len() == 1).then(|| o.iter().next()).flatten())
+                else {
+                    return invalid("each transaction item is one Put, Update, Delete, ConditionCheck or Get");
+                };
+                let Some(inner) = inner.as_object() else { return invalid("a transaction item is an object") };
+                let (tool, action) = match (name, kind.as_str()) {
+                    ("TransactWriteItems", "Put") => ("PutItem", "dynamodb:PutItem"),
+                    ("TransactWriteItems", "Update") => ("UpdateItem", "dynamodb:UpdateItem"),
+                    ("TransactWriteItems", "Delete") => ("DeleteItem", "dynamodb:DeleteItem"),
+                    ("TransactWriteItems", "ConditionCheck") => ("GetItem", "dynamodb:ConditionCheckItem"),
+                    ("TransactGetItems", "Get") => ("GetItem", "dynamodb:GetItem"),
+                    _ => return invalid(&format!("`{kind}` is not an item of `{name}`")),
+                };
+                items.push((tool, action.into(), json_arguments("dynamodb", inner)));
+            }
+        }
+        ("sqs", "SendMessageBatch" | "DeleteMessageBatch" | "ChangeMessageVisibilityBatch") => {
+            let (tool, action) = match name {
+                "SendMessageBatch" => ("SendMessage", "sqs:SendMessage"),
+                "DeleteMessageBatch" => ("DeleteMessage", "sqs:DeleteMessage"),
+                _ => ("ChangeMessageVisibility", "sqs:ChangeMessageVisibility"),
+            };
+            let mut args = Map::new();
+            if let Some(url) = input.get("QueueUrl") {
+                args.insert("queue_url".into(), url.clone());
+            }
+            items.push((tool, action.into(), args));
+        }
+        _ => return None,
+    }
+    if items.is_empty() {
+        return invalid("it names no item");
+    }
+    if items.len() > MAX_ITEMS {
+        return invalid(&format!("it names more than {MAX_ITEMS} items"));
+    }
+    let mut judged = Vec::with_capacity(items.len());
+    for (operation, action, args) in items {
+        let tool = catalog::find_operation(service, operation)?;
+        match tool.judge_wire(args, scope) {
+            Ok(prepared) => judged.push(Judged { action, prepared }),
+            Err(error) => return invalid(&error.0),
+        }
+    }
+    Some(Ok(judged))
+}
+
+/// An operation a catalog tool calls, judged by the tool's code; whether it writes.
+fn by_tool(
+    service: &str,
+    name: &str,
+    input: Map<String, Value>,
+    scope: &Scope,
+) -> (Result<Vec<Judged>, Unjudged>, bool) {
+    let Some(tool) = catalog::find_operation(service, name) else {
+        let why = format!("awsgate has no mapping for `{service}:{name}` (no tool calls it)");
+        return (Err(Unjudged::Unmapped(why)), true);
+    };
+    let judged = tool
+        .judge_wire(input, scope)
+        .map(|prepared| vec![Judged { action: tool.iam_action(), prepared }])
+        .map_err(|error| Unjudged::Invalid(format!("awsgate cannot judge this `{name}` request: {}", error.0)));
+    (judged, tool.access == catalog::Access::Write)
 }
 
 /// DynamoDB's legacy parameters. They name keys and attributes outside the expressions
@@ -192,34 +696,6 @@ fn request_parameter_keys(service: &str, input: &Map<String, Value>, prepared: &
     if let Some(select) = input.get("Select").and_then(Value::as_str) {
         set(prepared, "dynamodb:select", select);
     }
-}
-
-/// An operation a catalog tool calls, judged by the tool's code.
-fn by_tool(service: &str, name: String, protocol: Protocol, input: Map<String, Value>, scope: &Scope) -> Operation {
-    let Some(tool) = catalog::find_operation(service, &name) else {
-        let why = format!("awsgate has no mapping for `{service}:{name}` (no tool calls it)");
-        return unmapped(service, name, protocol, why);
-    };
-    let judged = tool
-        .judge_wire(input, scope)
-        .map(|prepared| vec![Judged { action: tool.iam_action(), prepared }])
-        .map_err(|error| Unjudged::Invalid(format!("awsgate cannot judge this `{name}` request: {}", error.0)));
-    Operation {
-        service: service.to_string(),
-        name,
-        protocol,
-        writes: tool.access == catalog::Access::Write,
-        bucket: None,
-        virtual_host: false,
-        judged,
-    }
-}
-
-/// `Action=` from the form body or the query string.
-fn query_action(parts: &http::request::Parts, body: &[u8]) -> Option<String> {
-    let from =
-        |text: &str| form_urlencoded_pairs(text).into_iter().find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned());
-    std::str::from_utf8(body).ok().and_then(from).or_else(|| parts.uri.query().and_then(from))
 }
 
 /// `TableName` -> `table_name`; `DBInstanceIdentifier` -> `db_instance_identifier`.
@@ -301,15 +777,11 @@ fn plain_value(value: &Value) -> Value {
 
 /// The tool's arguments from a query-protocol form: `Name=...` as `name`, and the
 /// numbered lists EC2 and IAM write (`InstanceId.1`, `Tag.1.Key`) as lists and maps.
-fn query_arguments(service: &str, parts: &http::request::Parts, body: &[u8]) -> Map<String, Value> {
-    let mut pairs = form_urlencoded_pairs(std::str::from_utf8(body).unwrap_or_default());
-    if pairs.is_empty() {
-        pairs = form_urlencoded_pairs(parts.uri.query().unwrap_or_default());
-    }
+fn query_arguments(service: &str, form: &Pairs) -> Map<String, Value> {
     let mut out = Map::new();
     let mut lists: Vec<(String, usize, String)> = Vec::new();
     let mut tags: Vec<(usize, &'static str, String)> = Vec::new();
-    for (name, value) in &pairs {
+    for (name, value) in form.iter().filter(|(n, _)| *n != "Action" && *n != "Version") {
         let segments: Vec<&str> = name.split('.').collect();
         match segments.as_slice() {
             [one] => {
@@ -347,268 +819,6 @@ fn query_arguments(service: &str, parts: &http::request::Parts, body: &[u8]) -> 
         out.insert("tags".into(), Value::Object(map));
     }
     out
-}
-
-/// Lambda's REST paths: `/2015-03-31/functions/`, `/2015-03-31/functions/NAME`,
-/// `/2015-03-31/functions/NAME/invocations`.
-fn lambda(parts: &http::request::Parts, _body: &[u8], scope: &Scope) -> Operation {
-    let path = parts.uri.path();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let qualifier = form_urlencoded_pairs(parts.uri.query().unwrap_or_default())
-        .into_iter()
-        .find(|(k, _)| k == "Qualifier")
-        .map(|(_, v)| v.into_owned());
-    let mut input = Map::new();
-    let name = match (parts.method.as_str(), segments.as_slice()) {
-        ("GET", [_, "functions"]) => "ListFunctions",
-        ("GET", [_, "functions", function]) => {
-            input.insert("function_name".into(), json!(decode(function)));
-            "GetFunction"
-        }
-        ("POST", [_, "functions", function, "invocations"]) => {
-            input.insert("function_name".into(), json!(decode(function)));
-            "Invoke"
-        }
-        _ => {
-            let why = format!("awsgate has no mapping for the Lambda request `{} {path}`", parts.method);
-            return unmapped("lambda", "unknown".into(), Protocol::Json, why);
-        }
-    };
-    if let Some(qualifier) = qualifier {
-        input.insert("qualifier".into(), json!(qualifier));
-    }
-    by_tool("lambda", name.to_string(), Protocol::Json, input, scope)
-}
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
-}
-
-/// S3's REST API: the bucket from the host (virtual-host style) or the path's first
-/// segment, the key from the rest of the path, the operation from the method, the
-/// sub-resources in the query and the copy-source header.
-fn s3(parts: &http::request::Parts, scope: &Scope) -> Operation {
-    let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let host_name =
-        host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
-    let path = parts.uri.path();
-    let virtual_bucket = virtual_host_bucket(host_name);
-    let (bucket, key) = match &virtual_bucket {
-        Some(bucket) => (Some(bucket.clone()), path.strip_prefix('/').filter(|k| !k.is_empty()).map(decode)),
-        None => {
-            let trimmed = path.strip_prefix('/').unwrap_or(path);
-            match trimmed.split_once('/') {
-                Some((bucket, key)) => (Some(decode(bucket)), (!key.is_empty()).then(|| decode(key))),
-                None if trimmed.is_empty() => (None, None),
-                None => (Some(decode(trimmed)), None),
-            }
-        }
-    };
-    // A presigned request's signature is not a sub-resource.
-    let query: Vec<(String, String)> = form_urlencoded_pairs(parts.uri.query().unwrap_or_default())
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("X-Amz-"))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let has = |name: &str| query.iter().any(|(k, _)| k == name);
-    let value = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let copy_source = parts.headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()).map(decode);
-    let method = parts.method.as_str();
-    let object = |b: &str, k: &str| catalog::object_arn(scope, b, k);
-    let bucket_arn = |b: &str| catalog::bucket_arn(scope, b);
-    // (operation, writes, judged actions on resources), or the tool that calls it.
-    enum Plan {
-        Tool(&'static str, Map<String, Value>),
-        Direct(&'static str, bool, Vec<(&'static str, String)>),
-        None,
-    }
-    let plan = match (method, bucket.as_deref(), key.as_deref()) {
-        ("GET", None, None) => Plan::Tool("ListAllMyBuckets", Map::new()),
-        ("GET", Some(b), None) if has("location") => Plan::Tool("GetBucketLocation", args(&[("bucket", b)])),
-        ("GET", Some(b), None) if has("versions") => {
-            Plan::Direct("ListObjectVersions", false, vec![("ListBucketVersions", bucket_arn(b))])
-        }
-        ("GET", Some(b), None) if has("uploads") => {
-            Plan::Direct("ListMultipartUploads", false, vec![("ListBucketMultipartUploads", bucket_arn(b))])
-        }
-        ("GET", Some(b), None) if query.iter().all(|(k, _)| LIST_PARAMS.contains(&k.as_str())) => {
-            let mut input = args(&[("bucket", b)]);
-            for (name, arg) in [("prefix", "prefix"), ("delimiter", "delimiter"), ("max-keys", "max_keys")] {
-                if let Some(v) = value(name) {
-                    let v = if arg == "max_keys" { v.parse::<i64>().map_or(json!(v), |n| json!(n)) } else { json!(v) };
-                    input.insert(arg.into(), v);
-                }
-            }
-            let name = if value("list-type").as_deref() == Some("2") { "ListObjectsV2" } else { "ListObjects" };
-            return s3_tool(name, "ListBucket", input, scope, virtual_bucket.is_some(), bucket);
-        }
-        ("HEAD", Some(b), None) => Plan::Direct("HeadBucket", false, vec![("ListBucket", bucket_arn(b))]),
-        ("PUT", Some(b), None) if query.is_empty() => {
-            Plan::Direct("CreateBucket", true, vec![("CreateBucket", bucket_arn(b))])
-        }
-        ("DELETE", Some(b), None) if query.is_empty() => {
-            Plan::Direct("DeleteBucket", true, vec![("DeleteBucket", bucket_arn(b))])
-        }
-        ("GET", Some(b), Some(k)) if has("tagging") => {
-            Plan::Direct("GetObjectTagging", false, vec![("GetObjectTagging", object(b, k))])
-        }
-        ("GET", Some(b), Some(k)) if has("uploadId") => {
-            Plan::Direct("ListParts", false, vec![("ListMultipartUploadParts", object(b, k))])
-        }
-        ("GET", Some(b), Some(k)) if query.iter().all(|(k, _)| GET_PARAMS.contains(&k.as_str())) => {
-            Plan::Tool("GetObject", args(&[("bucket", b), ("key", k)]))
-        }
-        ("HEAD", Some(b), Some(k)) if query.iter().all(|(k, _)| GET_PARAMS.contains(&k.as_str())) => {
-            Plan::Tool("HeadObject", args(&[("bucket", b), ("key", k)]))
-        }
-        ("PUT", Some(b), Some(k)) if has("tagging") => {
-            Plan::Direct("PutObjectTagging", true, vec![("PutObjectTagging", object(b, k))])
-        }
-        ("PUT", Some(b), Some(k)) if has("partNumber") && has("uploadId") => match &copy_source {
-            Some(source) => match copy_source_arn(scope, source) {
-                Some(source) => {
-                    Plan::Direct("UploadPartCopy", true, vec![("GetObject", source), ("PutObject", object(b, k))])
-                }
-                None => Plan::None,
-            },
-            None => Plan::Direct("UploadPart", true, vec![("PutObject", object(b, k))]),
-        },
-        ("PUT", Some(b), Some(k)) if query.is_empty() => match &copy_source {
-            Some(source) => match copy_source_arn(scope, source) {
-                Some(source) => {
-                    Plan::Direct("CopyObject", true, vec![("GetObject", source), ("PutObject", object(b, k))])
-                }
-                None => Plan::None,
-            },
-            None => Plan::Direct("PutObject", true, vec![("PutObject", object(b, k))]),
-        },
-        ("POST", Some(b), Some(k)) if has("uploads") => {
-            Plan::Direct("CreateMultipartUpload", true, vec![("PutObject", object(b, k))])
-        }
-        ("POST", Some(b), Some(k)) if has("uploadId") => {
-            Plan::Direct("CompleteMultipartUpload", true, vec![("PutObject", object(b, k))])
-        }
-        ("DELETE", Some(b), Some(k)) if has("uploadId") => {
-            Plan::Direct("AbortMultipartUpload", true, vec![("AbortMultipartUpload", object(b, k))])
-        }
-        ("DELETE", Some(b), Some(k)) if has("tagging") => {
-            Plan::Direct("DeleteObjectTagging", true, vec![("DeleteObjectTagging", object(b, k))])
-        }
-        ("DELETE", Some(b), Some(k)) if query.iter().all(|(k, _)| k == "versionId") => {
-            Plan::Tool("DeleteObject", args(&[("bucket", b), ("key", k)]))
-        }
-        _ => Plan::None,
-    };
-    let virtual_host = virtual_bucket.is_some();
-    match plan {
-        Plan::Tool(operation, input) => s3_tool(operation, operation, input, scope, virtual_host, bucket),
-        Plan::Direct(name, writes, judged) => {
-            let judged = judged
-                .into_iter()
-                .map(|(action, arn)| {
-                    let mut prepared = Prepared::judged_only(vec![arn]);
-                    catalog::conditions::add_tag_lookups("s3", action, &mut prepared);
-                    Judged { action: format!("s3:{action}"), prepared }
-                })
-                .collect();
-            Operation {
-                service: "s3".into(),
-                name: name.into(),
-                protocol: Protocol::RestXml,
-                writes,
-                bucket,
-                virtual_host,
-                judged: Ok(judged),
-            }
-        }
-        Plan::None => {
-            let sub: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
-            let what = format!(
-                "{method} {}{}",
-                if key.is_some() {
-                    "object"
-                } else if bucket.is_some() {
-                    "bucket"
-                } else {
-                    "service"
-                },
-                if sub.is_empty() { String::new() } else { format!(" ?{}", sub.join("&")) }
-            );
-            let mut operation = unmapped(
-                "s3",
-                what.clone(),
-                Protocol::RestXml,
-                format!("awsgate has no mapping for the S3 request `{what}`"),
-            );
-            operation.bucket = bucket;
-            operation.virtual_host = virtual_host;
-            operation
-        }
-    }
-}
-
-/// Query parameters of a `ListObjects(V2)` request.
-const LIST_PARAMS: &[&str] = &[
-    "list-type",
-    "prefix",
-    "delimiter",
-    "max-keys",
-    "marker",
-    "continuation-token",
-    "start-after",
-    "encoding-type",
-    "fetch-owner",
-];
-
-/// Query parameters a `GetObject`/`HeadObject` may carry without becoming another operation.
-const GET_PARAMS: &[&str] = &[
-    "versionId",
-    "partNumber",
-    "response-content-type",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-cache-control",
-    "response-expires",
-    "x-id",
-];
-
-fn args(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| ((*k).to_string(), json!(v))).collect()
-}
-
-/// An S3 operation judged by the catalog tool for `tool_operation`.
-fn s3_tool(
-    name: &str,
-    tool_operation: &str,
-    input: Map<String, Value>,
-    scope: &Scope,
-    virtual_host: bool,
-    bucket: Option<String>,
-) -> Operation {
-    let mut operation = by_tool("s3", tool_operation.to_string(), Protocol::RestXml, input, scope);
-    operation.name = name.to_string();
-    operation.bucket = bucket;
-    operation.virtual_host = virtual_host;
-    operation
-}
-
-/// `bucket/key` or `/bucket/key` (with `?versionId=`) as the source object's ARN.
-fn copy_source_arn(scope: &Scope, source: &str) -> Option<String> {
-    let source = source.split('?').next().unwrap_or(source);
-    let (bucket, key) = source.trim_start_matches('/').split_once('/')?;
-    (!bucket.is_empty() && !key.is_empty()).then(|| catalog::object_arn(scope, bucket, key))
-}
-
-/// The bucket of a virtual-host-style request: `BUCKET.localhost`, or
-/// `BUCKET.s3.REGION.amazonaws.com`.
-fn virtual_host_bucket(host: &str) -> Option<String> {
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return None;
-    }
-    let (first, rest) = host.split_once('.')?;
-    let known = rest == "localhost" || rest.starts_with("s3.") || rest.starts_with("s3-");
-    (known && !first.is_empty()).then(|| first.to_string())
 }
 
 #[cfg(test)]

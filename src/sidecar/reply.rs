@@ -65,6 +65,8 @@ impl Refusal {
 pub fn protocol_of(signing_name: &str, parts: &http::request::Parts) -> Protocol {
     if signing_name == "s3" {
         Protocol::RestXml
+    } else if parts.headers.contains_key("smithy-protocol") {
+        Protocol::Cbor
     } else if signing_name == "lambda" || parts.headers.contains_key("x-amz-target") {
         Protocol::Json
     } else {
@@ -84,6 +86,15 @@ pub fn error(protocol: Protocol, signing_name: &str, head: bool, refusal: &Refus
     let (code, message, id) = (xml(&refusal.code), xml(&refusal.message), xml(&request_id));
     let error = format!("<Code>{code}</Code><Message>{message}</Message>");
     let body = match protocol {
+        Protocol::Cbor => {
+            let code = json_code(&refusal.code);
+            let body = if head { Bytes::new() } else { Bytes::from(super::cbor::error_body(&code, &refusal.message)) };
+            return builder
+                .header("content-type", "application/cbor")
+                .header("smithy-protocol", "rpc-v2-cbor")
+                .body(full(body))
+                .unwrap_or_else(|_| http::Response::new(full(Bytes::new())));
+        }
         Protocol::Json => {
             let code = json_code(&refusal.code);
             builder = builder.header("content-type", "application/x-amz-json-1.0").header("x-amzn-errortype", &code);

@@ -2,7 +2,6 @@
 //! crate: the canonical request is rebuilt from what the agent says it signed, signed
 //! with the agent's secret, and the two signatures compared in constant time.
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{
@@ -13,7 +12,10 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::request::Parts;
 
+use sha2::{Digest, Sha256};
+
 use super::keys::{AgentKey, AgentKeys};
+use super::wire::{self, Pairs};
 
 /// How far a request's time may be from awsgate's clock, as AWS allows.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -32,6 +34,11 @@ pub enum AuthError {
     Expired,
     /// The signature's parts cannot be read.
     Malformed(String),
+    /// The signature's parts could be read more than one way (a field given twice, an
+    /// unknown field): refused before anything else is read.
+    Unreadable(String),
+    /// `x-amz-*` headers the signature does not cover, as AWS refuses them.
+    UnsignedHeaders(String),
 }
 
 impl AuthError {
@@ -43,6 +50,8 @@ impl AuthError {
             AuthError::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             AuthError::Expired => "AccessDenied",
             AuthError::Malformed(_) => "IncompleteSignature",
+            AuthError::Unreadable(_) => "InvalidRequest",
+            AuthError::UnsignedHeaders(_) => "AccessDenied",
         }
     }
 
@@ -60,12 +69,16 @@ impl AuthError {
             }
             AuthError::Expired => "the presigned request has expired".into(),
             AuthError::Malformed(why) => format!("the signature cannot be read: {why}"),
+            AuthError::Unreadable(why) => format!("the signature cannot be read one way only: {why}"),
+            AuthError::UnsignedHeaders(names) => {
+                format!("there were headers present in the request which were not signed: {names}")
+            }
         }
     }
 
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::Malformed(_) => 400,
+            AuthError::Malformed(_) | AuthError::Unreadable(_) => 400,
             _ => 403,
         }
     }
@@ -77,20 +90,27 @@ pub struct Signed<'k> {
     pub key: &'k AgentKey,
     /// The signing name (`s3`, `dynamodb`, `monitoring`...), from the credential scope.
     pub service: String,
+    /// The region the request was signed for: it is judged in and sent to that region.
+    pub region: String,
     /// What the signature says of the body: a SHA-256, `UNSIGNED-PAYLOAD` or a streaming
-    /// form. `None` for the JSON and query protocols, whose bodies were hashed whole.
+    /// form. For a buffered body, the SHA-256 of the body received.
     pub content_sha256: Option<String>,
+    /// The headers the signature covers, lower case.
+    pub signed_headers: Vec<String>,
 }
 
 /// The SHA-256 of an empty body.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// The signature's parts, from the `Authorization` header or the presigned query.
-struct Claimed<'a> {
+/// The signature's parts, from the `Authorization` header or the presigned query, read
+/// once: the service they name decides how the body is read, and the same parts are
+/// verified.
+#[derive(Debug, Clone)]
+pub struct Claimed<'a> {
     access_key_id: &'a str,
     date: &'a str,
-    region: &'a str,
-    service: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
     signed_headers: Vec<String>,
     signature: &'a str,
     time: &'a str,
@@ -98,34 +118,51 @@ struct Claimed<'a> {
     expires: Option<u64>,
 }
 
+impl Claimed<'_> {
+    pub fn presigned(&self) -> bool {
+        self.expires.is_some()
+    }
+}
+
 /// The query parameters a presigned request's signature travels in.
 pub const PRESIGN_PARAMS: &[&str] =
     &["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"];
 
-/// Checks `parts`' signature. `body` is the whole body when the agent did not send
-/// `x-amz-content-sha256` (the JSON and query protocols), so its hash can be computed.
-pub fn verify<'k>(
-    parts: &Parts,
-    body: Option<&[u8]>,
-    keys: &'k AgentKeys,
-    now: SystemTime,
-) -> Result<Signed<'k>, AuthError> {
-    let authorization = parts.headers.get(http::header::AUTHORIZATION).map(|v| v.to_str().unwrap_or_default());
-    let query = parts.uri.query().unwrap_or_default();
-    let params: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded_pairs(query);
-    let presigned = params.iter().any(|(k, _)| k == "X-Amz-Signature");
-    let sigv2 = authorization.is_some_and(|h| h.starts_with("AWS "))
-        || (params.iter().any(|(k, _)| k == "AWSAccessKeyId") && params.iter().any(|(k, _)| k == "Signature"));
+/// Reads the signature's parts, exactly: one `Credential`, one `SignedHeaders`, one
+/// `Signature`, nothing else. `query` is the request's query, read strictly.
+pub fn claim<'a>(parts: &'a Parts, query: &'a Pairs) -> Result<Claimed<'a>, AuthError> {
+    let authorization = match wire::one_header(&parts.headers, "authorization") {
+        Ok(header) => header,
+        Err(why) => return Err(AuthError::Unreadable(why)),
+    };
+    let presigned = query.has("X-Amz-Signature");
+    let sigv2 =
+        authorization.is_some_and(|h| h.starts_with("AWS ")) || (query.has("AWSAccessKeyId") && query.has("Signature"));
     if sigv2 {
         return Err(AuthError::Malformed(
             "this is a SigV2 signature; awsgate takes SigV4 only (for boto3's presigned S3 URLs: Config(signature_version=\"s3v4\"))".into(),
         ));
     }
-    let claimed = match (authorization, presigned) {
-        (Some(header), _) => from_header(header, parts)?,
-        (None, true) => from_query(&params)?,
-        (None, false) => return Err(AuthError::MissingAuthenticationToken),
-    };
+    match (authorization, presigned) {
+        (Some(_), true) => {
+            Err(AuthError::Unreadable("the request is signed both in its Authorization header and in its query".into()))
+        }
+        (Some(header), false) => from_header(header, parts),
+        (None, true) => from_query(query),
+        (None, false) => Err(AuthError::MissingAuthenticationToken),
+    }
+}
+
+/// Checks the claimed signature. `body` is the whole body when it was buffered (all but
+/// S3's streamed bodies): its hash is computed, and an `x-amz-content-sha256` header that
+/// disagrees is `SignatureDoesNotMatch`.
+pub fn verify<'k>(
+    claimed: &Claimed<'_>,
+    parts: &Parts,
+    body: Option<&[u8]>,
+    keys: &'k AgentKeys,
+    now: SystemTime,
+) -> Result<Signed<'k>, AuthError> {
     let key = keys.get(claimed.access_key_id).ok_or(AuthError::InvalidAccessKeyId)?;
     // SigV4 always signs the host; without it the canonical request cannot be rebuilt.
     if !claimed.signed_headers.iter().any(|h| h == "host") {
@@ -151,6 +188,18 @@ pub fn verify<'k>(
             }
         }
     }
+    // Every `x-amz-*` header must be signed, as AWS requires: none rides along unseen.
+    let mut unsigned: Vec<&str> = parts
+        .headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .filter(|name| name.starts_with("x-amz-") && !claimed.signed_headers.iter().any(|h| h == name))
+        .collect();
+    if !unsigned.is_empty() {
+        unsigned.sort_unstable();
+        unsigned.dedup();
+        return Err(AuthError::UnsignedHeaders(unsigned.join(", ")));
+    }
     let s3 = claimed.service == "s3";
     let mut settings = SigningSettings::default();
     settings.excluded_headers = None;
@@ -158,11 +207,13 @@ pub fn verify<'k>(
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     }
-    let content_sha256 = parts.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_sha256 =
+        wire::one_header(&parts.headers, "x-amz-content-sha256").map_err(AuthError::Unreadable)?.map(str::to_string);
     let uri = match claimed.expires {
         Some(expires) => {
             settings.signature_location = SignatureLocation::QueryParams;
             settings.expires_in = Some(Duration::from_secs(expires));
+            let query = parts.uri.query().unwrap_or_default();
             let kept: Vec<&str> = query
                 .split('&')
                 .filter(|pair| !pair.is_empty())
@@ -173,10 +224,18 @@ pub fn verify<'k>(
         }
         None => parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
     };
-    let signable_body = match (&content_sha256, claimed.expires, body) {
+    // A buffered body is bound by its own hash: the header, when sent, must agree.
+    let body_sha256 = body.map(|b| crate::sidecar::forward::hex(&Sha256::digest(b)));
+    if let (Some(actual), Some(claimed_hash)) = (&body_sha256, &content_sha256)
+        && claimed.expires.is_none()
+        && !claimed_hash.eq_ignore_ascii_case(actual)
+    {
+        return Err(AuthError::SignatureDoesNotMatch);
+    }
+    let signable_body = match (&content_sha256, claimed.expires, &body_sha256) {
         (_, Some(_), _) => SignableBody::UnsignedPayload,
         (Some(hash), None, _) => SignableBody::Precomputed(hash.clone()),
-        (None, None, Some(body)) => SignableBody::Bytes(body),
+        (None, None, Some(actual)) => SignableBody::Precomputed(actual.clone()),
         (None, None, None) => SignableBody::Bytes(&[]),
     };
     let mut headers = Vec::with_capacity(claimed.signed_headers.len());
@@ -210,17 +269,24 @@ pub fn verify<'k>(
     }
     // A header-signed S3 request without `x-amz-content-sha256` signed an empty body (the
     // canonical request above used one): whatever body comes is checked against that.
-    let content_sha256 = match (content_sha256, claimed.expires) {
-        (None, None) if s3 => Some(EMPTY_SHA256.to_string()),
-        (None, Some(_)) if s3 => Some("UNSIGNED-PAYLOAD".to_string()),
-        (other, _) => other,
+    let content_sha256 = match (body_sha256, content_sha256, claimed.expires) {
+        (Some(actual), _, _) => Some(actual),
+        (None, None, None) if s3 => Some(EMPTY_SHA256.to_string()),
+        (None, None, Some(_)) if s3 => Some("UNSIGNED-PAYLOAD".to_string()),
+        (None, other, _) => other,
     };
-    Ok(Signed { key, service: claimed.service.to_string(), content_sha256 })
+    Ok(Signed {
+        key,
+        service: claimed.service.to_string(),
+        region: claimed.region.to_string(),
+        content_sha256,
+        signed_headers: claimed.signed_headers.clone(),
+    })
 }
 
 /// `AWS4-HMAC-SHA256 Credential=ID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=a;b, Signature=HEX`
 fn from_header<'a>(header: &'a str, parts: &'a Parts) -> Result<Claimed<'a>, AuthError> {
-    let rest = header.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
+    let rest = header.strip_prefix("AWS4-HMAC-SHA256 ").ok_or_else(|| {
         AuthError::Malformed(
             "awsgate takes AWS4-HMAC-SHA256 signatures (SigV4); SigV2 and SigV4a are not accepted".into(),
         )
@@ -229,43 +295,48 @@ fn from_header<'a>(header: &'a str, parts: &'a Parts) -> Result<Claimed<'a>, Aut
     let mut signed_headers = None;
     let mut signature = None;
     for field in rest.split(',') {
-        match field.trim().split_once('=') {
-            Some(("Credential", value)) => credential = Some(value),
-            Some(("SignedHeaders", value)) => signed_headers = Some(value),
-            Some(("Signature", value)) => signature = Some(value),
-            _ => {}
+        let field = field.trim_start_matches(' ');
+        let Some((name, value)) = field.split_once('=') else {
+            return Err(AuthError::Unreadable(format!(
+                "the Authorization header has a field `{}` that is not NAME=VALUE",
+                wire::printable(field)
+            )));
+        };
+        let slot = match name {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            other => {
+                return Err(AuthError::Unreadable(format!(
+                    "the Authorization header has a field `{}`; it takes Credential, SignedHeaders and Signature only",
+                    wire::printable(other)
+                )));
+            }
+        };
+        if value.contains([' ', '=']) || slot.replace(value).is_some() {
+            return Err(AuthError::Unreadable(format!("the Authorization header gives `{name}` more than once")));
         }
     }
     let missing = |what: &str| AuthError::Malformed(format!("the Authorization header has no {what}"));
     let (access_key_id, date, region, service) = scope(credential.ok_or_else(|| missing("Credential"))?)?;
-    let time = parts
-        .headers
-        .get("x-amz-date")
-        .and_then(|v| v.to_str().ok())
+    let time = wire::one_header(&parts.headers, "x-amz-date")
+        .map_err(AuthError::Unreadable)?
         .ok_or_else(|| AuthError::Malformed("the request has no X-Amz-Date header".into()))?;
     Ok(Claimed {
         access_key_id,
         date,
         region,
         service,
-        signed_headers: signed_headers
-            .ok_or_else(|| missing("SignedHeaders"))?
-            .split(';')
-            .map(str::to_string)
-            .collect(),
-        signature: signature.ok_or_else(|| missing("Signature"))?,
+        signed_headers: signed_header_list(signed_headers.ok_or_else(|| missing("SignedHeaders"))?)?,
+        signature: hex_signature(signature.ok_or_else(|| missing("Signature"))?)?,
         time,
         expires: None,
     })
 }
 
-fn from_query<'a>(params: &'a [(Cow<'a, str>, Cow<'a, str>)]) -> Result<Claimed<'a>, AuthError> {
+fn from_query(params: &Pairs) -> Result<Claimed<'_>, AuthError> {
     let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_ref())
-            .ok_or_else(|| AuthError::Malformed(format!("the presigned request has no {name}")))
+        params.get(name).ok_or_else(|| AuthError::Malformed(format!("the presigned request has no {name}")))
     };
     if get("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" {
         return Err(AuthError::Malformed("awsgate takes AWS4-HMAC-SHA256 presigned requests".into()));
@@ -279,17 +350,44 @@ fn from_query<'a>(params: &'a [(Cow<'a, str>, Cow<'a, str>)]) -> Result<Claimed<
         date,
         region,
         service,
-        signed_headers: get("X-Amz-SignedHeaders")?.split(';').map(str::to_string).collect(),
-        signature: get("X-Amz-Signature")?,
+        signed_headers: signed_header_list(get("X-Amz-SignedHeaders")?)?,
+        signature: hex_signature(get("X-Amz-Signature")?)?,
         time: get("X-Amz-Date")?,
         expires: Some(expires),
     })
 }
 
+/// `host;x-amz-date`: lower case, sorted, each once.
+fn signed_header_list(text: &str) -> Result<Vec<String>, AuthError> {
+    let names: Vec<String> = text.split(';').map(str::to_string).collect();
+    let well_formed = names.iter().all(|n| {
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    });
+    if !well_formed || names.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(AuthError::Unreadable(
+            "SignedHeaders must be lower-case header names, sorted, each once, separated by `;`".into(),
+        ));
+    }
+    Ok(names)
+}
+
+/// 64 lower-case hex digits.
+fn hex_signature(text: &str) -> Result<&str, AuthError> {
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(text)
+    } else {
+        Err(AuthError::Malformed("the Signature is not 64 lower-case hex digits".into()))
+    }
+}
+
 /// `ID/DATE/REGION/SERVICE/aws4_request`
 fn scope(credential: &str) -> Result<(&str, &str, &str, &str), AuthError> {
     match credential.split('/').collect::<Vec<_>>().as_slice() {
-        [id, date, region, service, "aws4_request"] => Ok((id, date, region, service)),
+        [id, date, region, service, "aws4_request"]
+            if [id, date, region, service].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_graphic())) =>
+        {
+            Ok((id, date, region, service))
+        }
         _ => Err(AuthError::Malformed("the Credential is not ID/DATE/REGION/SERVICE/aws4_request".into())),
     }
 }
@@ -308,24 +406,4 @@ fn parse_time(text: &str) -> Result<SystemTime, AuthError> {
 /// Compares in time that does not depend on where the first difference is.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The query's pairs, percent-decoded (`+` is a space, as in forms).
-pub fn form_urlencoded_pairs(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> Cow<'_, str> {
-    if !text.contains(['%', '+']) {
-        return Cow::Borrowed(text);
-    }
-    let spaced = text.replace('+', " ");
-    Cow::Owned(percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
 }
