@@ -206,7 +206,16 @@ impl ToolSpec {
                 continue;
             }
             let stand_in = match arg.kind {
-                args::Kind::List { .. } => serde_json::json!([]),
+                // A list of content is judged as one well-formed item: the tools refuse an
+                // empty one, and AWS validates the real items.
+                args::Kind::List { .. } => match arg.name {
+                    "metric_data" => serde_json::json!([{ "metric_name": "-", "value": 0 }]),
+                    "log_events" => serde_json::json!([{ "timestamp": 0, "message": "-" }]),
+                    "metric_data_queries" => serde_json::json!([
+                        { "id": "q", "namespace": "-", "metric_name": "-", "period": 60, "stat": "Sum" }
+                    ]),
+                    _ => serde_json::json!([]),
+                },
                 args::Kind::Object | args::Kind::TextMap => serde_json::json!({}),
                 _ if arg.name == "ciphertext_blob" => serde_json::json!("AAAA"),
                 _ => serde_json::json!("-"),
@@ -468,6 +477,18 @@ pub fn snake_case(action: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_lists_are_judged_as_one_well_formed_item() {
+        let scope = Scope { partition: "aws".into(), region: "us-east-1".into(), account: "123456789012".into() };
+        let wire = |pairs: serde_json::Value| pairs.as_object().cloned().unwrap_or_default();
+        let metrics = find_operation("cloudwatch", "PutMetricData").unwrap();
+        let input = wire(serde_json::json!({"namespace": "App", "metric_data": [{"MetricName": "m", "Value": 1}]}));
+        assert!(metrics.judge_wire(input, &scope).is_ok());
+        let logs = find_operation("logs", "PutLogEvents").unwrap();
+        let input = wire(serde_json::json!({"log_group_name": "g", "log_stream_name": "s", "log_events": []}));
+        assert!(logs.judge_wire(input, &scope).is_ok());
+    }
 
     #[test]
     fn tool_names_follow_the_naming_rule() {

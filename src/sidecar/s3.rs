@@ -57,6 +57,10 @@ pub fn read(parts: &http::request::Parts, query: &Pairs, body: &[u8], scope: &Sc
             }
         }
     }
+    // The copy source is read as AWS reads it, or the request is refused before judging.
+    if let Some(source) = wire::one_header(&parts.headers, "x-amz-copy-source")? {
+        copy_source(scope, source)?;
+    }
     let offer = Offer { method: parts.method.as_str(), path: &path, query, amz_headers: &amz, headers: &parts.headers };
     let matched = rest::select(model, &offer)?;
     let bucket = matched.label("Bucket").map(str::to_string);
