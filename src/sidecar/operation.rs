@@ -162,8 +162,15 @@ const MAX_ITEMS: usize = 100;
 
 /// Headers a non-S3 request may carry that are not members: the signature's (not
 /// forwarded) and the protocols' own.
-const PROTOCOL_HEADERS: &[&str] =
-    &["x-amz-date", "x-amz-content-sha256", "x-amz-user-agent", "x-amz-target", "x-amzn-query-mode"];
+const PROTOCOL_HEADERS: &[&str] = &[
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-user-agent",
+    "x-amz-target",
+    "x-amzn-query-mode",
+    // botocore's endpoint discovery (DynamoDB `DescribeEndpoints`); not forwarded.
+    "x-amz-api-version",
+];
 
 /// Reads the request by the model of the service it was signed for. `query` is the URL's
 /// query without a presigned signature; `body` the verified body (S3's streams, so it is
