@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set up what they use
-# (Python venvs with moto, boto3 and the MCP SDKs) on first run.
+# (Python venvs with moto, boto3 and the MCP SDKs; the AWS SDK for JavaScript) on first run.
 
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
@@ -24,6 +24,7 @@ build:
 python-env:
 	scripts/python-env.sh
 	scripts/browser-env.sh
+	scripts/js-env.sh
 
 ## The binary the integration tests run is the one `cargo test` builds (with the features
 ## the dev-dependencies turn on), so `make test` compiles the AWS SDK crates once, not twice.
