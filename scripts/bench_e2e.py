@@ -11,7 +11,8 @@
   request's round trip (one signed request sent again and again over one kept-alive
   connection, so that the figure is the sidecar's: verify, recognize, judge, answer).
 
-With `--baseline OTHER`, the denied call's round trip over stdio is also measured for
+With `--baseline OTHER`, the sidecar's figures (overhead on a GetObject, a denied request)
+are measured for both builds, alternating, and the denied call's round trip over stdio is also measured for
 another awsgate binary (an earlier build) in the same run, the two alternating in five
 rounds so that the machine's drift falls on both alike.
 
@@ -265,6 +266,19 @@ def denied_against_baseline(binary: Path, baseline: Path, policy: Path, env: dic
     return samples[binary], samples[baseline]
 
 
+def sidecar_against_baseline(binary: Path, baseline: Path, policy: Path, env: dict[str, str], endpoint: str,
+                             direct_s3, iterations: int, tmp: Path) -> dict[Path, tuple[list[float], list[float]]]:
+    """The sidecar's overhead on a boto3 GetObject (through minus direct, per round) and its
+    denied round trip, this binary and the baseline alternating, 3 rounds each."""
+    samples: dict[Path, tuple[list[float], list[float]]] = {binary: ([], []), baseline: ([], [])}
+    for _ in range(3):
+        for path in (binary, baseline):
+            through, direct, deny = sidecar_calls(path, policy, env, endpoint, direct_s3, iterations, tmp)
+            samples[path][0].append(statistics.median(through) - statistics.median(direct))
+            samples[path][1].extend(deny)
+    return samples
+
+
 def main() -> None:
     binary = Path(sys.argv[1])
     baseline = Path(sys.argv[sys.argv.index("--baseline") + 1]) if "--baseline" in sys.argv else None
@@ -324,6 +338,8 @@ def main() -> None:
             deny_http, ping_http = http_denied_calls(binary, policy, env, denied, iterations)
             side_get, side_direct, side_deny = sidecar_calls(binary, policy, env, endpoint, s3, iterations, Path(tmp))
             versus = denied_against_baseline(binary, baseline, policy, env, iterations) if baseline else None
+            side_versus = (sidecar_against_baseline(binary, baseline, policy, env, endpoint, s3, iterations, Path(tmp))
+                           if baseline else None)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
@@ -352,6 +368,17 @@ def main() -> None:
             ("denied call, this build (5 rounds)", f"{mine:.0f} µs", f"median of {5 * iterations}, alternating"),
             ("denied call, the baseline build", f"{theirs:.0f} µs", f"{baseline}"),
             ("change", f"{(mine / theirs - 1) * 100:+.1f} %", "this build against the baseline"),
+        ]
+    if side_versus:
+        (mine_over, mine_deny), (theirs_over, theirs_deny) = side_versus[binary], side_versus[baseline]
+        rows += [
+            ("sidecar overhead on GetObject, this build", f"{median(mine_over):.2f} ms",
+             "median of 3 rounds of (through - direct), alternating"),
+            ("the same, the baseline build", f"{median(theirs_over):.2f} ms", f"{baseline}"),
+            ("sidecar denied round trip, this build", f"{median(mine_deny) * 1000:.0f} µs", f"median of {3 * iterations}"),
+            ("the same, the baseline build", f"{median(theirs_deny) * 1000:.0f} µs", f"{baseline}"),
+            ("change in the denied round trip", f"{(median(mine_deny) / median(theirs_deny) - 1) * 100:+.1f} %",
+             "this build against the baseline"),
         ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

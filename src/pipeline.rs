@@ -478,6 +478,17 @@ impl<'p> Call<'p> {
     where
         F: Future<Output = Result<(T, Option<String>), AwsFailure>>,
     {
+        let answered = async { run.await.map(|(value, request_id)| (value, request_id, None)) };
+        self.run_answered(writes, answered, cancel).await
+    }
+
+    /// As [`Call::run`], for a front door that passes AWS's answer on as it came (the
+    /// sidecar): the answer may be AWS's error, whose code (third) the result record names
+    /// with the outcome `error`, while the answer itself still goes back to the caller.
+    pub async fn run_answered<T, F>(&mut self, writes: bool, run: F, cancel: &CancellationToken) -> Result<T, CallError>
+    where
+        F: Future<Output = Result<(T, Option<String>, Option<String>), AwsFailure>>,
+    {
         let limits = self.pipeline.policy.document().limits;
         // A call cancelled by now never starts; one cancelled in flight is abandoned.
         if cancel.is_cancelled() {
@@ -500,8 +511,12 @@ impl<'p> Call<'p> {
             })
         });
         match outcome {
-            Ok((value, request_id)) => {
+            Ok((value, request_id, None)) => {
                 self.result("ok", None, request_id.as_deref()).await;
+                Ok(value)
+            }
+            Ok((value, request_id, Some(code))) => {
+                self.result("error", Some(&code), request_id.as_deref()).await;
                 Ok(value)
             }
             Err(failure) => {

@@ -209,6 +209,19 @@ fn failure(code: &str, message: &str) -> AwsFailure {
     AwsFailure { code: code.into(), message: message.into(), request_id: None }
 }
 
+/// Reads a body whole if it is at most `limit` bytes; `None` if it is larger or fails.
+pub async fn collect_bounded(mut body: SidecarBody, limit: usize) -> Option<Bytes> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else { continue };
+        if out.len() + data.len() > limit {
+            return None;
+        }
+        out.extend_from_slice(&data);
+    }
+    Some(out.freeze())
+}
+
 pub fn full(bytes: Bytes) -> SidecarBody {
     http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed()
 }

@@ -315,14 +315,17 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
     let send = async {
         let response = upstream.send(forwarded, &signed.service, &signed.region, payload).await?;
         let request_id = reply::request_id(response.headers());
-        Ok((response, request_id))
+        // AWS's error answers are read (they are small) for their code, for the result
+        // record, and passed on as they came.
+        let (response, code) = reply::error_code(response).await;
+        Ok((response, request_id, code))
     };
-    match call.run(operation.writes, send, &never).await {
-        Ok(response) if remember => {
+    match call.run_answered(operation.writes, send, &never).await {
+        Ok(response) if remember && response.status().is_success() => {
             let timeout = Duration::from_secs(pipeline.policy().document().approvals.timeout_seconds);
             sidecar.uploads.remember(&signed.key.name, target, response, timeout).await
         }
-        Ok(response) => reply::passthrough(response),
+        Ok(response) => response,
         Err(error) => reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id)),
     }
 }

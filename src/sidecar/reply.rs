@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use super::forward::{SidecarBody, full};
+use super::forward::{SidecarBody, collect_bounded, full};
 use super::operation::Protocol;
 use crate::pipeline::CallError;
 
@@ -155,4 +155,52 @@ pub fn passthrough(response: http::Response<hyper::body::Incoming>) -> http::Res
         parts.headers.remove(name);
     }
     http::Response::from_parts(parts, body.map_err(Into::into).boxed())
+}
+
+/// The largest error answer read for its code; a larger one goes on unread.
+const MAX_ERROR_ANSWER: usize = 64 * 1024;
+
+/// AWS's answer to pass on, and its error code when it is an error: from
+/// `x-amzn-errortype`, a JSON or CBOR-free `__type`, or S3's and the query protocols'
+/// `<Code>`; `HttpNNN` when the answer names none (a HEAD's 404).
+pub async fn error_code(
+    response: http::Response<hyper::body::Incoming>,
+) -> (http::Response<SidecarBody>, Option<String>) {
+    let response = passthrough(response);
+    let status = response.status();
+    if status.is_success() || status.is_redirection() || status.is_informational() {
+        return (response, None);
+    }
+    let header_code = response
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(':').next().unwrap_or(v).to_string());
+    let (parts, body) = response.into_parts();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), collect_bounded(body, MAX_ERROR_ANSWER));
+    let bytes = match read.await {
+        Ok(Some(bytes)) => bytes,
+        // Unread or too large: the answer cannot be passed on whole, so the caller gets
+        // the status alone.
+        _ => Bytes::new(),
+    };
+    let code = header_code
+        .or_else(|| code_in(&bytes))
+        .filter(|c| {
+            !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+        })
+        .unwrap_or_else(|| format!("Http{}", status.as_u16()));
+    (http::Response::from_parts(parts, full(bytes)), Some(code))
+}
+
+/// `<Code>X</Code>`, or `"__type": "ns#X"`, in an error body.
+fn code_in(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    if let Some(start) = text.find("<Code>") {
+        let rest = text.get(start + "<Code>".len()..)?;
+        return rest.find("</Code>").and_then(|end| rest.get(..end)).map(str::to_string);
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let kind = value.get("__type")?.as_str()?;
+    Some(kind.rsplit('#').next().unwrap_or(kind).to_string())
 }

@@ -8,10 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-
-use super::forward::{SidecarBody, full};
+use super::forward::{SidecarBody, collect_bounded, full};
 use super::operation::{Forward, Upload};
 
 /// Most approved uploads remembered at once; past that, parts ask again (fail closed).
@@ -49,17 +46,11 @@ impl ApprovedUploads {
         &self,
         agent: &str,
         target: (Option<String>, Option<String>),
-        response: http::Response<hyper::body::Incoming>,
+        response: http::Response<SidecarBody>,
         timeout: Duration,
     ) -> http::Response<SidecarBody> {
-        let (mut parts, body) = response.into_parts();
-        for name in ["connection", "keep-alive", "transfer-encoding", "proxy-connection"] {
-            parts.headers.remove(name);
-        }
-        let bytes = match Limited::new(body, MAX_ANSWER).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => Bytes::new(),
-        };
+        let (parts, body) = response.into_parts();
+        let bytes = collect_bounded(body, MAX_ANSWER).await.unwrap_or_default();
         let (bucket, key) = target;
         if parts.status.is_success()
             && let (Some(bucket), Some(key), Some(upload_id)) = (bucket, key, upload_id(&bytes))

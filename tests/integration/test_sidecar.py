@@ -426,3 +426,19 @@ def test_an_s3_body_must_match_what_was_signed(binary, aws, tmp_path):
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(smuggled)
         assert not aws.object_exists("reports", "smuggled.txt")
+
+
+def test_aws_errors_are_recorded_with_their_code_and_passed_on(binary, aws, tmp_path):
+    seed(aws)
+    with sidecar(binary, aws.endpoint, tmp_path) as side:
+        s3 = side.client("s3")
+        error = denied(lambda: s3.get_object(Bucket="reports", Key="missing.csv"))
+        assert error["Code"] == "NoSuchKey"
+        dynamodb = side.client("dynamodb")
+        error = denied(lambda: dynamodb.get_item(TableName="orders", Key={"wrong": {"S": "x"}}))
+        assert error["Code"] == "ValidationException"
+    results = [r for r in read_audit(side.audit) if r["event"] == "result"]
+    assert [(r["action"], r["outcome"], r["error"]) for r in results] == [
+        ("s3:GetObject", "error", "NoSuchKey"),
+        ("dynamodb:GetItem", "error", "ValidationException"),
+    ]
