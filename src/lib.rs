@@ -30,6 +30,7 @@ pub mod cli;
 pub mod conditions;
 pub mod console;
 pub mod guard;
+pub mod json;
 pub mod logs;
 pub mod mcp;
 pub mod pipeline;

@@ -28,25 +28,72 @@ impl Default for Chain {
 }
 
 impl Chain {
-    /// Continues the chain of an existing log from its last line; an empty log starts a
-    /// new one. A last line that is not a chained record (a log written before records
-    /// were chained, or a torn write) is an error: appending to it would leave a chain
-    /// that cannot be verified.
-    pub fn resume(file: &mut std::fs::File) -> Result<Chain, String> {
-        let Some(last) = last_line(file).map_err(|e| format!("cannot read its last record: {e}"))? else {
-            return Ok(Chain::default());
+    /// Continues the chain of an existing log from its last record; an empty log starts a
+    /// new one. The last record must be whole and follow the record before it (its own hash
+    /// holds, its `seq` is one more, its `prev` is that record's hash): a forged or torn last
+    /// line, a blank line, or a log written before records were chained is an error naming
+    /// the line, since appending to it would leave a chain that cannot be verified. A last
+    /// record that lacks only its final newline is resumed, and the `bool` says a newline
+    /// must be written before the next record.
+    pub fn resume(file: &mut std::fs::File) -> Result<(Chain, bool), String> {
+        let tail = tail(file).map_err(|e| format!("cannot read its last records: {e}"))?;
+        let Some(last) = tail.lines.last() else {
+            return Ok((Chain::default(), false));
         };
-        let parsed: Option<(u64, String)> = serde_json::from_str::<Value>(&last).ok().and_then(|value| {
-            let seq = value.get("seq")?.as_u64()?;
-            let hash = value.get("hash")?.as_str().filter(|h| is_hash(h))?.to_string();
-            Some((seq, hash))
-        });
-        match parsed {
-            Some((seq, prev)) => Ok(Chain { seq, prev }),
-            None => Err("its last line is not a chained audit record (written by an older awsgate, or cut short); \
-                 move the file aside and start a new one"
-                .into()),
+        let file: &std::fs::File = file;
+        let line = |back: u64| -> String {
+            match count_lines(file) {
+                Ok(lines) => format!("line {}", lines.saturating_sub(back)),
+                Err(_) => {
+                    if back == 0 {
+                        "the last line".into()
+                    } else {
+                        "the line before the last".into()
+                    }
+                }
+            }
+        };
+        // Line numbers count back from the file's last line.
+        let last_at = 0;
+        let record = |text: &[u8], at: u64| -> Result<(u64, String, String), String> {
+            if text.iter().all(u8::is_ascii_whitespace) {
+                return Err(format!(
+                    "{} is blank: awsgate writes none, so the file was edited; remove the blank line, or move the file aside",
+                    line(at)
+                ));
+            }
+            let chained = crate::json::strict(text).ok().and_then(|value| {
+                let Value::Object(record) = value else { return None };
+                let seq = record.get("seq")?.as_u64()?;
+                let hash = record.get("hash")?.as_str().filter(|h| is_hash(h))?.to_string();
+                let prev = record.get("prev")?.as_str()?.to_string();
+                (hash_of(&record) == hash).then_some((seq, hash, prev))
+            });
+            chained.ok_or_else(|| {
+                format!(
+                    "{} is not a whole chained audit record (written by an older awsgate, cut short, or altered); \
+                     move the file aside and start a new one",
+                    line(at)
+                )
+            })
+        };
+        let (seq, hash, prev) = record(last, last_at)?;
+        let follows = match tail.lines.len() {
+            1 => seq == 1 && prev == GENESIS,
+            _ => {
+                let before = &tail.lines[tail.lines.len() - 2];
+                let (before_seq, before_hash, _) = record(before, last_at + 1)?;
+                before_seq + 1 == seq && before_hash == prev
+            }
+        };
+        if !follows {
+            return Err(format!(
+                "{}: its last record (seq {seq}) does not follow the record before it, so it cannot be trusted to \
+                 continue from; check the file with `awsgate audit verify`, and move it aside",
+                line(last_at)
+            ));
         }
+        Ok((Chain { seq, prev: hash }, !tail.terminated))
     }
 
     /// Chains `record` after the last one: sets `seq`, `prev` and `hash`, and returns the
@@ -113,33 +160,68 @@ fn is_hash(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The file's last non-empty line, read from its end.
-fn last_line(file: &mut std::fs::File) -> std::io::Result<Option<String>> {
+/// The end of a file: its last two lines (fewer in a shorter file), and whether the last
+/// ends with a newline.
+struct Tail {
+    lines: Vec<Vec<u8>>,
+    terminated: bool,
+}
+
+/// Reads the file's last two lines from its end.
+fn tail(file: &mut std::fs::File) -> std::io::Result<Tail> {
     const STEP: u64 = 64 * 1024;
-    /// Longer than any record awsgate writes.
-    const MOST: u64 = 4 * 1024 * 1024;
+    /// Longer than any two records awsgate writes.
+    const MOST: u64 = 8 * 1024 * 1024;
     let length = file.seek(SeekFrom::End(0))?;
-    let mut tail = Vec::new();
+    let mut bytes = Vec::new();
     let mut start = length;
     loop {
         let from = start.saturating_sub(STEP);
         file.seek(SeekFrom::Start(from))?;
         let mut chunk = vec![0; usize::try_from(start - from).unwrap_or(0)];
         file.read_exact(&mut chunk)?;
-        chunk.extend_from_slice(&tail);
-        tail = chunk;
+        chunk.extend_from_slice(&bytes);
+        bytes = chunk;
         start = from;
-        let trimmed = tail.strip_suffix(b"\n").unwrap_or(&tail);
-        if let Some(newline) = trimmed.iter().rposition(|&b| b == b'\n') {
-            return Ok(Some(String::from_utf8_lossy(&trimmed[newline + 1..]).into_owned()));
-        }
-        if start == 0 {
-            return Ok((!trimmed.is_empty()).then(|| String::from_utf8_lossy(trimmed).into_owned()));
+        let terminated = bytes.last() == Some(&b'\n');
+        let body = if terminated { &bytes[..bytes.len() - 1] } else { &bytes[..] };
+        // Two whole lines: a newline before the second to last one, or the file's start.
+        let newlines = body.iter().filter(|&&b| b == b'\n').count();
+        if newlines >= 2 || start == 0 {
+            let mut lines: Vec<Vec<u8>> = body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+            if start != 0 {
+                lines.remove(0);
+            }
+            if body.is_empty() && !terminated {
+                lines.clear();
+            }
+            let keep = lines.len().saturating_sub(2);
+            lines.drain(..keep);
+            return Ok(Tail { lines, terminated });
         }
         if length - start > MOST {
-            return Err(std::io::Error::other("the last line is longer than 4 MiB"));
+            return Err(std::io::Error::other("the last records are longer than 8 MiB"));
         }
     }
+}
+
+/// How many lines the file has (a last one without its newline counts).
+fn count_lines(mut file: &std::fs::File) -> std::io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut lines = 0;
+    let mut last = b'\n';
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            break;
+        }
+        lines += buffer.iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buffer[buffer.len() - 1];
+        let consumed = buffer.len();
+        reader.consume(consumed);
+    }
+    Ok(lines + u64::from(last != b'\n'))
 }
 
 /// A log whose every link holds.
@@ -167,10 +249,18 @@ pub fn verify(reader: impl BufRead) -> Result<Verified, Broken> {
         let broken = |what: String| Broken { line: line_number, what };
         let line = line.map_err(|e| broken(format!("cannot read the file: {e}")))?;
         if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+            return Err(broken("a blank line: awsgate writes none, so the file was edited here".into()));
         }
-        let Ok(Value::Object(record)) = serde_json::from_slice::<Value>(&line) else {
-            return Err(broken("not a JSON object: the record was damaged or something else was written here".into()));
+        let record = match crate::json::strict(&line) {
+            Ok(Value::Object(record)) => record,
+            Err(error) if error.to_string().contains("appears twice") => {
+                return Err(broken(format!("{error}: a record names each field once, so this one was altered")));
+            }
+            _ => {
+                return Err(broken(
+                    "not a JSON object: the record was damaged or something else was written here".into(),
+                ));
+            }
         };
         let expected = chain.seq + 1;
         let Some(seq) = record.get("seq").and_then(Value::as_u64) else {
@@ -315,13 +405,38 @@ mod tests {
         };
         std::fs::write(&path, lines.concat() + std::str::from_utf8(&extra).unwrap()).unwrap();
         let mut file = std::fs::File::open(&path).unwrap();
-        let chain = Chain::resume(&mut file).unwrap();
-        assert_eq!(chain.seq(), 4);
+        let (chain, newline) = Chain::resume(&mut file).unwrap();
+        assert_eq!((chain.seq(), newline), (4, false));
 
-        std::fs::write(&path, "").unwrap();
-        assert_eq!(Chain::resume(&mut std::fs::File::open(&path).unwrap()).unwrap(), Chain::default());
-        std::fs::write(&path, "{\"event\":\"decision\"}\n").unwrap();
-        assert!(Chain::resume(&mut std::fs::File::open(&path).unwrap()).is_err());
+        let resume = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Chain::resume(&mut std::fs::File::open(&path).unwrap())
+        };
+        assert_eq!(resume("").unwrap(), (Chain::default(), false));
+        assert!(resume("{\"event\":\"decision\"}\n").is_err());
+        // A last record without its final newline: resumed, and a newline is owed.
+        let (chain, newline) = resume(lines.concat().trim_end()).unwrap();
+        assert_eq!((chain.seq(), newline), (3, true));
+        // A blank line after the records is named.
+        assert!(resume(&(lines.concat() + "\n")).unwrap_err().starts_with("line 4 is blank"));
+        // A forged last record (its own hash right, but not following the one before).
+        let forged = Chain { seq: 998, prev: GENESIS.into() }.seal(record(7)).0;
+        let error = resume(&(lines.concat() + std::str::from_utf8(&forged).unwrap())).unwrap_err();
+        assert!(error.starts_with("line 4: its last record (seq 999) does not follow"), "{error}");
+        // A lone first record must start the chain.
+        assert!(resume(std::str::from_utf8(&forged).unwrap()).unwrap_err().contains("does not follow"));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn verify_refuses_repeated_fields_and_blank_lines() {
+        let mut lines = log(2);
+        lines[1] = lines[1].replacen("{", "{\"event\":\"result\",", 1);
+        let broken = check(&lines).unwrap_err();
+        assert_eq!(broken.line, 2);
+        assert!(broken.what.contains("appears twice"), "{broken}");
+        let mut lines = log(2);
+        lines.push("\n".into());
+        assert_eq!(check(&lines).unwrap_err().line, 3);
     }
 }

@@ -99,7 +99,13 @@ impl AuditLog {
             }
             Err(std::fs::TryLockError::Error(error)) => return Err(error),
         }
-        let chain = Chain::resume(&mut file).map_err(std::io::Error::other)?;
+        let (chain, newline) = Chain::resume(&mut file).map_err(std::io::Error::other)?;
+        if newline {
+            // A last record without its final newline (a write cut short after the record):
+            // the next record starts on a line of its own.
+            file.write_all(b"\n")?;
+            tracing::warn!(path = %path.display(), "the audit log's last record had no final newline; one was added before the next record");
+        }
         Ok(AuditLog::start(Box::new(file), chain))
     }
 

@@ -4,11 +4,8 @@
 //! that repeats a key. The same module writes the canonical encodings the forwarded request
 //! is rebuilt with, so what is sent is exactly what was read.
 
-use std::fmt;
-
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Everything but AWS's unreserved characters (`A-Z a-z 0-9 - _ . ~`) is percent-encoded.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -159,95 +156,9 @@ pub fn one_header<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<Option
     header_text(name, first).map(Some)
 }
 
-/// A JSON document whose objects name each key once (serde_json would keep the last of
-/// two, while another reader may keep the first).
+/// A JSON body whose objects name each key once.
 pub fn strict_json(bytes: &[u8]) -> Result<Value, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value =
-        StrictValue::deserialize_from(&mut deserializer).map_err(|e| format!("the body is not valid JSON: {e}"))?;
-    deserializer.end().map_err(|e| format!("the body is not valid JSON: {e}"))?;
-    Ok(value)
-}
-
-/// Deserializes a `serde_json::Value`, refusing a repeated key.
-struct StrictValue;
-
-impl StrictValue {
-    fn deserialize_from<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-struct Seed;
-
-impl<'de> de::DeserializeSeed<'de> for Seed {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        StrictValue::deserialize_from(deserializer)
-    }
-}
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Seed)? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
-                return Err(de::Error::custom(format!("the key `{}` appears twice in one object", printable(&key))));
-            }
-            let value = map.next_value_seed(Seed)?;
-            object.insert(key, value);
-        }
-        Ok(Value::Object(object))
-    }
+    crate::json::strict(bytes).map_err(|e| format!("the body is not valid JSON: {e}"))
 }
 
 #[cfg(test)]

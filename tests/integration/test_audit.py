@@ -135,3 +135,58 @@ async def test_suggest_turns_an_audit_mode_session_into_an_enforced_policy(binar
     generalized = awsgate(binary, "audit", "suggest", "--generalize", str(audit))
     assert '"arn:aws:s3:::allowed-bucket/out/*"' in generalized.stdout
     assert "report-1.txt" not in generalized.stdout
+
+
+async def test_a_restart_resumes_only_a_chain_whose_last_record_can_be_trusted(binary, aws, tmp_path):
+    from conftest import awsgate_env
+
+    seed(aws)
+    async with gateway(binary, aws, tmp_path) as client:
+        await call(client, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+    path = tmp_path / "audit.jsonl"
+    whole = path.read_text()
+
+    # A last record cut off before its newline: the next server starts a new line.
+    path.write_text(whole.rstrip("\n"))
+    async with gateway(binary, aws, tmp_path) as client:
+        await call(client, "sqs_list_queues")
+    checked = awsgate(binary, "audit", "verify", str(path))
+    assert checked.returncode == 0, checked.stderr
+
+    policy = write_policy(tmp_path, WIDE_OPEN, "start.yaml")
+
+    def start(text: str) -> subprocess.CompletedProcess:
+        log = tmp_path / "variant.jsonl"
+        log.write_text(text)
+        return subprocess.run([str(binary), "serve", "--policy", str(policy), "--audit-log", str(log)], input="",
+                              capture_output=True, text=True, timeout=60, env=awsgate_env(aws.endpoint))
+
+    lines = path.read_text().splitlines(keepends=True)
+    # A forged last line that claims a far later seq, its own hash right.
+    import hashlib
+
+    forged = json.loads(lines[-1])
+    forged["seq"] = 999
+    del forged["hash"]
+    forged["hash"] = hashlib.sha256(json.dumps(forged, sort_keys=True, separators=(",", ":"),
+                                               ensure_ascii=False).encode()).hexdigest()
+    started = start("".join(lines) + json.dumps(forged, separators=(",", ":")) + "\n")
+    assert started.returncode != 0
+    assert f"line {len(lines) + 1}: its last record (seq 999) does not follow" in started.stderr, started.stderr
+
+    # Trailing blank lines: the server and `verify` agree, and both name the line.
+    started = start("".join(lines) + "\n")
+    assert started.returncode != 0 and f"line {len(lines) + 1} is blank" in started.stderr, started.stderr
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("".join(lines) + "\n")
+    verified = awsgate(binary, "audit", "verify", str(blank))
+    assert verified.returncode == 1 and f"line {len(lines) + 1}: a blank line" in verified.stderr, verified.stderr
+
+    # A record that names a field twice (the real value last, as a parser keeping the last
+    # would read it) is refused by `verify`.
+    doubled = list(lines)
+    doubled[0] = doubled[0].replace("{", '{"decision":"allow",', 1)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text("".join(doubled))
+    verified = awsgate(binary, "audit", "verify", str(twice))
+    assert verified.returncode == 1 and "line 1: the key `decision` appears twice" in verified.stderr, verified.stderr
