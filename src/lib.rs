@@ -13,7 +13,8 @@
 //! * [`pipeline`]: the steps every call takes, whichever front door it came through, and
 //!   [`pipeline::Live`], the pipeline in force (a reload swaps it).
 //! * [`mcp`] and [`sidecar`]: the two front doors (MCP; the AWS wire protocols);
-//!   [`guard`]: the Host, Origin and bearer-token checks of every HTTP route.
+//!   [`guard`]: the Host, Origin and bearer-token checks of every HTTP route; [`slots`]: the
+//!   connection slots of the HTTP listeners, so idle sockets lock no one out.
 //! * [`console`]: the operator's side: approvals for calls from either door, the page at
 //!   `/console` and its JSON API, the webhook.
 //! * [`audit`]: records, their hash chain, `audit verify` and `audit suggest`.
@@ -37,3 +38,4 @@ pub mod pipeline;
 pub mod policy;
 pub mod reload;
 pub mod sidecar;
+pub mod slots;

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::sessions::{BoundedSessions, DEFAULT_MAX_SESSIONS};
 use super::{Gateway, HttpOptions, ServeError, Shared, wire};
 use crate::guard::{LOOPBACK_HOSTS, bearer_matches, host_name, origin_host};
+use crate::slots::{Guarded, Slots};
 
 /// The address of the client a request came from.
 #[derive(Debug, Clone, Copy)]
@@ -217,25 +218,28 @@ pub async fn serve(
     Ok(())
 }
 
-/// Most connections served at once; past this, new ones are closed at once.
-const MAX_CONNECTIONS: u32 = 512;
+/// Most connections open at once, and from one address; past them a new connection takes
+/// the slot of the longest-idle one ([`crate::slots`]), so idle sockets lock no one out of
+/// `/mcp` or the console.
+const MAX_CONNECTIONS: usize = 512;
+const MAX_PER_PEER: usize = 384;
 
 /// A connection must send a request's headers within this long of opening, or of its
 /// previous response: idle and slow sockets are closed and their descriptors freed.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long shutdown waits for connections (open streams included) before it exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 
-/// Accepts connections until shutdown: `TCP_NODELAY` on each (a kept-alive client would
-/// otherwise wait on Nagle's algorithm against delayed ACKs, about 40 ms a call), a
-/// header-read timeout that also closes idle keep-alive sockets, and a bound on how many
-/// are open. On shutdown, every connection is asked to finish, streams end, and after a
+/// Accepts connections until shutdown, never waiting to accept: `TCP_NODELAY` on each (a
+/// kept-alive client would otherwise wait on Nagle's algorithm against delayed ACKs, about
+/// 40 ms a call), a header-read timeout that also closes idle keep-alive sockets, and a
+/// slot each. On shutdown, every connection is asked to finish, streams end, and after a
 /// short grace the rest are dropped.
 ///
 /// Each request carries its connection's [`PeerAddr`].
 async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown: CancellationToken) {
-    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS as usize));
+    let slots = Slots::new(MAX_CONNECTIONS, MAX_PER_PEER);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).keep_alive(true);
     loop {
@@ -252,21 +256,32 @@ async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown
                 continue;
             }
         };
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
-        };
+        // Every slot busy with a request: this connection is closed at once.
+        let Some(held) = slots.admit(peer.ip()) else { continue };
+        let held = Arc::new(held);
         let _ = stream.set_nodelay(true);
         // The client's address reaches calls as `aws:SourceIp`.
-        let service =
+        let inner =
             hyper_util::service::TowerToHyperService::new(router.clone().layer(axum::Extension(PeerAddr(peer))));
+        let evicted = held.evicted.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            let busy = held.busy();
+            let response = hyper::service::Service::call(&inner, request);
+            async move {
+                let response = response.await?;
+                Ok::<_, std::convert::Infallible>(response.map(|body| axum::body::Body::new(Guarded::new(body, busy))))
+            }
+        });
         let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
+                () = evicted.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), connection).await;
+                }
                 () = shutdown.cancelled() => {
                     connection.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
@@ -275,7 +290,10 @@ async fn accept_loop(listener: tokio::net::TcpListener, router: Router, shutdown
         });
     }
     // Give open connections the grace period to finish, then return (and exit).
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, open.acquire_many(MAX_CONNECTIONS)).await;
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while slots.open() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// SIGINT or SIGTERM.

@@ -27,7 +27,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use self::forward::{Checked, Payload, SidecarBody, Upstream};
@@ -40,17 +39,21 @@ use crate::aws::Scope;
 use crate::console::Waited;
 use crate::pipeline::{Call, CallError, Live, Origin, Pipeline};
 use crate::policy::{ApprovalChannel, UnknownOperations};
+use crate::slots::{Guarded, Slots};
 use sha2::Digest;
 
 /// Largest body of a JSON or query request (buffered to verify and sign its hash). S3
 /// bodies stream and have no such bound. Lambda's own limit is 6 MB.
 pub const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
-/// Most connections served at once; more wait in the listen queue.
+/// Most connections open at once, and from one address; past them a new connection takes
+/// the slot of the longest-idle one ([`crate::slots`]).
 const MAX_CONNECTIONS: usize = 512;
+const MAX_PER_PEER: usize = 384;
 
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection may take to send a request's headers, from its opening or its
+/// previous response: idle sockets are closed after it.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything a sidecar request needs.
 pub struct Sidecar {
@@ -63,14 +66,11 @@ pub struct Sidecar {
     pub uploads: uploads::ApprovedUploads,
 }
 
-/// Accepts connections until `shutdown`; each is served by hyper, bounded in number.
+/// Accepts connections until `shutdown`, never waiting to accept; each is served by hyper
+/// while it holds a slot.
 pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::new(MAX_CONNECTIONS, MAX_PER_PEER);
     loop {
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => return,
-            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
-        };
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -82,14 +82,21 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
                 }
             },
         };
+        // Every slot busy with a request: this connection is closed at once.
+        let Some(held) = slots.admit(peer.ip()) else { continue };
+        let held = Arc::new(held);
         let _ = stream.set_nodelay(true);
         let sidecar = sidecar.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let _permit = permit;
+            let evicted = held.evicted.clone();
             let service = service_fn(move |request| {
                 let sidecar = sidecar.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&sidecar, peer, request).await) }
+                let busy = held.busy();
+                async move {
+                    let response = handle(&sidecar, peer, request).await;
+                    Ok::<_, std::convert::Infallible>(response.map(|body| Guarded::new(body, busy).boxed()))
+                }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -98,6 +105,10 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
+                () = evicted.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), connection).await;
+                }
                 () = shutdown.cancelled() => {
                     connection.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(Duration::from_secs(10), connection).await;
@@ -156,6 +167,17 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
             return refuse(Refusal::new(error.status(), error.code(), error.message()));
         }
     };
+    // A streamed body that is empty must be the empty body the signature names.
+    let empty = stream.as_ref().is_some_and(http_body::Body::is_end_stream);
+    let claims_other = signed.content_sha256.as_deref().is_some_and(|h| {
+        h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) && !h.eq_ignore_ascii_case(verify::EMPTY_SHA256)
+    });
+    if empty && claims_other {
+        return refuse(Refusal::bad_request(
+            "XAmzContentSHA256Mismatch",
+            "the request has no body, but its x-amz-content-sha256 is the hash of one".into(),
+        ));
+    }
     if signed.content_sha256.as_deref().is_some_and(|h| h.starts_with("STREAMING-AWS4-HMAC-SHA256")) {
         return refuse(Refusal::new(
             501,

@@ -200,9 +200,18 @@ pub fn recognize(
     }
 }
 
-/// The headers a buffered-body request keeps: `keep` names them (lower case).
-fn kept_headers(parts: &http::request::Parts, keep: &[&str]) -> Vec<(http::HeaderName, http::HeaderValue)> {
-    parts.headers.iter().filter(|(n, _)| keep.contains(&n.as_str())).map(|(n, v)| (n.clone(), v.clone())).collect()
+/// The headers a buffered-body request keeps: `keep` names them (lower case). Each is
+/// given once, or the request reads two ways.
+fn kept_headers(
+    parts: &http::request::Parts,
+    keep: &[&str],
+) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, String> {
+    let mut kept = Vec::new();
+    for (name, value) in parts.headers.iter().filter(|(n, _)| keep.contains(&n.as_str())) {
+        wire::one_header(&parts.headers, name.as_str())?;
+        kept.push((name.clone(), value.clone()));
+    }
+    Ok(kept)
 }
 
 /// `x-amz-*` headers a non-S3 request may not carry: none but the protocol's.
@@ -280,7 +289,7 @@ fn json_protocol(
         method: http::Method::POST,
         path: "/".into(),
         query: Pairs::default(),
-        headers: kept_headers(parts, &["content-type", "x-amz-target", "x-amzn-query-mode"]),
+        headers: kept_headers(parts, &["content-type", "x-amz-target", "x-amzn-query-mode"])?,
         body_sha256: Some(sha256(body)),
         body: None,
     };
@@ -339,7 +348,7 @@ fn cbor_protocol(
         method: http::Method::POST,
         path: path.to_string(),
         query: Pairs::default(),
-        headers: kept_headers(parts, &["content-type", "smithy-protocol", "accept"]),
+        headers: kept_headers(parts, &["content-type", "smithy-protocol", "accept"])?,
         body_sha256: Some(sha256(body)),
         body: None,
     };
@@ -482,9 +491,11 @@ fn lambda(
             .filter(|(n, _)| op.member(Location::Querystring, n).is_some())
             .map(|(n, v)| (n.to_string(), v.to_string())),
     );
-    let mut headers = kept_headers(parts, &["content-type"]);
-    headers
-        .extend(parts.headers.iter().filter(|(n, _)| op.takes_header(n.as_str())).map(|(n, v)| (n.clone(), v.clone())));
+    let mut headers = kept_headers(parts, &["content-type"])?;
+    for (name, value) in parts.headers.iter().filter(|(n, _)| op.takes_header(n.as_str())) {
+        wire::one_header(&parts.headers, name.as_str())?;
+        headers.push((name.clone(), value.clone()));
+    }
     let forward = Forward {
         method: parts.method.clone(),
         path,

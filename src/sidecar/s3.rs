@@ -64,6 +64,16 @@ pub fn read(parts: &http::request::Parts, query: &Pairs, body: &[u8], scope: &Sc
     let offer = Offer { method: parts.method.as_str(), path: &path, query, amz_headers: &amz, headers: &parts.headers };
     let matched = rest::select(model, &offer)?;
     let bucket = matched.label("Bucket").map(str::to_string);
+    // A bucket name is a DNS-like label: one with `/` (sent as `%2F`) would be judged as
+    // another bucket's key.
+    if let Some(bucket) = &bucket
+        && !(bucket.len() <= 255 && bucket.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+    {
+        return Err(format!(
+            "`{}` is not a bucket name (letters, digits, `.`, `_` and `-` only)",
+            wire::printable(bucket)
+        ));
+    }
     let key = matched.label("Key").map(str::to_string);
     let forward = forward(parts, &matched, query, bucket.as_deref(), key.as_deref())?;
     let name = matched.name;
@@ -129,6 +139,8 @@ fn forward(
         }
         if op.takes_header(lower) || framing_header(lower) {
             wire::header_text(lower, value)?;
+            // A header the operation reads is given once, or it reads two ways.
+            wire::one_header(&parts.headers, lower)?;
             headers.push((name.clone(), value.clone()));
         }
     }
@@ -428,10 +440,29 @@ pub fn delete_document(body: &[u8]) -> Result<Vec<(String, Option<String>)>, Str
     let mut objects: Vec<(Option<String>, Option<String>)> = Vec::new();
     let mut text = String::new();
     let mut buffer = Vec::new();
+    // The root element has ended: only blank text may follow.
+    let mut done = false;
     loop {
         let event = reader.read_event_into(&mut buffer).map_err(|e| bad(&e.to_string()))?;
         match event {
-            Event::Decl(_) if path.is_empty() && objects.is_empty() => {}
+            Event::Decl(decl) if path.is_empty() && objects.is_empty() && !done => {
+                // The bytes are read as UTF-8: a declaration of another encoding would make
+                // S3 read other keys than those judged.
+                let encoding = match decl.encoding() {
+                    None => None,
+                    Some(Ok(encoding)) => Some(encoding.into_owned()),
+                    Some(Err(_)) => return Err(bad("the XML declaration cannot be read")),
+                };
+                if encoding.is_some_and(|e| !e.eq_ignore_ascii_case(b"utf-8")) {
+                    return Err(bad("the XML declaration names an encoding other than UTF-8"));
+                }
+            }
+            _ if done && !matches!(event, Event::Eof) => {
+                let blank = matches!(&event, Event::Text(t) if t.iter().all(u8::is_ascii_whitespace));
+                if !blank {
+                    return Err(bad("something follows the Delete element"));
+                }
+            }
             Event::Start(start) => {
                 let name =
                     String::from_utf8(start.local_name().as_ref().to_vec()).map_err(|_| bad("a name is not UTF-8"))?;
@@ -469,6 +500,9 @@ pub fn delete_document(body: &[u8]) -> Result<Vec<(String, Option<String>)>, Str
             }
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
+                if path.is_empty() {
+                    done = true;
+                }
                 if path.last().map(String::as_str) == Some("Object") {
                     let Some(object) = objects.last_mut() else { return Err(bad("an element outside an Object")) };
                     let slot = match name.as_str() {
@@ -553,6 +587,21 @@ mod tests {
                 .is_err()
         );
         assert!(delete_document(b"<Delete></Delete>").is_err());
+        let latin =
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Delete><Object><Key>tmp/\u{e9}</Key></Object></Delete>";
+        assert!(delete_document(latin.as_bytes()).unwrap_err().contains("UTF-8"));
+        let utf8 =
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><Delete><Object><Key>tmp/\u{e9}</Key></Object></Delete>\n";
+        assert_eq!(delete_document(utf8.as_bytes()).unwrap(), vec![("tmp/\u{e9}".into(), None)]);
+        assert!(
+            delete_document(b"<Delete><Object><Key>a</Key></Object></Delete>secret").unwrap_err().contains("follows")
+        );
+        assert!(
+            delete_document(
+                b"<Delete><Object><Key>a</Key></Object></Delete><Delete><Object><Key>b</Key></Object></Delete>"
+            )
+            .is_err()
+        );
     }
 
     #[test]
