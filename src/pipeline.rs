@@ -140,6 +140,11 @@ impl Pipeline {
         self.session_policy.as_deref()
     }
 
+    /// The audit log, shared: for a record written after the call that asked is gone.
+    pub fn shared_audit(&self) -> Arc<AuditLog> {
+        self.audit.clone()
+    }
+
     pub fn audit(&self) -> &AuditLog {
         &self.audit
     }

@@ -38,7 +38,7 @@ pub struct Summary {
     pub asked_at: String,
     /// The role needs an MFA code, which the operator gives with the approval.
     pub needs_mfa: bool,
-    /// `pending`, `approved` or `denied`.
+    /// `pending`, `approved`, `denied` or `withdrawn`.
     pub status: &'static str,
 }
 
@@ -65,6 +65,8 @@ struct Entry {
     timeout: Duration,
     /// An operator's decision is being recorded: a second one is refused.
     reserved: bool,
+    /// Calls waiting on it now.
+    waiters: usize,
 }
 
 /// A waiting call's hold on its approval.
@@ -118,7 +120,9 @@ impl Desk {
                     return Ok(Ticket::Denied { id });
                 }
                 State::Pending => {
-                    let decided = entries[&id].state.subscribe();
+                    let Some(entry) = entries.get_mut(&id) else { return Err("the approvals are unavailable".into()) };
+                    entry.waiters += 1;
+                    let decided = entry.state.subscribe();
                     return Ok(Ticket::Wait { id, decided, opened: false });
                 }
                 State::Expired => {
@@ -146,6 +150,7 @@ impl Desk {
             expires: Instant::now() + timeout,
             timeout,
             reserved: false,
+            waiters: 1,
         };
         entries.insert(id.clone(), entry);
         Ok(Ticket::Wait { id, decided, opened: true })
@@ -178,6 +183,23 @@ impl Desk {
         checked(entry, id, approve, mfa_code)?;
         entry.reserved = true;
         Ok(entry.summary.clone())
+    }
+
+    /// A waiting call stops waiting. When it was abandoned (cancelled, or its client went
+    /// away) and no other call waits on the approval, a pending approval is withdrawn: it
+    /// leaves the console and can no longer be decided or used. The withdrawn approval's
+    /// summary, for its record.
+    pub fn leave(&self, id: &str, abandoned: bool) -> Option<Summary> {
+        let mut entries = self.entries.lock().ok()?;
+        let entry = entries.get_mut(id)?;
+        entry.waiters = entry.waiters.saturating_sub(1);
+        let pending = *entry.state.borrow() == State::Pending && !entry.reserved;
+        if !(abandoned && pending && entry.waiters == 0) {
+            return None;
+        }
+        let entry = entries.remove(id)?;
+        entry.state.send_replace(State::Expired);
+        Some(Summary { status: "withdrawn", ..entry.summary })
     }
 
     /// Gives back a reservation whose decision could not be recorded.
@@ -304,6 +326,25 @@ mod tests {
         desk.reserve(&id, false, None).unwrap();
         desk.decide(&id, false, None).unwrap();
         assert_eq!(*decided.borrow(), State::Denied);
+    }
+
+    #[test]
+    fn an_abandoned_approval_is_withdrawn_once_no_call_waits_on_it() {
+        let desk = Desk::default();
+        let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
+        let (_, _, joined) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
+        assert!(!joined);
+        // One of two waiting calls goes away: the approval stays for the other.
+        assert!(desk.leave(&id, true).is_none());
+        assert_eq!(desk.pending().len(), 1);
+        // The last one is cancelled: withdrawn, and it can no longer be decided.
+        assert_eq!(desk.leave(&id, true).map(|s| s.status), Some("withdrawn"));
+        assert!(desk.pending().is_empty());
+        assert!(matches!(desk.reserve(&id, true, None), Err(DecideError::NotFound(_))));
+        // A call told ApprovalPending leaves without abandoning it: it stays for the retry.
+        let (id, _, _) = wait_id(desk.ask("call-b", summary("s1", false), MINUTE).unwrap());
+        assert!(desk.leave(&id, false).is_none());
+        assert_eq!(desk.pending().len(), 1);
     }
 
     #[test]

@@ -11,12 +11,14 @@ pub mod desk;
 pub mod webhook;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 pub use desk::{Desk, Summary};
 
+use crate::audit::AuditLog;
 use crate::policy::ApprovalSettings;
 
 /// How often a waiting MCP call tells its client it is still waiting.
@@ -61,12 +63,17 @@ impl Console {
     /// Puts the call before the operator, or uses the decision already made for the same
     /// call, and waits up to `wait_seconds`. `progress(seconds_waited)` runs every
     /// [`PROGRESS_EVERY`] while it waits.
+    ///
+    /// A wait that ends because the call was cancelled, or whose future is dropped (its
+    /// client went away), withdraws the approval when no other call waits on it, and
+    /// writes an `approval_withdrawn` record to `audit`.
     pub async fn wait<F, Fut>(
         &self,
         fingerprint: &str,
         summary: Summary,
         settings: &ApprovalSettings,
-        cancel: &CancellationToken,
+        cancel: Cancel<'_>,
+        audit: Arc<AuditLog>,
         mut progress: F,
     ) -> Waited
     where
@@ -88,6 +95,7 @@ impl Console {
                 (id, decided)
             }
         };
+        let mut waiting = Waiting { desk: &self.desk, id: id.clone(), audit, left: false };
         let started = tokio::time::Instant::now();
         let deadline = started + Duration::from_secs(settings.wait_seconds);
         let mut ticks = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
@@ -95,8 +103,12 @@ impl Console {
             let state = decided.borrow_and_update().clone();
             match state {
                 desk::State::Pending => {}
-                desk::State::Expired => return Waited::TimedOut { id },
+                desk::State::Expired => {
+                    waiting.left = true;
+                    return Waited::TimedOut { id };
+                }
                 desk::State::Approved { .. } | desk::State::Denied => {
+                    waiting.left = true;
                     return match self.desk.take(&id) {
                         Some(desk::State::Approved { mfa_code }) => Waited::Approved { id, mfa_code },
                         Some(_) => Waited::Denied { id },
@@ -108,16 +120,102 @@ impl Console {
             }
             tokio::select! {
                 biased;
-                () = cancel.cancelled() => return Waited::Cancelled,
+                () = cancel.token.cancelled() => {
+                    waiting.abandon(cancel.why);
+                    return Waited::Cancelled;
+                }
                 changed = decided.changed() => {
                     if changed.is_err() {
                         // The approval closed (timed out and pruned).
+                        waiting.left = true;
                         return Waited::TimedOut { id };
                     }
                 }
-                () = tokio::time::sleep_until(deadline) => return Waited::Pending { id },
+                () = tokio::time::sleep_until(deadline) => {
+                    // The agent calls again once it is approved: the approval stays open.
+                    waiting.left = true;
+                    self.desk.leave(&id, false);
+                    return Waited::Pending { id };
+                }
                 _ = ticks.tick() => progress(started.elapsed().as_secs()).await,
             }
+        }
+    }
+}
+
+/// What ends a wait early, and what the withdrawal record calls it (`cancelled` by the
+/// client, `client_gone`).
+#[derive(Debug, Clone, Copy)]
+pub struct Cancel<'a> {
+    pub token: &'a CancellationToken,
+    pub why: &'static str,
+}
+
+/// A call waiting on an approval. Dropped before it left (its client went away), it
+/// withdraws the approval as a cancelled call does.
+struct Waiting<'d> {
+    desk: &'d Desk,
+    id: String,
+    audit: Arc<AuditLog>,
+    left: bool,
+}
+
+impl Waiting<'_> {
+    fn abandon(&mut self, why: &'static str) {
+        self.left = true;
+        if let Some(summary) = self.desk.leave(&self.id, true) {
+            let audit = self.audit.clone();
+            let record = Withdrawn::of(summary, why);
+            // Written in the background: a dropped call cannot wait for it.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(error) = audit.write(&record).await {
+                        tracing::error!(%error, approval = %record.approval_id, "cannot record a withdrawn approval");
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.left {
+            self.abandon("client_gone");
+        }
+    }
+}
+
+/// The `approval_withdrawn` record: the call that asked is gone.
+#[derive(Debug, serde::Serialize)]
+struct Withdrawn {
+    time: String,
+    event: &'static str,
+    approval_id: String,
+    /// `cancelled` or `client_gone`.
+    why: &'static str,
+    tool: String,
+    action: String,
+    resources: Vec<String>,
+    session: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<String>,
+    policy: String,
+}
+
+impl Withdrawn {
+    fn of(summary: Summary, why: &'static str) -> Withdrawn {
+        Withdrawn {
+            time: crate::audit::now_rfc3339(),
+            event: "approval_withdrawn",
+            approval_id: summary.id,
+            why,
+            tool: summary.tool,
+            action: summary.action,
+            resources: summary.resources,
+            session: summary.session,
+            agent: summary.agent,
+            policy: summary.policy,
         }
     }
 }

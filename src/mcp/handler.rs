@@ -390,7 +390,8 @@ impl Gateway {
                 }
                 ApprovalChannel::Console => {
                     if let Some(console) = &self.shared.console {
-                        return ask_console(console, session, context, asking, settings).await;
+                        let audit = self.shared.pipeline().shared_audit();
+                        return ask_console(console, session, context, asking, settings, audit).await;
                     }
                 }
             }
@@ -494,6 +495,7 @@ async fn ask_console(
     context: &RequestContext<RoleServer>,
     asking: &Asking<'_>,
     settings: &ApprovalSettings,
+    audit: Arc<crate::audit::AuditLog>,
 ) -> Step {
     let token = context.meta.get_progress_token();
     let peer = &context.peer;
@@ -516,7 +518,8 @@ async fn ask_console(
         transport => format!("{transport}:{}", asking.summary.client),
     };
     let fingerprint = format!("mcp\n{scope}\n{}", asking.fingerprint);
-    match console.wait(&fingerprint, asking.summary.clone(), settings, &context.ct, progress).await {
+    let cancel = crate::console::Cancel { token: &context.ct, why: "cancelled" };
+    match console.wait(&fingerprint, asking.summary.clone(), settings, cancel, audit, progress).await {
         Waited::Approved { mfa_code, .. } => Step::Go(mfa_code),
         Waited::Denied { id } => {
             Step::Refuse("declined", format!("an operator denied it in the console (approval `{id}`)"))

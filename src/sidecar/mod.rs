@@ -36,7 +36,7 @@ use self::reply::Refusal;
 use self::wire::{Pairs, Plus};
 use crate::audit::Client;
 use crate::aws::Scope;
-use crate::console::Waited;
+use crate::console::{Cancel, Waited};
 use crate::pipeline::{Call, CallError, Live, Origin, Pipeline};
 use crate::policy::{ApprovalChannel, UnknownOperations};
 use crate::slots::{Guarded, Slots};
@@ -86,15 +86,28 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
         let Some(held) = slots.admit(peer.ip()) else { continue };
         let held = Arc::new(held);
         let _ = stream.set_nodelay(true);
+        // hyper does not read while a request is in flight, so it would not see the client
+        // go: a watcher on a second handle of the socket does, and a call waiting for an
+        // approval then withdraws it, and one not yet sent never starts.
+        let gone = CancellationToken::new();
+        let stream = match watch_for_close(stream, gone.clone()) {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "sidecar: cannot watch a connection");
+                continue;
+            }
+        };
         let sidecar = sidecar.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let evicted = held.evicted.clone();
+            let closed = gone.clone();
             let service = service_fn(move |request| {
                 let sidecar = sidecar.clone();
                 let busy = held.busy();
+                let gone = gone.clone();
                 async move {
-                    let response = handle(&sidecar, peer, request).await;
+                    let response = handle(&sidecar, peer, request, &gone).await;
                     Ok::<_, std::convert::Infallible>(response.map(|body| Guarded::new(body, busy).boxed()))
                 }
             });
@@ -103,6 +116,7 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
+            let _ended = closed.clone().drop_guard();
             tokio::select! {
                 _ = connection.as_mut() => {}
                 () = evicted.cancelled() => {
@@ -118,7 +132,44 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
     }
 }
 
-async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Incoming>) -> http::Response<SidecarBody> {
+/// Watches a second handle of `stream` for the client closing it (or resetting it), and
+/// cancels `gone` then. hyper does not read while a request is in flight, so it would not
+/// see the client go. The watcher ends when `gone` is cancelled (the connection's task
+/// cancels it when it ends).
+fn watch_for_close(stream: tokio::net::TcpStream, gone: CancellationToken) -> std::io::Result<tokio::net::TcpStream> {
+    let std_stream = stream.into_std()?;
+    let second = tokio::net::TcpStream::from_std(std_stream.try_clone()?)?;
+    let stream = tokio::net::TcpStream::from_std(std_stream)?;
+    tokio::spawn(async move {
+        loop {
+            let ready = tokio::select! {
+                () = gone.cancelled() => return,
+                ready = second.ready(tokio::io::Interest::READABLE) => ready,
+            };
+            match ready {
+                Ok(ready) if !ready.is_read_closed() => {
+                    // Bytes waiting for hyper (a body, the next request): look again soon.
+                    tokio::select! {
+                        () = gone.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                }
+                _ => {
+                    gone.cancel();
+                    return;
+                }
+            }
+        }
+    });
+    Ok(stream)
+}
+
+async fn handle(
+    sidecar: &Sidecar,
+    peer: SocketAddr,
+    request: http::Request<Incoming>,
+    gone: &CancellationToken,
+) -> http::Response<SidecarBody> {
     let (parts, body) = request.into_parts();
     let head = parts.method == http::Method::HEAD;
     let guessed = reply::protocol_of("", &parts);
@@ -213,7 +264,6 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
     let name = operation.name.clone();
     let mut call = pipeline.begin(&origin, &signed.key.access_key_id, &name);
     call.set_region(signed.region.clone());
-    let never = CancellationToken::new();
     if let Err(error) = call.admit().await {
         return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
     }
@@ -254,7 +304,7 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
     let mut first: Option<(String, Vec<String>)> = None;
     for mut one in judged {
         call.set_action(one.action.clone());
-        match call.judge(&mut one.prepared, &never).await {
+        match call.judge(&mut one.prepared, gone).await {
             Ok(allowed) if allowed.approval_required && covered && !approved => {
                 call.approval("upload_approved");
                 approved = true;
@@ -286,6 +336,7 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
                     pipeline,
                     arguments: operation.summary(),
                     fingerprint: operation.forward.fingerprint(),
+                    gone,
                 };
                 let resources = one.prepared.resources.clone();
                 let need = Need::Approval(allowed.statement);
@@ -311,6 +362,7 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
             pipeline,
             arguments: operation.summary(),
             fingerprint: operation.forward.fingerprint(),
+            gone,
         };
         if let Err(error) = asked.ask(&mut call, action, resources, Need::MfaCode).await {
             return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
@@ -342,7 +394,7 @@ async fn handle(sidecar: &Sidecar, peer: SocketAddr, request: http::Request<Inco
         let (response, code) = reply::error_code(response).await;
         Ok((response, request_id, code))
     };
-    match call.run_answered(operation.writes, send, &never).await {
+    match call.run_answered(operation.writes, send, gone).await {
         Ok(response) if remember && response.status().is_success() => {
             let timeout = Duration::from_secs(pipeline.policy().document().approvals.timeout_seconds);
             sidecar.uploads.remember(&signed.key.name, target, response, timeout).await
@@ -400,6 +452,8 @@ struct Approval<'a> {
     arguments: String,
     /// The hash of the request as it will be sent: what the approval binds.
     fingerprint: String,
+    /// Cancelled when the client closes its connection.
+    gone: &'a CancellationToken,
 }
 
 /// What the operator is asked for.
@@ -468,7 +522,9 @@ impl Approval<'_> {
             status: "pending",
         };
         let fingerprint = format!("sidecar\n{}\n{}", origin.session, self.fingerprint);
-        let waited = console.wait(&fingerprint, summary, settings, &CancellationToken::new(), |_| async {}).await;
+        let audit = self.pipeline.shared_audit();
+        let cancel = Cancel { token: self.gone, why: "client_gone" };
+        let waited = console.wait(&fingerprint, summary, settings, cancel, audit, |_| async {}).await;
         let (outcome, error) = match waited {
             Waited::Approved { mfa_code, .. } => {
                 if approval {

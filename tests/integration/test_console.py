@@ -352,3 +352,54 @@ async def test_a_sidecar_agent_on_an_mfa_role_waits_for_the_code_from_the_consol
         assert s3.get_object(Bucket="role-bucket", Key="read.txt")["Body"].read() == b"readable"
     assert len(Recorder.sts_requests) == 1
     assert Recorder.sts_requests[0]["TokenCode"] == "246810"
+
+
+async def test_an_abandoned_approval_is_withdrawn_and_can_no_longer_be_decided(binary, aws, tmp_path):
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+
+    seed(aws)
+    entry, key_id, secret = new_key(binary, "reports-agent")
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    port = free_port()
+    with console_server(binary, aws, tmp_path, policy(30), "--aws-listen", f"127.0.0.1:{port}",
+                        "--agent-keys", str(keys)) as (s, operator):
+        # A sidecar client that gives up waiting (its read times out, it closes the connection).
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                          aws_access_key_id=key_id, aws_secret_access_key=secret,
+                          config=Config(retries={"total_max_attempts": 1}, read_timeout=2))
+        with pytest.raises(botocore.exceptions.ReadTimeoutError):
+            s3.put_object(Bucket="allowed-bucket", Key="gone.csv", Body=b"x")
+        gone = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "decision"][-1]
+        with anyio.fail_after(10):
+            while operator.approvals():
+                await anyio.sleep(0.1)
+
+        # An MCP call cancelled by its client while it waits.
+        async with agent(s) as client:
+            async with anyio.create_task_group() as group:
+                async def waiting_call():
+                    await client.call_tool("s3_put_object", {"bucket": "allowed-bucket", "key": "c.csv", "body": "x"})
+
+                group.start_soon(waiting_call)
+                approval = await operator.wait_for_approval()
+                group.cancel_scope.cancel()
+            with anyio.fail_after(10):
+                while operator.approvals():
+                    await anyio.sleep(0.1)
+            # It can no longer be decided.
+            assert operator.decide(approval["id"], True).status_code == 404
+    assert not aws.object_exists("allowed-bucket", "gone.csv") and not aws.object_exists("allowed-bucket", "c.csv")
+    with anyio.fail_after(10):
+        while True:
+            withdrawn = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "approval_withdrawn"]
+            if len(withdrawn) == 2:
+                break
+            await anyio.sleep(0.1)
+    # The sidecar saw the connection close; the MCP call's future was cancelled or dropped.
+    assert withdrawn[0]["why"] == "client_gone" and withdrawn[1]["why"] in ("cancelled", "client_gone")
+    assert [r["action"] for r in withdrawn] == ["s3:PutObject", "s3:PutObject"]
+    assert withdrawn[0]["resources"] == gone["resources"] and withdrawn[1]["approval_id"] == approval["id"]
