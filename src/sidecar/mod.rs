@@ -55,6 +55,9 @@ const MAX_PER_PEER: usize = 384;
 /// previous response: idle sockets are closed after it.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long calls in flight may take to finish after SIGTERM or SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Everything a sidecar request needs.
 pub struct Sidecar {
     pub live: Arc<Live>,
@@ -72,7 +75,7 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
     let slots = Slots::new(MAX_CONNECTIONS, MAX_PER_PEER);
     loop {
         let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -125,10 +128,16 @@ pub async fn serve(sidecar: Arc<Sidecar>, listener: TcpListener, shutdown: Cance
                 }
                 () = shutdown.cancelled() => {
                     connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(10), connection).await;
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
                 }
             }
         });
+    }
+    // Accepting has stopped; calls in flight finish (and write their records) within the
+    // grace period before the process exits.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while slots.open() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

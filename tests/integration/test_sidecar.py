@@ -442,3 +442,32 @@ def test_aws_errors_are_recorded_with_their_code_and_passed_on(binary, aws, tmp_
         ("s3:GetObject", "error", "NoSuchKey"),
         ("dynamodb:GetItem", "error", "ValidationException"),
     ]
+
+
+def test_sigterm_lets_a_slow_sidecar_call_finish_answer_and_record(binary, aws, tmp_path):
+    import signal
+    import threading
+
+    seed(aws)
+    upstream_port = int(aws.endpoint.rsplit(":", 1)[1])
+    # AWS answers GetItem after 3 s: SIGTERM arrives while the call is in flight.
+    proxy = FaultProxy(upstream_port, delay=lambda op: 3.0 if op == "GetItem" else 0.0)
+    try:
+        with sidecar(binary, proxy.endpoint, tmp_path) as side:
+            dynamodb = side.client("dynamodb", config=Config(retries={"total_max_attempts": 1}, read_timeout=20))
+            answer: dict = {}
+
+            def get():
+                answer["item"] = dynamodb.get_item(TableName="orders", Key={"pk": {"S": "order#1"}})["Item"]
+
+            thread = threading.Thread(target=get)
+            thread.start()
+            time.sleep(1.0)
+            side.process.send_signal(signal.SIGTERM)
+            thread.join(timeout=20)
+            assert answer.get("item", {}).get("total") == {"N": "42"}, answer
+            assert side.process.wait(timeout=20) == 0
+    finally:
+        proxy.close()
+    result = [r for r in read_audit(side.audit) if r["event"] == "result"][-1]
+    assert (result["action"], result["outcome"]) == ("dynamodb:GetItem", "ok")
