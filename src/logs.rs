@@ -51,7 +51,7 @@ fn queue() -> &'static Option<SyncSender<Job>> {
 
 /// Writes `text` to stderr without blocking or failing; dropped if stderr is not keeping up.
 pub fn stderr_line(text: &str) {
-    let mut line = text.as_bytes().to_vec();
+    let mut line = scrub(text.as_bytes());
     if !line.ends_with(b"\n") {
         line.push(b'\n');
     }
@@ -82,9 +82,62 @@ impl Drop for LossyStderr {
         if !self.buffer.is_empty()
             && let Some(sender) = queue()
         {
-            let _ = sender.try_send(Job::Line(std::mem::take(&mut self.buffer)));
+            let _ = sender.try_send(Job::Line(scrub(&self.buffer)));
         }
     }
+}
+
+/// Prefixes of AWS access key ids (of users, roles' sessions, and the other kinds).
+const KEY_ID_PREFIXES: &[&[u8]] =
+    &[b"AKIA", b"ASIA", b"AROA", b"AIDA", b"AGPA", b"ANPA", b"ANVA", b"ASCA", b"ABIA", b"ACCA"];
+
+/// Headers and fields whose values are secrets (lower case).
+const SECRET_FIELDS: &[&[u8]] =
+    &[b"x-amz-security-token", b"session_token", b"sessiontoken", b"secret_access_key", b"secretaccesskey"];
+
+/// A log line with what would identify or unlock awsgate's AWS credentials replaced, at
+/// every level: access key ids (`AKIA...`, `ASIA...`: 20 upper-case letters and digits),
+/// and the values of session-token and secret-key fields. The AWS SDK's trace logs quote
+/// request headers (`authorization: ... Credential=ASIA...`, `x-amz-security-token`).
+pub fn scrub(line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        let rest = &line[i..];
+        let boundary = i == 0 || !line[i - 1].is_ascii_alphanumeric();
+        let key_id = boundary
+            && rest.len() >= 20
+            && KEY_ID_PREFIXES.iter().any(|p| rest.starts_with(p))
+            && rest[4..20].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && rest.get(20).is_none_or(|b| !b.is_ascii_alphanumeric());
+        if key_id {
+            out.extend_from_slice(b"[access key id]");
+            i += 20;
+            continue;
+        }
+        if let Some(field) =
+            SECRET_FIELDS.iter().find(|f| rest.len() >= f.len() && rest[..f.len()].eq_ignore_ascii_case(f))
+        {
+            out.extend_from_slice(&rest[..field.len()]);
+            i += field.len();
+            // The separators, then the value up to its end.
+            while let Some(&b) = line.get(i).filter(|b| b" \t\"':=".contains(b)) {
+                out.push(b);
+                i += 1;
+            }
+            let start = i;
+            while line.get(i).is_some_and(|b| !b" \t\r\n\"',;}]".contains(b)) {
+                i += 1;
+            }
+            if i > start {
+                out.extend_from_slice(b"[redacted]");
+            }
+            continue;
+        }
+        out.push(line[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Sets up logging: `AWSGATE_LOG` (an `EnvFilter`) or [`DEFAULT_FILTER`], to stderr.
@@ -100,5 +153,23 @@ pub fn drain() {
     let (done, flushed) = sync_channel(1);
     if sender.try_send(Job::Flush(done)).is_ok() {
         let _ = flushed.recv_timeout(std::time::Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_scrubbed_from_every_line() {
+        let line = br#"authorization: "AWS4-HMAC-SHA256 Credential=ASIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request", "x-amz-security-token": "IQoJb3JpZ2luX2VjE+/abc==", key=AKIAIOSFODNN7EXAMPLE."#;
+        let scrubbed = String::from_utf8(scrub(line)).unwrap();
+        assert!(!scrubbed.contains("IOSFODNN7EXAMPLE") && !scrubbed.contains("IQoJb3"), "{scrubbed}");
+        assert!(
+            scrubbed.contains("Credential=[access key id]/20260101") && scrubbed.contains("[redacted]"),
+            "{scrubbed}"
+        );
+        // Not a key id: too short, or part of a longer word.
+        assert_eq!(scrub(b"AKIA12 XAKIAIOSFODNN7EXAMPLE"), b"AKIA12 XAKIAIOSFODNN7EXAMPLE".to_vec());
     }
 }

@@ -183,3 +183,23 @@ async def test_no_credentials_at_all_is_a_clear_error_without_details(binary, aw
         ok, out = await call(c, "s3_get_object", bucket="allowed-bucket", key="public/x")
     assert ok and out["error"] == "CredentialsUnavailable", out
     assert str(tmp_path) not in out["message"] and aws.endpoint not in out["message"]
+
+
+async def test_trace_logs_name_no_access_key_id_or_session_token(binary, aws, tmp_path):
+    """With AWSGATE_LOG=trace the AWS SDK logs its requests' headers; awsgate scrubs its
+    credentials from every line."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from conftest import awsgate_env, http_server, write_policy
+    from test_tools import POLICY
+
+    key_id, token = "AKIAIOSFODNN7EXAMPLE", "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN+/abc=="
+    env = awsgate_env(aws.endpoint, AWSGATE_LOG="trace", AWS_ACCESS_KEY_ID=key_id, AWS_SESSION_TOKEN=token)
+    with http_server(binary, write_policy(tmp_path, POLICY), env, tmp_path) as server:
+        async with Client(streamable_http_client(server.mcp_url, http_client=httpx2.AsyncClient(timeout=30))) as client:
+            await client.call_tool("s3_list_all_my_buckets", {})
+        logged = server.stderr_path.read_text(errors="replace")
+    assert "x-amz-security-token" in logged.lower() or "authorization" in logged.lower(), "no SDK trace was logged"
+    assert key_id not in logged and token not in logged and "IQoJb3JpZ2lu" not in logged
