@@ -429,19 +429,22 @@ pub fn describe(tool: &ToolSpec, policy: &Policy) -> String {
         if allowed.is_empty() {
             text.push_str(" The policy allows no resource for it (audit mode lists it anyway).");
         } else {
-            text.push_str(&format!(" Allowed resources: {}.", allowed.join(", ")));
+            text.push_str(&format!(" Allowed resources: {}.", listed(&allowed, MOST_PATTERNS)));
         }
         let denied = policy.denied_resources(&action);
         if !denied.is_empty() {
-            text.push_str(&format!(" Denied: {}.", denied.join(", ")));
+            text.push_str(&format!(" Denied: {}.", listed(&denied, MOST_PATTERNS)));
         }
         text.push_str(&format!(" Resource ARN: {}.", tool.resource.template()));
     }
     let conditions = policy.allow_conditions(&action);
     if !conditions.is_empty() {
+        let shown: Vec<String> = conditions.iter().take(MOST_CONDITIONS).cloned().collect();
+        let more = conditions.len().saturating_sub(MOST_CONDITIONS);
         text.push_str(&format!(
-            " Allowed only when {} (IAM conditions; a call that does not meet them is denied).",
-            conditions.join("; or when ")
+            " Allowed only when {}{} (IAM conditions; a call that does not meet them is denied).",
+            shown.join("; or when "),
+            if more > 0 { format!("; or in {more} more cases") } else { String::new() }
         ));
     }
     match policy.approval_summary(&action) {
@@ -450,6 +453,31 @@ pub fn describe(tool: &ToolSpec, policy: &Policy) -> String {
         ApprovalSummary::Depends => text.push_str(" Some resources need a human's approval per call."),
     }
     text
+}
+
+/// Most resource patterns a tool's description names: it is sent to the model on every
+/// turn, so it stays short however large the policy. The rest are counted, and a denied
+/// call's error names the statement that decided it.
+const MOST_PATTERNS: usize = 6;
+
+/// Most condition alternatives a description names.
+const MOST_CONDITIONS: usize = 2;
+
+/// The first `most` patterns, shortened to 120 characters each, and how many more there are.
+fn listed(patterns: &[String], most: usize) -> String {
+    let shown: Vec<String> = patterns
+        .iter()
+        .take(most)
+        .map(|p| {
+            if p.chars().count() > 120 { format!("{}...", p.chars().take(120).collect::<String>()) } else { p.clone() }
+        })
+        .collect();
+    let more = patterns.len().saturating_sub(most);
+    if more == 0 {
+        shown.join(", ")
+    } else {
+        format!("{}, and {more} more (a denied call's error names the statement that decided it)", shown.join(", "))
+    }
 }
 
 /// `GetQueueUrl` -> `get_queue_url`: a lowercase letter or digit followed by an uppercase
@@ -477,6 +505,22 @@ pub fn snake_case(action: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_stay_short_however_large_the_policy() {
+        let mut text = String::from("version: 1\nname: large\nstatements:\n");
+        for n in 0..10_000 {
+            let effect = if n % 10 == 0 { "deny" } else { "allow" };
+            text.push_str(&format!(
+                "  - effect: {effect}\n    actions: [\"s3:GetObject\", \"s3:PutObject\", \"dynamodb:GetItem\"]\n    resources: [\"arn:aws:s3:::bucket-{n}/reports/*\", \"arn:aws:dynamodb:us-east-1:123456789012:table/t{n}\"]\n"
+            ));
+        }
+        let loaded = crate::policy::parse(&text, "large", &vocabulary()).unwrap();
+        let all: usize = tools().map(|tool| describe(tool, &loaded.policy).len()).sum();
+        assert!(all < 64 * 1024, "the descriptions take {all} bytes");
+        let get = describe(find_tool("s3_get_object").unwrap(), &loaded.policy);
+        assert!(get.len() < 1200 && get.contains("and 17994 more") && get.contains("Denied: "), "{get}");
+    }
 
     #[test]
     fn content_lists_are_judged_as_one_well_formed_item() {
