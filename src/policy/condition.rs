@@ -348,6 +348,17 @@ pub fn parse_date(text: &str) -> Option<i128> {
     if let Ok(seconds) = text.parse::<i64>() {
         return Some(i128::from(seconds) * 1_000_000_000);
     }
+    // W3C's date-time may leave out the seconds (`2026-03-01T12:01Z`): they are zero.
+    let bytes = text.as_bytes();
+    let without_seconds = bytes.len() >= 16
+        && bytes.get(10) == Some(&b'T')
+        && bytes.get(13) == Some(&b':')
+        && bytes.get(16).is_none_or(|b| matches!(b, b'Z' | b'z' | b'+' | b'-'));
+    let text = match (without_seconds, text.get(..16), text.get(16..)) {
+        (true, Some(minutes), Some(zone)) => format!("{minutes}:00{zone}"),
+        _ => text.to_string(),
+    };
+    let text = text.as_str();
     if let Ok(moment) = time::OffsetDateTime::parse(text, &Rfc3339) {
         return Some(moment.unix_timestamp_nanos());
     }
@@ -635,6 +646,14 @@ pub fn evaluate_all(conditions: &[Condition], context: &Context, resource: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn w3c_dates_may_leave_out_the_seconds() {
+        assert_eq!(parse_date("2026-03-01T12:01Z"), parse_date("2026-03-01T12:01:00Z"));
+        assert_eq!(parse_date("2026-03-01T12:01+02:00"), parse_date("2026-03-01T10:01:00Z"));
+        assert!(parse_date("2026-03-01T12:01:00Z").is_some());
+        assert_eq!(parse_date("2026-03-01T12Z"), None);
+    }
 
     fn condition(operator: &str, key: &str, values: &[&str]) -> Condition {
         let op = Operator::parse(operator).unwrap();

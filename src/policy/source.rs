@@ -88,9 +88,10 @@ pub const MAX_DEPTH: usize = 64;
 /// Returns the first syntax error, since a parser cannot go on after one; structural
 /// problems found while building are all returned.
 pub fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
+    // A UTF-8 byte-order mark (as some editors save JSON) is skipped, as AWS's console does.
     let body = text.trim_start_matches('\u{feff}');
     if body.trim_start().starts_with(['{', '[']) {
-        return json::parse(text);
+        return json::parse(body);
     }
     let mut builder = Builder { parser: Parser::new_from_str(text), errors: Vec::new() };
     let root = builder.document();
@@ -257,6 +258,12 @@ impl<'a> Builder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_policy_with_a_byte_order_mark_reads_as_json() {
+        let text = "\u{feff}{\"Version\": \"2012-10-17\", \"Statement\": []}";
+        assert!(parse(text).is_ok(), "{:?}", parse(text).err());
+    }
 
     fn scalar(node: &Node) -> &str {
         match &node.value {
