@@ -1,6 +1,8 @@
 """The newcomer's demo: a local AWS emulator, a bucket, a table and a queue, awsgate on a
 starter policy, and a real MCP client showing the tools, an allowed call, denied calls
-with their reasons, and the audit lines they left.
+with their reasons, and the audit lines they left; then the same policy's other front door,
+the AWS-protocol sidecar, with boto3 and an agent key (an allowed read, a denied write with
+its statement), next to the operator console.
 
 Run it with `make demo`.
 """
@@ -120,6 +122,54 @@ async def drive(binary: Path, endpoint: str, audit: Path) -> None:
         show(await client.call_tool("s3_get_object", {"bucket": "reports", "key": "2026/q3.csv", "region": "eu-west-1"}))
 
 
+def sidecar(binary: Path, endpoint: str, tmp: Path) -> None:
+    """boto3 through the sidecar with an agent key, the console served beside it."""
+    import re
+
+    import botocore.exceptions
+    from botocore.config import Config
+
+    entry = subprocess.run([str(binary), "agent-key", "new", "demo-agent"], capture_output=True, text=True,
+                           check=True).stdout
+    key_id = re.search(r"access_key_id: ([A-Z0-9]{20})", entry).group(1)
+    secret = re.search(r'secret_access_key: "([^"]{40})"', entry).group(1)
+    keys = tmp / "agent-keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    aws_port, http_port = free_port(), free_port()
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_REGION="us-east-1", AWSGATE_CONSOLE_TOKEN="demo-operator-token-0123456789")
+    server = subprocess.Popen(
+        [str(binary), "serve", "--policy", str(POLICY), "--transport", "http", "--listen", f"127.0.0.1:{http_port}",
+         "--console", "--aws-listen", f"127.0.0.1:{aws_port}", "--agent-keys", str(keys),
+         "--audit-log", str(tmp / "sidecar-audit.jsonl")],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", aws_port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        step(f"the same policy's other door: boto3 with an agent key, AWS_ENDPOINT_URL=http://127.0.0.1:{aws_port}")
+        print(f"  {DIM}the operator console runs beside it: http://127.0.0.1:{http_port}/console "
+              f"(token demo-operator-token-0123456789){RESET}")
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{aws_port}", region_name="us-east-1",
+                          aws_access_key_id=key_id, aws_secret_access_key=secret,
+                          config=Config(retries={"total_max_attempts": 1}))
+        body = s3.get_object(Bucket="reports", Key="2026/q3.csv")["Body"].read()
+        print(f"{GREEN}allowed{RESET} s3.get_object(reports/2026/q3.csv) -> {body!r}")
+        try:
+            s3.put_object(Bucket="reports", Key="private/raise.csv", Body=b"alice,+20%")
+        except botocore.exceptions.ClientError as error:
+            print(f"{RED}denied{RESET}  s3.put_object(reports/private/raise.csv) -> {error.response['Error']['Code']}: "
+                  f"{error.response['Error']['Message']}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+
+
 def main() -> None:
     binary = Path(sys.argv[1])
     moto, endpoint = start_moto()
@@ -136,6 +186,7 @@ def main() -> None:
                 if summary["approval"] == "not_required":
                     summary["approval"] = None
                 print("  " + json.dumps({k: v for k, v in summary.items() if v is not None}))
+            sidecar(binary, endpoint, Path(tmp))
         print(f"\n{DIM}Try your own: {binary} simulate --policy {POLICY.relative_to(ROOT)} --action s3:PutObject "
               f"--resource arn:aws:s3:::reports/uploads/q4.csv{RESET}")
     finally:
