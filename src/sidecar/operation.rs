@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::{self, Location, ServiceModel};
+use super::model::{self, Location, OperationModel, ServiceModel};
 use super::rest::{self, Offer};
 use super::wire::{self, Pairs, Plus};
 use crate::aws::Scope;
@@ -227,6 +227,26 @@ fn no_other_amz_headers(parts: &http::request::Parts, operation: &str) -> Result
     }
 }
 
+/// Refuses a body member the operation does not take.
+fn only_members(op: &OperationModel, name: &str, input: &Map<String, Value>) -> Result<(), String> {
+    match input.keys().find(|member| op.member(Location::Body, member).is_none()) {
+        Some(member) => Err(format!("`{name}` takes no member `{}`", wire::printable(member))),
+        None => Ok(()),
+    }
+}
+
+/// A `POST` to `path` whose verified body goes on as it came.
+fn verbatim(path: String, headers: Vec<(http::HeaderName, http::HeaderValue)>, body: &[u8]) -> Forward {
+    Forward {
+        method: http::Method::POST,
+        path,
+        query: Pairs::default(),
+        headers,
+        body_sha256: Some(sha256(body)),
+        body: None,
+    }
+}
+
 fn sha256(body: &[u8]) -> String {
     use sha2::Digest;
     super::forward::hex(&sha2::Sha256::digest(body))
@@ -280,20 +300,9 @@ fn json_protocol(
         Value::Object(map) => map,
         _ => return Err("the body is not a JSON object".into()),
     };
-    for member in input.keys() {
-        if op.member(Location::Body, member).is_none() {
-            return Err(format!("`{name}` takes no member `{}`", wire::printable(member)));
-        }
-    }
-    let forward = Forward {
-        method: http::Method::POST,
-        path: "/".into(),
-        query: Pairs::default(),
-        headers: kept_headers(parts, &["content-type", "x-amz-target", "x-amzn-query-mode"])?,
-        body_sha256: Some(sha256(body)),
-        body: None,
-    };
-    judged_input(model, name, Protocol::Json, input, forward, scope)
+    only_members(op, name, &input)?;
+    let headers = kept_headers(parts, &["content-type", "x-amz-target", "x-amzn-query-mode"])?;
+    judged_input(model, name, Protocol::Json, input, verbatim("/".into(), headers, body), scope)
 }
 
 /// Smithy RPC v2 CBOR: `POST /service/Prefix/operation/Operation`, a CBOR map body.
@@ -339,20 +348,9 @@ fn cbor_protocol(
     }
     no_other_amz_headers(parts, name)?;
     let input = if body.is_empty() { Map::new() } else { super::cbor::read_map(body)? };
-    for member in input.keys() {
-        if op.member(Location::Body, member).is_none() {
-            return Err(format!("`{name}` takes no member `{}`", wire::printable(member)));
-        }
-    }
-    let forward = Forward {
-        method: http::Method::POST,
-        path: path.to_string(),
-        query: Pairs::default(),
-        headers: kept_headers(parts, &["content-type", "smithy-protocol", "accept"])?,
-        body_sha256: Some(sha256(body)),
-        body: None,
-    };
-    judged_input(model, name, Protocol::Cbor, input, forward, scope)
+    only_members(op, name, &input)?;
+    let headers = kept_headers(parts, &["content-type", "smithy-protocol", "accept"])?;
+    judged_input(model, name, Protocol::Cbor, input, verbatim(path.to_string(), headers, body), scope)
 }
 
 /// The query protocols: `Action=...&Version=...` as a form body (POST) or as the URL's
