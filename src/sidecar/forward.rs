@@ -209,17 +209,76 @@ fn failure(code: &str, message: &str) -> AwsFailure {
     AwsFailure { code: code.into(), message: message.into(), request_id: None }
 }
 
-/// Reads a body whole if it is at most `limit` bytes; `None` if it is larger or fails.
-pub async fn collect_bounded(mut body: SidecarBody, limit: usize) -> Option<Bytes> {
-    let mut out = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.ok()?.into_data() else { continue };
-        if out.len() + data.len() > limit {
-            return None;
+/// The start of a body, read to look at it, and the body to pass on, whole.
+pub struct Peeked {
+    /// What was read: the whole body when `whole`, else its first bytes.
+    pub bytes: Bytes,
+    pub whole: bool,
+    /// The body as it came: what was read, then the rest.
+    pub body: SidecarBody,
+}
+
+/// Reads up to `limit` bytes of `body` within `wait`, to look at them; what is not read
+/// then still goes on, after what was: nothing of the answer is lost.
+pub async fn peek_body(mut body: SidecarBody, limit: usize, wait: std::time::Duration) -> Peeked {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut read = bytes::BytesMut::new();
+    loop {
+        if read.len() >= limit {
+            break;
         }
-        out.extend_from_slice(&data);
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => return Peeked { bytes: read.clone().freeze(), whole: true, body: full(read.freeze()) },
+            // A failed body or a slow one: the rest (and its error) goes on as it comes.
+            Ok(Some(Err(error))) => {
+                let failed =
+                    http_body_util::StreamBody::new(futures_util::stream::iter([Err::<Frame<Bytes>, _>(error)]));
+                let bytes = read.freeze();
+                return Peeked {
+                    bytes: bytes.clone(),
+                    whole: false,
+                    body: Prefixed::boxed_after(bytes, failed.boxed()),
+                };
+            }
+            Err(_) => break,
+        };
+        match frame.into_data() {
+            Ok(data) => read.extend_from_slice(&data),
+            // Trailers end the data: keep them for the rest.
+            Err(trailers) => {
+                let rest = http_body_util::StreamBody::new(futures_util::stream::iter([Ok::<_, BoxError>(trailers)]));
+                let bytes = read.freeze();
+                return Peeked { bytes: bytes.clone(), whole: false, body: Prefixed::boxed_after(bytes, rest.boxed()) };
+            }
+        }
     }
-    Some(out.freeze())
+    let bytes = read.freeze();
+    Peeked { bytes: bytes.clone(), whole: false, body: Prefixed::boxed_after(bytes, body) }
+}
+
+/// A body whose first bytes were already read: they come first, then the rest.
+struct Prefixed {
+    prefix: Option<Bytes>,
+    rest: SidecarBody,
+}
+
+impl Prefixed {
+    fn boxed_after(prefix: Bytes, rest: SidecarBody) -> SidecarBody {
+        Prefixed { prefix: (!prefix.is_empty()).then_some(prefix), rest }.boxed()
+    }
+}
+
+impl Body for Prefixed {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(prefix) = self.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
+    }
 }
 
 pub fn full(bytes: Bytes) -> SidecarBody {
@@ -283,5 +342,23 @@ where
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod peek_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_peeked_body_goes_on_whole() {
+        let wait = std::time::Duration::from_secs(1);
+        let small = peek_body(full(Bytes::from_static(b"<Code>NoSuchKey</Code>")), 64, wait).await;
+        assert!(small.whole);
+        assert_eq!(small.body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"<Code>NoSuchKey</Code>"));
+        // Larger than what is read: the first bytes are looked at, and all of it goes on.
+        let large = vec![b'x'; 100_000];
+        let peeked = peek_body(full(Bytes::from(large.clone())), 1024, wait).await;
+        assert!(!peeked.whole && peeked.bytes.len() >= 1024);
+        assert_eq!(peeked.body.collect().await.unwrap().to_bytes(), Bytes::from(large));
     }
 }

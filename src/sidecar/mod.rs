@@ -340,13 +340,7 @@ async fn handle(
                         }
                     }
                 }
-                let asked = Approval {
-                    sidecar,
-                    pipeline,
-                    arguments: operation.summary(),
-                    fingerprint: operation.forward.fingerprint(),
-                    gone,
-                };
+                let asked = Approval::of(sidecar, pipeline, &operation, gone);
                 let resources = one.prepared.resources.clone();
                 let need = Need::Approval(allowed.statement);
                 if let Err(error) = asked.ask(&mut call, &one.action.clone(), &resources, need).await {
@@ -366,13 +360,7 @@ async fn handle(
         && !approved
         && let Some((action, resources)) = &first
     {
-        let asked = Approval {
-            sidecar,
-            pipeline,
-            arguments: operation.summary(),
-            fingerprint: operation.forward.fingerprint(),
-            gone,
-        };
+        let asked = Approval::of(sidecar, pipeline, &operation, gone);
         if let Err(error) = asked.ask(&mut call, action, resources, Need::MfaCode).await {
             return reply::error(protocol, &service, head, &Refusal::from_call(&error, &call.call_id));
         }
@@ -472,6 +460,25 @@ enum Need<'a> {
     Approval(Option<&'a str>),
     /// Only the MFA code the role needs for a new session.
     MfaCode,
+}
+
+impl<'a> Approval<'a> {
+    /// What the operator is asked about `operation`: its summary, and the hash of the
+    /// request as it will be sent.
+    fn of(
+        sidecar: &'a Sidecar,
+        pipeline: &'a Pipeline,
+        operation: &operation::Operation,
+        gone: &'a CancellationToken,
+    ) -> Approval<'a> {
+        Approval {
+            sidecar,
+            pipeline,
+            arguments: operation.summary(),
+            fingerprint: operation.forward.fingerprint(),
+            gone,
+        }
+    }
 }
 
 impl Approval<'_> {

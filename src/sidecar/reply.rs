@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use super::forward::{SidecarBody, collect_bounded, full};
+use super::forward::{SidecarBody, full, peek_body};
 use super::operation::Protocol;
 use crate::pipeline::CallError;
 
@@ -157,7 +157,7 @@ pub fn passthrough(response: http::Response<hyper::body::Incoming>) -> http::Res
     http::Response::from_parts(parts, body.map_err(Into::into).boxed())
 }
 
-/// The largest error answer read for its code; a larger one goes on unread.
+/// How much of an error answer is read for its code; the rest goes on unread.
 const MAX_ERROR_ANSWER: usize = 64 * 1024;
 
 /// AWS's answer to pass on, and its error code when it is an error: from
@@ -177,20 +177,15 @@ pub async fn error_code(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(':').next().unwrap_or(v).to_string());
     let (parts, body) = response.into_parts();
-    let read = tokio::time::timeout(std::time::Duration::from_secs(5), collect_bounded(body, MAX_ERROR_ANSWER));
-    let bytes = match read.await {
-        Ok(Some(bytes)) => bytes,
-        // Unread or too large: the answer cannot be passed on whole, so the caller gets
-        // the status alone.
-        _ => Bytes::new(),
-    };
+    // Read (within 5 s, up to 64 KiB) to find the code; the answer goes on whole regardless.
+    let peeked = peek_body(body, MAX_ERROR_ANSWER, std::time::Duration::from_secs(5)).await;
     let code = header_code
-        .or_else(|| code_in(&bytes))
+        .or_else(|| code_in(&peeked.bytes))
         .filter(|c| {
             !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
         })
         .unwrap_or_else(|| format!("Http{}", status.as_u16()));
-    (http::Response::from_parts(parts, full(bytes)), Some(code))
+    (http::Response::from_parts(parts, peeked.body), Some(code))
 }
 
 /// `<Code>X</Code>`, or `"__type": "ns#X"`, in an error body.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::forward::{SidecarBody, collect_bounded, full};
+use super::forward::{SidecarBody, peek_body};
 use super::operation::{Forward, Upload};
 
 /// Most approved uploads remembered at once; past that, parts ask again (fail closed).
@@ -50,14 +50,14 @@ impl ApprovedUploads {
         timeout: Duration,
     ) -> http::Response<SidecarBody> {
         let (parts, body) = response.into_parts();
-        let bytes = collect_bounded(body, MAX_ANSWER).await.unwrap_or_default();
+        let peeked = peek_body(body, MAX_ANSWER, std::time::Duration::from_secs(5)).await;
         let (bucket, key) = target;
         if parts.status.is_success()
-            && let (Some(bucket), Some(key), Some(upload_id)) = (bucket, key, upload_id(&bytes))
+            && let (Some(bucket), Some(key), Some(upload_id)) = (bucket, key, upload_id(&peeked.bytes))
         {
             self.insert(agent, Upload { bucket, key, upload_id }, timeout);
         }
-        http::Response::from_parts(parts, full(bytes))
+        http::Response::from_parts(parts, peeked.body)
     }
 }
 
