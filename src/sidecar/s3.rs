@@ -92,7 +92,11 @@ pub fn read(parts: &http::request::Parts, query: &Pairs, body: &[u8], scope: &Sc
     shown.extend(key.iter().map(|k| ("Key".to_string(), format!("{k:?}"))));
     shown.extend(forward.query.iter().map(|(n, v)| (n.to_string(), format!("{v:?}"))));
     for (header, value) in &forward.headers {
-        if header.as_str().starts_with("x-amz-") || header == http::header::CONTENT_LENGTH {
+        // An SSE-C key (`x-amz-...-customer-key`) is a secret: the operator sees that one was
+        // given, never its value (summaries also travel to the webhook).
+        if header.as_str().contains("customer-key") {
+            shown.push((header.to_string(), "(a key, not shown)".into()));
+        } else if header.as_str().starts_with("x-amz-") || header == http::header::CONTENT_LENGTH {
             shown.push((header.to_string(), format!("{:?}", value.to_str().unwrap_or("?"))));
         }
     }
@@ -560,6 +564,23 @@ mod tests {
 
     fn scope() -> Scope {
         Scope { partition: "aws".into(), region: "us-east-1".into(), account: "123456789012".into() }
+    }
+
+    #[test]
+    fn an_sse_c_key_is_never_shown_to_the_operator() {
+        let request = http::Request::builder()
+            .method("PUT")
+            .uri("/reports/a.csv")
+            .header("host", "127.0.0.1")
+            .header("x-amz-server-side-encryption-customer-algorithm", "AES256")
+            .header("x-amz-server-side-encryption-customer-key", "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let operation = read(&parts, &Pairs::default(), b"", &scope()).unwrap();
+        let summary = operation.summary();
+        assert!(summary.contains("AES256") && summary.contains("(a key, not shown)"), "{summary}");
+        assert!(!summary.contains("c2VjcmV0"), "{summary}");
     }
 
     #[test]
