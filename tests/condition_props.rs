@@ -86,7 +86,9 @@ fn reference(
     match present {
         None => match qualifier {
             "ForAllValues:" => true,
-            "ForAnyValue:" => if_exists,
+            // AWS leaves `ForAnyValue:...IfExists` on a missing key open; an allow holds
+            // only under both readings.
+            "ForAnyValue:" => false,
             _ => if_exists || negated,
         },
         Some(values) => match qualifier {

@@ -308,17 +308,16 @@ enum Values {
 /// separately (the last one keeps its colons), each with `*` and `?`.
 #[derive(Debug, Clone)]
 struct ArnGlob {
-    /// `None` for `*` alone, which matches every value.
-    parts: Option<Vec<Glob>>,
+    parts: Vec<Glob>,
 }
 
 impl ArnGlob {
     fn new(pattern: &str) -> ArnGlob {
-        ArnGlob { parts: (pattern != "*").then(|| pattern.splitn(6, ':').map(Glob::new).collect()) }
+        ArnGlob { parts: pattern.splitn(6, ':').map(Glob::new).collect() }
     }
 
     fn matches(&self, arn: &str) -> bool {
-        let Some(parts) = &self.parts else { return true };
+        let parts = &self.parts;
         let values: Vec<&str> = arn.splitn(6, ':').collect();
         values.len() == parts.len() && parts.iter().zip(&values).all(|(glob, value)| glob.matches(value))
     }
@@ -414,8 +413,14 @@ impl Condition {
             }
             Test::Ip => Values::Networks(all(&raw, "an IP address or CIDR range", parse_network)?),
             Test::Arn => {
+                if let Some(index) = raw.iter().position(|v| v == "*") {
+                    return Err((
+                        index,
+                        "`*` alone is not an ARN pattern, and AWS does not say whether it matches every ARN or none: write `arn:*:*:*:*:*` for every ARN, or test that the key exists with `Null`".into(),
+                    ));
+                }
                 all(&raw, "an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, wildcards allowed)", |v| {
-                    (v == "*" || (v.starts_with("arn:") && v.split(':').count() >= 6)).then_some(())
+                    (v.starts_with("arn:") && v.split(':').count() >= 6).then_some(())
                 })?;
                 Values::Arns(raw.iter().map(|v| ArnGlob::new(v)).collect())
             }
@@ -480,11 +485,14 @@ impl Condition {
             return Truth::from(matches!(&self.values, Values::Bools(list) if list.contains(&absent)));
         }
         let Some(values) = values else {
-            return Truth::from(match op.qualifier {
-                SetQualifier::ForAllValues => true,
-                SetQualifier::ForAnyValue => op.if_exists,
-                SetQualifier::None => op.if_exists || op.negated,
-            });
+            return match op.qualifier {
+                SetQualifier::ForAllValues => Truth::True,
+                // `ForAnyValue:` fails on a missing key and `IfExists` holds on one; AWS
+                // does not say which wins.
+                SetQualifier::ForAnyValue if op.if_exists => Truth::Unsettled,
+                SetQualifier::ForAnyValue => Truth::False,
+                SetQualifier::None => Truth::from(op.if_exists || op.negated),
+            };
         };
         // A value "matches" when it matches one of the policy's values, or for a negated
         // operator, none of them.
@@ -498,12 +506,23 @@ impl Condition {
     }
 }
 
-/// A three-valued result: a condition on a value awsgate could not learn is `Unknown`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A condition's result. The two kinds of doubt decide alike: an allow statement whose
+/// condition is in doubt does not apply, a deny statement does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Truth {
+    #[default]
     True,
     False,
+    /// On a value awsgate tried and failed to learn (a tag look-up).
     Unknown,
+    /// Where AWS's documentation admits two readings and they differ.
+    Unsettled,
+}
+
+impl Truth {
+    pub fn in_doubt(self) -> bool {
+        matches!(self, Truth::Unknown | Truth::Unsettled)
+    }
 }
 
 impl From<bool> for Truth {
@@ -627,18 +646,18 @@ impl Context {
 /// Evaluates a statement's conditions: `True` when all hold, else the first that does
 /// not (`False` before `Unknown`), as its index.
 pub fn evaluate_all(conditions: &[Condition], context: &Context, resource: usize) -> (Truth, Option<usize>) {
-    let mut unknown = None;
+    let mut doubt = None;
     for (index, condition) in conditions.iter().enumerate() {
         match condition.evaluate(context.get(&condition.key, resource)) {
             Truth::True => {}
             Truth::False => return (Truth::False, Some(index)),
-            Truth::Unknown => {
-                unknown.get_or_insert(index);
+            truth => {
+                doubt.get_or_insert((truth, index));
             }
         }
     }
-    match unknown {
-        Some(index) => (Truth::Unknown, Some(index)),
+    match doubt {
+        Some((truth, index)) => (truth, Some(index)),
         None => (Truth::True, None),
     }
 }
@@ -667,12 +686,13 @@ mod tests {
 
     #[test]
     fn missing_keys_follow_iam() {
-        use Truth::{False, True};
+        use Truth::{False, True, Unsettled};
         assert_eq!(condition("StringEquals", "k", &["a"]).evaluate(Found::Missing), False);
         assert_eq!(condition("StringNotEquals", "k", &["a"]).evaluate(Found::Missing), True);
         assert_eq!(condition("StringEqualsIfExists", "k", &["a"]).evaluate(Found::Missing), True);
         assert_eq!(condition("ForAllValues:StringEquals", "k", &["a"]).evaluate(Found::Missing), True);
         assert_eq!(condition("ForAnyValue:StringEquals", "k", &["a"]).evaluate(Found::Missing), False);
+        assert_eq!(condition("ForAnyValue:StringEqualsIfExists", "k", &["a"]).evaluate(Found::Missing), Unsettled);
         assert_eq!(condition("Null", "k", &["true"]).evaluate(Found::Missing), True);
         assert_eq!(condition("Null", "k", &["false"]).evaluate(Found::Missing), False);
         assert_eq!(condition("Null", "k", &["false"]).evaluate(Found::Values(&["x".into()])), True);

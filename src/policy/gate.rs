@@ -97,8 +97,10 @@ pub struct Decision<'p> {
     /// For an implicit deny: the allow statement that matched but whose condition did
     /// not hold (`statement` stays `None`).
     pub conditional_statement: Option<&'p str>,
-    /// The condition could not be evaluated: a value awsgate tried to learn is unknown.
-    pub condition_unknown: bool,
+    /// The condition could not be settled: `Truth::Unknown` (a value awsgate tried to
+    /// learn is unknown) or `Truth::Unsettled` (AWS's documentation reads it two ways);
+    /// `Truth::True` otherwise.
+    pub condition_doubt: Truth,
 }
 
 impl Decision<'_> {
@@ -137,8 +139,9 @@ impl Decision<'_> {
             Reason::ExplicitDeny { resource: r } => {
                 let text = format!("statement `{statement}` explicitly denies `{action}` on {}", resource(r));
                 match self.condition {
-                    Some(condition) if self.condition_unknown => format!(
-                        "{text}: its conditions {condition} could not be checked (a value awsgate looks up in AWS is unavailable), and a deny applies when in doubt"
+                    Some(condition) if self.condition_doubt.in_doubt() => format!(
+                        "{text}: its conditions {condition} could not be checked ({}), and a deny applies when in doubt",
+                        doubt_text(self.condition_doubt)
                     ),
                     Some(condition) => format!("{text}: its {}", hold(condition)),
                     None => text,
@@ -149,9 +152,10 @@ impl Decision<'_> {
                 let (Some(condition), Some(allow)) = (self.condition, self.conditional_statement) else {
                     return text;
                 };
-                if self.condition_unknown {
+                if self.condition_doubt.in_doubt() {
                     return format!(
-                        "{text}: statement `{allow}` would, but its condition {condition} could not be checked (a value awsgate looks up in AWS is unavailable)"
+                        "{text}: statement `{allow}` would, but its condition {condition} could not be checked ({}), and an allow needs it to hold",
+                        doubt_text(self.condition_doubt)
                     );
                 }
                 let value = self.condition_key.map(|key| match request.context.get(&key.to_ascii_lowercase(), r) {
@@ -185,6 +189,14 @@ impl Decision<'_> {
 
 /// A statement's condition text with its verb: "condition X holds", "conditions X and Y
 /// hold". Each condition's text ends in `]}`.
+/// Why a condition in doubt could not be settled.
+fn doubt_text(truth: Truth) -> &'static str {
+    match truth {
+        Truth::Unsettled => "AWS's documentation reads it two ways here, and they differ",
+        _ => "a value awsgate looks up in AWS is unavailable",
+    }
+}
+
 fn hold(conditions: &str) -> String {
     if conditions.contains("]} and ") {
         format!("conditions {conditions} hold")
@@ -316,16 +328,16 @@ impl PrefixIndex {
 #[derive(Debug, Default, Clone, Copy)]
 struct Verdict {
     deny: Option<u32>,
-    /// The deny's conditions could not be checked (it applies anyway).
-    deny_unknown: bool,
+    /// How the deny's conditions came out: in doubt, it applies anyway.
+    deny_truth: Truth,
     allow: Option<u32>,
     approval: Option<u32>,
     /// An allow statement that matched but whose condition did not hold.
     blocked: Option<Blocked>,
 }
 
-/// An allow statement kept out by a condition: (statement, condition, it was unknown).
-type Blocked = (u32, usize, bool);
+/// An allow statement kept out by a condition: (statement, condition, how it came out).
+type Blocked = (u32, usize, Truth);
 
 impl Verdict {
     /// Notes a statement whose action and resource match, once its conditions are checked.
@@ -341,7 +353,7 @@ impl Verdict {
             (Effect::Deny, Truth::False) => {}
             (Effect::Deny, _) => {
                 if self.deny.is_none_or(|seen| index < seen) {
-                    self.deny_unknown = truth == Truth::Unknown;
+                    self.deny_truth = truth;
                 }
                 first(&mut self.deny);
             }
@@ -353,7 +365,7 @@ impl Verdict {
             }
             (Effect::Allow, _) => {
                 if self.blocked.is_none_or(|(seen, _, _)| index < seen) {
-                    self.blocked = Some((index, failed.unwrap_or(0), truth == Truth::Unknown));
+                    self.blocked = Some((index, failed.unwrap_or(0), truth));
                 }
             }
         }
@@ -492,7 +504,7 @@ impl Policy {
             condition: None,
             condition_key: None,
             conditional_statement: None,
-            condition_unknown: false,
+            condition_doubt: Truth::True,
         };
         if !self.service_enabled(request.action) {
             return deny(Reason::ServiceNotEnabled, None);
@@ -509,7 +521,7 @@ impl Policy {
                 if let Some(statement) = verdict.deny {
                     let mut decision = deny(Reason::ExplicitDeny { resource: position }, Some(statement));
                     decision.condition = self.conditions_text(statement);
-                    decision.condition_unknown = verdict.deny_unknown;
+                    decision.condition_doubt = verdict.deny_truth;
                     return decision;
                 }
                 match verdict.allow {
@@ -526,14 +538,14 @@ impl Policy {
             }
             if let Some((resource, blocked)) = first_implicit {
                 let mut decision = deny(Reason::ImplicitDeny { resource }, None);
-                if let Some((index, failed, unknown)) = blocked
+                if let Some((index, failed, truth)) = blocked
                     && let Some(statement) = self.statement(index)
                 {
                     // The allow that would have applied, and the condition that kept it out.
                     decision.conditional_statement = Some(statement.label.as_str());
                     decision.condition = statement.described.get(failed).map(String::as_str);
                     decision.condition_key = statement.conditions.get(failed).map(|c| c.key_name.as_str());
-                    decision.condition_unknown = unknown;
+                    decision.condition_doubt = truth;
                 }
                 return decision;
             }
@@ -547,7 +559,7 @@ impl Policy {
                 condition: decider.and_then(|i| self.conditions_text(i)),
                 condition_key: None,
                 conditional_statement: None,
-                condition_unknown: false,
+                condition_doubt: Truth::True,
             }
         })
     }
@@ -578,9 +590,15 @@ impl Policy {
     /// Calls `f` for each statement whose action and resource clauses match (conditions
     /// aside), in no particular order.
     fn matching(&self, table: &ActionTable, resource: &str, mut f: impl FnMut(u32, &CompiledStatement)) {
+        // Where AWS's wildcard rule has two readings (`ArnPattern::matches_widely`), a
+        // match that grants takes the narrow one and a match that takes away the wide one.
+        let covers = |statement: &CompiledStatement, pattern: &ArnPattern| {
+            let wide = (statement.effect == Effect::Deny) != statement.not_resources;
+            if wide { pattern.matches_widely(resource) } else { pattern.matches(resource) }
+        };
         table.by_prefix.candidates(&self.patterns, resource, |index, pattern| {
-            if self.pattern(pattern).is_some_and(|p| p.matches(resource))
-                && let Some(statement) = self.statement(index)
+            if let Some(statement) = self.statement(index)
+                && self.pattern(pattern).is_some_and(|p| covers(statement, p))
             {
                 f(index, statement);
             }
@@ -588,7 +606,7 @@ impl Policy {
         for &index in &table.not_resource {
             if let Some(statement) = self.statement(index) {
                 let excluded =
-                    statement.resources.iter().any(|&id| self.pattern(id).is_some_and(|p| p.matches(resource)));
+                    statement.resources.iter().any(|&id| self.pattern(id).is_some_and(|p| covers(statement, p)));
                 if !excluded {
                     f(index, statement);
                 }

@@ -6,6 +6,11 @@
 //!   stay inside one colon-separated segment, except that a `*` which ends a segment may
 //!   run past colons (`arn:aws:s3:::reports/*` covers the key `a:b`). `*` alone matches
 //!   every resource. Characters of the request are always literal.
+//! * AWS does not say whether a `?` in the resource part (after the fifth colon) matches a
+//!   `:` there. `ArnPattern::matches` says no, `ArnPattern::matches_widely` yes: the gate
+//!   uses the narrow reading where a match grants (an allow's `Resource`, a deny's
+//!   `NotResource`) and the wide one where a match takes away, so an allow holds only
+//!   under both readings and a deny applies under either.
 //!
 //! The ARN rule is written as a matcher over segments instead of a translation to one
 //! glob, because the two kinds of `*` make the usual "back up to the last star" glob
@@ -162,6 +167,9 @@ pub struct ArnPattern {
     /// The length of the text before the first wildcard.
     prefix_len: usize,
     shape: Shape,
+    /// For a pattern with a `?` in its resource part: its first five segments, and the
+    /// resource part as one glob whose `?` and `*` also take colons.
+    wide: Option<Box<(Vec<Vec<Token>>, Glob)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,7 +206,14 @@ impl ArnPattern {
             Shape::Segments { segments, needs_search }
         };
         let prefix_len = pattern.find(['*', '?']).unwrap_or(pattern.len());
-        ArnPattern { source: pattern.into(), prefix_len, shape }
+        let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+        let wide = match parts.split_last() {
+            Some((resource, first)) if first.len() == 5 && resource.contains('?') => {
+                Some(Box::new((first.iter().map(|part| tokenize(part)).collect(), Glob::new(resource))))
+            }
+            _ => None,
+        };
+        ArnPattern { source: pattern.into(), prefix_len, shape, wide }
     }
 
     pub fn as_str(&self) -> &str {
@@ -235,6 +250,20 @@ impl ArnPattern {
             Shape::Segments { segments, needs_search: false } => match_in_order(segments, arn),
             Shape::Segments { segments, needs_search: true } => match_searching(segments, arn),
         }
+    }
+
+    /// Matches under the wide reading too: a `?` in the resource part may take a `:`.
+    pub fn matches_widely(&self, arn: &str) -> bool {
+        if self.matches(arn) {
+            return true;
+        }
+        let Some(wide) = &self.wide else { return false };
+        let (first, resource) = &**wide;
+        let values: Vec<&str> = arn.splitn(6, ':').collect();
+        let Some((arn_resource, arn_first)) = values.split_last() else { return false };
+        arn_first.len() == first.len()
+            && first.iter().zip(arn_first).all(|(tokens, value)| glob_match(tokens, value))
+            && resource.matches(arn_resource)
     }
 }
 
@@ -487,6 +516,18 @@ mod tests {
         let arn = format!("arn:aws:s3:::b/{}", ":".repeat(5000));
         let pattern = ArnPattern::new("arn:*:*:*:*:*:*:*:*:*x");
         assert!(!pattern.matches(&arn));
+    }
+
+    #[test]
+    fn a_question_mark_takes_a_resource_colon_only_widely() {
+        let pattern = ArnPattern::new("arn:aws:lambda:us-east-1:1:function?prod");
+        assert!(!pattern.matches("arn:aws:lambda:us-east-1:1:function:prod"));
+        assert!(pattern.matches_widely("arn:aws:lambda:us-east-1:1:function:prod"));
+        assert!(pattern.matches_widely("arn:aws:lambda:us-east-1:1:functionXprod"));
+        // Never in the first five segments.
+        let early = ArnPattern::new("arn:aws:lambda:us-east-?:1:function:prod");
+        assert!(!early.matches_widely("arn:aws:lambda:us-east-:1:function:prod"));
+        assert!(!ArnPattern::new("arn:aws:s3:::b/?").matches_widely("arn:aws:s3:::b/ab"));
     }
 
     #[test]

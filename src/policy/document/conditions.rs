@@ -173,10 +173,13 @@ impl Validator<'_> {
             );
         }
         if entry.multi && !operator.has_set_qualifier() && operator.key_type().is_some() {
-            self.warning(
+            // AWS does not say how an operator without a set qualifier reads several
+            // values (any of them, all of them, or none): refused rather than guessed.
+            self.error(
                 key.at,
-                format!("`{name}` can have several values: write `ForAllValues:{operator_name}` or `ForAnyValue:{operator_name}`"),
+                format!("`{name}` can have several values, and AWS does not say how `{operator_name}` reads several: write `ForAllValues:{operator_name}` (every value must match) or `ForAnyValue:{operator_name}` (one must)"),
             );
+            return false;
         }
         if !entry.multi && operator.has_set_qualifier() && operator_name.starts_with("ForAllValues:") {
             self.warning(
