@@ -8,9 +8,12 @@ use std::time::Duration;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, Implementation, InputRequest,
     InputRequests, InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProtocolVersion, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    ProtocolVersion, ServerCapabilities, ServerConfig, ServerNotification, SubscriptionFilter, Tool,
+    ToolAnnotations, ToolListChangedNotification,
 };
-use rmcp::service::{ElicitationMode, NotificationContext, Peer, RequestContext, ServiceError};
+use rmcp::service::{
+    ElicitationMode, NotificationContext, Peer, RequestContext, ServiceError, SubscriptionContext,
+};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
@@ -27,6 +30,9 @@ const MAX_PEERS: usize = 10_000;
 /// How long one session may take to accept `tools/list_changed`.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Most `subscriptions/listen` streams (2026-07-28) open at once.
+const MAX_LISTENERS: usize = 1_024;
+
 /// What every MCP session shares: the call pipeline in force, the tools its policy
 /// exposes, the approvals asked of 2026-07-28 clients, and the sessions to tell when a
 /// reload changes the tools.
@@ -37,6 +43,10 @@ pub struct Shared {
     /// Approvals asked of 2026-07-28 clients and not yet answered.
     approvals: Approvals,
     peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Counts reloads, for the `subscriptions/listen` streams of 2026-07-28 clients, which
+    /// have no session to register.
+    reloads: tokio::sync::watch::Sender<u64>,
+    listeners: Arc<tokio::sync::Semaphore>,
     /// The operator console, when it is served: approvals for clients that cannot elicit.
     console: Option<Arc<Console>>,
 }
@@ -58,7 +68,15 @@ fn listed(policy: &Policy) -> Arc<Vec<Listed>> {
 impl Shared {
     pub fn new(live: Arc<Live>, console: Option<Arc<Console>>) -> Shared {
         let tools = RwLock::new(listed(live.current().policy()));
-        Shared { live, tools, approvals: Approvals::default(), peers: Mutex::default(), console }
+        Shared {
+            live,
+            tools,
+            approvals: Approvals::default(),
+            peers: Mutex::default(),
+            reloads: tokio::sync::watch::Sender::new(0),
+            listeners: Arc::new(tokio::sync::Semaphore::new(MAX_LISTENERS)),
+            console,
+        }
     }
 
     pub fn live(&self) -> Arc<Live> {
@@ -98,6 +116,7 @@ impl Shared {
             Ok(mut current) => *current = tools,
             Err(poisoned) => *poisoned.into_inner() = tools,
         }
+        self.reloads.send_modify(|count| *count += 1);
         let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
             Ok(mut peers) => {
                 peers.retain(|p| !p.is_transport_closed());
@@ -576,6 +595,42 @@ impl ServerHandler for Gateway {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         self.shared.register(context.peer);
+    }
+
+    /// 2026-07-28 clients hear of a reload on a `subscriptions/listen` stream: the only
+    /// notification awsgate sends there is `tools/list_changed`.
+    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let Ok(_slot) = self.shared.listeners.clone().try_acquire_owned() else {
+            return Err(ErrorData::internal_error(
+                format!("too many subscriptions/listen streams are open (at most {MAX_LISTENERS})"),
+                None,
+            ));
+        };
+        let mut reloads = self.shared.reloads.subscribe();
+        loop {
+            tokio::select! {
+                // The client cancelled the request, or the server is shutting down.
+                () = context.cancelled() => return Ok(()),
+                changed = reloads.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let note = ServerNotification::ToolListChangedNotification(ToolListChangedNotification {
+                        method: Default::default(),
+                        extensions: Default::default(),
+                    });
+                    match tokio::time::timeout(NOTIFY_TIMEOUT, context.sink().send(note)).await {
+                        Ok(Ok(())) => {}
+                        // A stream that cannot take a notification in time is ended.
+                        _ => return Ok(()),
+                    }
+                }
+            }
+        }
     }
 
     // `get_tool` keeps its default (`None`): rmcp would otherwise check arguments itself

@@ -165,3 +165,21 @@ async def test_a_reload_that_cannot_be_audited_does_not_happen(binary, aws, tmp_
         async with Client(server.mcp_url) as client:
             names = {t.name for t in (await client.list_tools()).tools}
         assert "sqs_send_message" not in names
+
+
+async def test_a_2026_client_hears_of_a_reload_on_subscriptions_listen(binary, aws, tmp_path):
+    """The Python SDK 2.x in its default mode (protocol 2026-07-28) has no session to be
+    told on: it opens `subscriptions/listen`, and a reload reaches it there."""
+    path = write_policy(tmp_path, S3_ONLY)
+    audit = tmp_path / "audit.jsonl"
+    env = awsgate_env(aws.endpoint)
+    with http_server(binary, path, env, tmp_path, "--audit-log", str(audit), "--watch") as server:
+        async with Client(server.mcp_url) as client:
+            assert "sqs_send_message" not in {t.name for t in (await client.list_tools()).tools}
+            async with client.listen(tools_list_changed=True) as subscription:
+                assert subscription.honored.tools_list_changed
+                path.write_text(POLICY)
+                with anyio.fail_after(10):
+                    event = await subscription.__anext__()
+                assert "tools" in type(event).__name__.lower() or "tool" in repr(event).lower(), event
+                assert "sqs_send_message" in {t.name for t in (await client.list_tools()).tools}
