@@ -148,7 +148,15 @@ struct Guard {
 /// Sessions of the older HTTP+SSE transport: session id to the handler's inbox.
 #[derive(Debug, Default)]
 struct LegacySessions {
-    inboxes: Mutex<HashMap<String, mpsc::Sender<ClientJsonRpcMessage>>>,
+    inboxes: Mutex<HashMap<String, Inbox>>,
+}
+
+/// Where a legacy session's POSTs go: messages to its handler, and the JSON-RPC errors
+/// for malformed ones to its event stream, where the client listens for answers.
+#[derive(Debug, Clone)]
+struct Inbox {
+    messages: mpsc::Sender<ClientJsonRpcMessage>,
+    errors: mpsc::Sender<String>,
 }
 
 #[derive(Clone)]
@@ -431,8 +439,9 @@ async fn sse_connect(State(state): State<LegacyState>) -> Sse<impl Stream<Item =
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_handler, inbox) = mpsc::channel(64);
     let (outbox, to_client) = mpsc::channel::<ServerJsonRpcMessage>(64);
+    let (errors, error_events) = mpsc::channel::<String>(16);
     if let Ok(mut inboxes) = state.sessions.inboxes.lock() {
-        inboxes.insert(id.clone(), to_handler);
+        inboxes.insert(id.clone(), Inbox { messages: to_handler, errors });
     }
     let gateway = Gateway::new(state.shared.clone(), "sse");
     tokio::spawn(async move {
@@ -445,11 +454,19 @@ async fn sse_connect(State(state): State<LegacyState>) -> Sse<impl Stream<Item =
     });
     let guard = SessionGuard { sessions: state.sessions.clone(), id: id.clone() };
     let endpoint = Event::default().event("endpoint").data(format!("/message?sessionId={id}"));
-    let events = stream::unfold((to_client, guard), |(mut receiver, guard)| async move {
+    let answers = stream::unfold((to_client, guard), |(mut receiver, guard)| async move {
         let message = receiver.recv().await?;
-        let data = serde_json::to_string(&message).unwrap_or_default();
-        Some((Ok(Event::default().event("message").data(data)), (receiver, guard)))
+        Some((serde_json::to_string(&message).unwrap_or_default(), (receiver, guard)))
     });
+    let errors = stream::unfold(error_events, |mut receiver| async move {
+        receiver.recv().await.map(|error| (error, receiver))
+    });
+    // The stream lasts as long as the session (its answers); errors join it meanwhile.
+    let answers = answers.map(Some).chain(stream::once(std::future::ready(None)));
+    let events = stream::select(answers, errors.map(Some).chain(stream::pending()))
+        .take_while(|data| std::future::ready(data.is_some()))
+        .filter_map(std::future::ready)
+        .map(|data| Ok(Event::default().event("message").data(data)));
     let events = stream::once(async move { Ok(endpoint) }).chain(events).take_until(state.shutdown.cancelled_owned());
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
@@ -468,13 +485,16 @@ async fn sse_message(State(state): State<LegacyState>, Query(query): Query<Sessi
     let message: ClientJsonRpcMessage = match wire::decode(&body) {
         wire::Decoded::Message(message) => *message,
         wire::Decoded::Reply(error) => {
-            return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], error.to_string())
-                .into_response();
+            // On the stream, where the client waits for its answer, and in the POST's
+            // answer. A stream too far behind to take it still has the POST's.
+            let error = error.to_string();
+            let _ = inbox.errors.try_send(error.clone());
+            return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], error).into_response();
         }
         wire::Decoded::Ignore => return (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
     };
     // A session whose handler does not take its messages must not hold the request open.
-    match tokio::time::timeout(HEADER_TIMEOUT, inbox.send(message)).await {
+    match tokio::time::timeout(HEADER_TIMEOUT, inbox.messages.send(message)).await {
         Ok(Ok(())) => (StatusCode::ACCEPTED, Body::from("Accepted")).into_response(),
         Ok(Err(_)) => refuse(StatusCode::GONE, "the session has ended"),
         Err(_) => refuse(StatusCode::SERVICE_UNAVAILABLE, "the session is not taking messages; try again"),

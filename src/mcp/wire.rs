@@ -67,6 +67,14 @@ pub fn decode(bytes: &[u8]) -> Decoded {
     };
     let id = value.get("id").filter(|id| id.is_string() || id.is_number()).cloned();
     let method = value.get("method").and_then(Value::as_str).map(str::to_string);
+    if value.is_object() && value.get("jsonrpc") != Some(&json!("2.0")) {
+        let message = "invalid request: `jsonrpc` must be \"2.0\"".to_string();
+        return Decoded::Reply(error(id.unwrap_or(Value::Null), -32600, message));
+    }
+    if value.get("id").is_some_and(|raw| id.is_none() && !raw.is_null()) {
+        let message = "invalid request: `id` must be a string or a number".to_string();
+        return Decoded::Reply(error(Value::Null, -32600, message));
+    }
     match serde_json::from_value::<ClientJsonRpcMessage>(value) {
         Ok(JsonRpcMessage::Request(request)) if matches!(&request.request, ClientRequest::CustomRequest(custom) if KNOWN_METHODS.contains(&custom.method.as_str())) =>
         {

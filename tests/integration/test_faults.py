@@ -388,3 +388,49 @@ def test_malformed_json_rpc_over_streamable_http_gets_400_and_the_right_codes(bi
                 reply = client.post(s.mcp_url, content=body, headers=session)
                 assert reply.status_code == 400, (body, reply.status_code, reply.text)
                 assert reply.json()["error"]["code"] == code and reply.json()["id"] == request_id
+
+
+def test_malformed_json_rpc_over_legacy_sse_is_answered_on_the_event_stream(binary, aws, tmp_path):
+    """An HTTP+SSE client waits for its answers on the event stream: a malformed POST is
+    answered there too (and in the POST's 400), with the request's id where it has one."""
+    policy = write_policy(tmp_path, POLICY)
+    cases = [
+        (b"this is not json", -32700, None),
+        (b"[]", -32600, None),
+        (b'{"jsonrpc":"1.0","id":2,"method":"tools/list"}', -32600, 2),
+        (b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"nme":"x"}}', -32602, 3),
+        (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"s"}', -32602, 5),
+        (b'{"jsonrpc":"2.0","id":6,"method":7}', -32600, 6),
+        (b'{"jsonrpc":"2.0","id":{"a":1},"method":"tools/list"}', -32600, None),
+        (b'{"jsonrpc":"2.0","id":8,"method":"no/such/method"}', -32601, 8),
+    ]
+    with http_server(binary, policy, awsgate_env(aws.endpoint), tmp_path, "--audit-log", str(tmp_path / "a.jsonl")) as s:
+        with httpx.Client(timeout=10) as client, client.stream("GET", s.sse_url) as stream:
+            lines = stream.iter_lines()
+
+            def next_event() -> tuple[str, str]:
+                event, data = "", ""
+                for line in lines:
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:"):
+                        data = line.split(":", 1)[1].strip()
+                    elif line == "" and data:
+                        return event, data
+                raise AssertionError("the event stream ended")
+
+            event, endpoint = next_event()
+            assert event == "endpoint", (event, endpoint)
+            post_url = s.base + endpoint
+            init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+            assert client.post(post_url, json=init).status_code == 202
+            assert json.loads(next_event()[1])["id"] == 1
+            client.post(post_url, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+            for body, code, request_id in cases:
+                reply = client.post(post_url, content=body, headers={"Content-Type": "application/json"})
+                assert reply.status_code in (202, 400), (body, reply.status_code, reply.text)
+                event, data = next_event()
+                answer = json.loads(data)
+                assert event == "message" and answer["error"]["code"] == code, (body, answer)
+                assert answer["id"] == request_id, (body, answer)
