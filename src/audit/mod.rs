@@ -54,8 +54,10 @@ pub struct Feed {
 pub const RECENT: usize = 500;
 
 impl Feed {
-    fn new() -> Feed {
-        Feed { recent: Mutex::new(VecDeque::with_capacity(RECENT)), live: broadcast::channel(256).0 }
+    fn new(earlier: Vec<Arc<str>>) -> Feed {
+        let mut recent = VecDeque::with_capacity(RECENT);
+        recent.extend(earlier.into_iter().rev().take(RECENT).rev());
+        Feed { recent: Mutex::new(recent), live: broadcast::channel(256).0 }
     }
 
     fn push(&self, line: &[u8]) {
@@ -85,7 +87,7 @@ type Job = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
 impl AuditLog {
     /// Records on stderr, in a chain that starts at `seq` 1.
     pub fn stderr() -> AuditLog {
-        AuditLog::start(Box::new(std::io::stderr()), Chain::default())
+        AuditLog::start(Box::new(std::io::stderr()), Chain::default(), Vec::new())
     }
 
     /// Opens `path` for appending, creating it if needed, and continues its chain. The
@@ -106,12 +108,14 @@ impl AuditLog {
             file.write_all(b"\n")?;
             tracing::warn!(path = %path.display(), "the audit log's last record had no final newline; one was added before the next record");
         }
-        Ok(AuditLog::start(Box::new(file), chain))
+        // The console shows the records of earlier runs too.
+        let earlier = last_records(&mut file, RECENT);
+        Ok(AuditLog::start(Box::new(file), chain, earlier))
     }
 
-    fn start(mut sink: Box<dyn Write + Send>, chain: Chain) -> AuditLog {
+    fn start(mut sink: Box<dyn Write + Send>, chain: Chain, earlier: Vec<Arc<str>>) -> AuditLog {
         let (queue, mut jobs) = mpsc::channel::<Job>(QUEUE);
-        let feed = Arc::new(Feed::new());
+        let feed = Arc::new(Feed::new(earlier));
         let fed = feed.clone();
         let spawned = std::thread::Builder::new().name("awsgate-audit".into()).spawn(move || {
             while let Some((line, done)) = jobs.blocking_recv() {
@@ -174,6 +178,36 @@ impl AuditLog {
     }
 }
 
+/// Most bytes read back from the end of an audit file for the console's history.
+const HISTORY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The last `count` records of an audit file (whole lines that are JSON objects, within
+/// its last [`HISTORY_BYTES`]), oldest first. Unreadable history is no history: the
+/// chain was checked by the caller, and the console only shows it.
+fn last_records(file: &mut std::fs::File, count: usize) -> Vec<Arc<str>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(length) = file.seek(SeekFrom::End(0)) else { return Vec::new() };
+    let start = length.saturating_sub(HISTORY_BYTES);
+    let mut tail = Vec::new();
+    let read = file.seek(SeekFrom::Start(start)).and_then(|_| file.take(HISTORY_BYTES).read_to_end(&mut tail));
+    if read.is_err() {
+        return Vec::new();
+    }
+    let mut lines: Vec<&[u8]> = tail.split(|&b| b == b'\n').collect();
+    if start > 0 && !lines.is_empty() {
+        // The first line was cut by the window.
+        lines.remove(0);
+    }
+    let records: Vec<Arc<str>> = lines
+        .iter()
+        .filter_map(|line| std::str::from_utf8(line).ok())
+        .filter(|line| serde_json::from_str::<Value>(line).is_ok_and(|v| v.is_object()))
+        .map(Arc::from)
+        .collect();
+    let skip = records.len().saturating_sub(count);
+    records.into_iter().skip(skip).collect()
+}
+
 /// The MCP client, from `initialize`.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Client {
@@ -217,7 +251,12 @@ pub struct Record<'a> {
 
 /// Now, as RFC 3339 UTC with milliseconds: `2026-11-22T05:07:30.123Z`.
 pub fn now_rfc3339() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339_after(std::time::Duration::ZERO)
+}
+
+/// The moment `later` from now, as [`now_rfc3339`] writes it.
+pub fn rfc3339_after(later: std::time::Duration) -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + later;
     rfc3339(since.as_secs(), since.subsec_millis())
 }
 
@@ -276,7 +315,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stuck_sink_fails_every_write_within_the_timeout() {
-        let log = AuditLog::start(Box::new(Stuck), Chain::default());
+        let log = AuditLog::start(Box::new(Stuck), Chain::default(), Vec::new());
         let client = Client::default();
         let record = sample(&client, &[]);
         let started = std::time::Instant::now();

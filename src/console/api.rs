@@ -147,6 +147,24 @@ struct Decision {
     approve: bool,
     #[serde(default)]
     mfa_code: Option<String>,
+    /// Why, in the operator's words: recorded, and told to the agent of a denial.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Longest reason an operator may give, in characters.
+const MAX_REASON: usize = 500;
+
+/// A reason as recorded: trimmed, one line of at most [`MAX_REASON`] printable characters.
+fn reason_of(text: Option<&str>) -> Result<Option<String>, String> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    if text.chars().count() > MAX_REASON {
+        return Err(format!("`reason` is longer than {MAX_REASON} characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("`reason` must be one line of text, without control characters".into());
+    }
+    Ok(Some(text.to_string()))
 }
 
 #[derive(Serialize)]
@@ -162,6 +180,8 @@ struct DecisionRecord<'a> {
     session: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
     policy: &'a str,
 }
 
@@ -169,9 +189,15 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
     let decision: Decision = match serde_json::from_slice(&body) {
         Ok(decision) => decision,
         Err(error) => {
-            let message = format!("the body must be {{\"approve\": true|false, \"mfa_code\": \"123456\"}}: {error}");
+            let message = format!(
+                "the body must be {{\"approve\": true|false, \"mfa_code\": \"123456\", \"reason\": \"...\"}}: {error}"
+            );
             return refuse(StatusCode::BAD_REQUEST, &message);
         }
+    };
+    let reason = match reason_of(decision.reason.as_deref()) {
+        Ok(reason) => reason,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
     };
     let desk = &state.console.desk;
     // Reserved, recorded, then applied: a decision that cannot be audited is not made, and
@@ -193,6 +219,7 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
         resources: &summary.resources,
         session: &summary.session,
         agent: summary.agent.as_deref(),
+        reason: reason.as_deref(),
         policy: &summary.policy,
     };
     if let Err(error) = state.live.current().audit().write(&record).await {
@@ -200,19 +227,20 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
         desk.release(&id);
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written, so the decision is not made");
     }
-    match desk.decide(&id, decision.approve, decision.mfa_code.as_deref()) {
+    match desk.decide(&id, decision.approve, decision.mfa_code.as_deref(), reason.as_deref()) {
         Ok(summary) => reply(StatusCode::OK, &json!({ "approval": summary })),
         Err(error) => refuse(StatusCode::CONFLICT, &error.to_string()),
     }
 }
 
-/// Which records to show: each given field must equal the record's.
+/// Which records to show: the decision exactly; the tool and who by any part, in any case.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     decision: Option<String>,
+    /// Part of the tool's name (the sidecar's operation) or of the action's.
     tool: Option<String>,
-    /// The session, or the sidecar's agent.
+    /// Part of the agent's name, the client's, or the session id.
     session: Option<String>,
     /// Any value: a live feed (server-sent events) instead of the recent records.
     follow: Option<String>,
@@ -221,9 +249,16 @@ struct Filter {
 impl Filter {
     fn keeps(&self, record: &Value) -> bool {
         let field = |name: &str| record.get(name).and_then(Value::as_str);
+        let client = record.get("client").and_then(|c| c.get("name")).and_then(Value::as_str);
+        let holds = |wanted: &Option<String>, fields: &[Option<&str>]| {
+            wanted.as_deref().map(str::trim).filter(|w| !w.is_empty()).is_none_or(|wanted| {
+                let wanted = wanted.to_lowercase();
+                fields.iter().flatten().any(|value| value.to_lowercase().contains(&wanted))
+            })
+        };
         self.decision.as_deref().is_none_or(|d| field("decision") == Some(d))
-            && self.tool.as_deref().is_none_or(|t| field("tool") == Some(t) || field("action") == Some(t))
-            && self.session.as_deref().is_none_or(|s| field("session") == Some(s) || field("agent") == Some(s))
+            && holds(&self.tool, &[field("tool"), field("action")])
+            && holds(&self.session, &[field("session"), field("agent"), client])
     }
 }
 

@@ -30,62 +30,159 @@ async function api(path, options) {
   return body;
 }
 
+// Who asked: the agent when the call names one, else the MCP client and its transport.
+function who(item) {
+  if (item.agent) return "agent " + item.agent;
+  const client = item.client && typeof item.client === "object" ? item.client.name : item.client;
+  if (client) return client + (item.transport ? " (" + item.transport + ")" : "");
+  return item.session;
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const m = Math.floor(s / 60);
+  return m >= 60 ? Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min"
+    : m + ":" + String(s % 60).padStart(2, "0");
+}
+
+// Counts down each pending approval between refreshes.
+function tickTimers() {
+  const now = Date.now();
+  for (const row of $("approvals").tBodies[0].rows) {
+    const left = (row.closesAt - now) / 1000;
+    const timer = row.querySelector(".left");
+    if (!timer) continue;
+    timer.textContent = left > 0 ? "closes in " + clock(left) : "closed";
+    timer.classList.toggle("soon", left < 60);
+  }
+}
+
 async function refreshApprovals() {
   const body = await api("approvals");
   const tbody = $("approvals").tBodies[0];
   const seen = new Set();
   for (const approval of body.approvals) {
     seen.add(approval.id);
-    if (tbody.querySelector('tr[data-id="' + approval.id + '"]')) continue;
-    const row = tbody.insertRow();
-    row.dataset.id = approval.id;
-    cell(row, approval.asked_at);
-    cell(row, approval.agent ? "agent " + approval.agent : approval.session + " (" + approval.transport + ", " + approval.client + ")");
-    cell(row, approval.tool + " → " + approval.action);
-    cell(row, approval.resources.join("\n"), "mono");
-    cell(row, approval.statement);
-    cell(row, approval.arguments, "mono");
-    const decision = row.insertCell();
-    let mfa = null;
-    if (approval.needs_mfa) {
-      mfa = document.createElement("input");
-      mfa.className = "mfa";
-      mfa.placeholder = "MFA code";
-      mfa.inputMode = "numeric";
-      mfa.maxLength = 6;
-      mfa.dataset.mfa = approval.id;
-      decision.append(mfa, " ");
-    }
-    for (const [label, approve] of [["Approve", true], ["Deny", false]]) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = label;
-      button.className = approve ? "approve" : "deny";
-      button.dataset[approve ? "approve" : "deny"] = approval.id;
-      button.addEventListener("click", () => decide(approval.id, approve, mfa, row));
-      decision.append(button, " ");
-    }
+    let row = tbody.querySelector('tr[data-id="' + approval.id + '"]');
+    if (!row) row = addApproval(tbody, approval);
+    row.closesAt = Date.now() + approval.seconds_left * 1000;
+    row.querySelector(".waiting").textContent = approval.waiting ? "the agent is waiting" : "the agent will call again";
   }
   for (const row of Array.from(tbody.rows)) {
     if (!seen.has(row.dataset.id)) row.remove();
   }
   $("approval-count").textContent = String(body.approvals.length);
   $("no-approvals").hidden = body.approvals.length > 0;
+  tickTimers();
 }
 
-async function decide(id, approve, mfa, row) {
+function button(label, className, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.className = className;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function addApproval(tbody, approval) {
+  const row = tbody.insertRow();
+  row.dataset.id = approval.id;
+  cell(row, approval.asked_at);
+  cell(row, who(approval)).title = "session " + approval.session;
+  cell(row, approval.tool + " → " + approval.action);
+  cell(row, approval.resources.join("\n"), "mono");
+  cell(row, approval.statement);
+  cell(row, approval.arguments, "mono");
+  const time = row.insertCell();
+  const left = document.createElement("div");
+  left.className = "left";
+  const waiting = document.createElement("div");
+  waiting.className = "waiting hint";
+  time.append(left, waiting);
+  const decision = row.insertCell();
+  decision.className = "decision";
+  showChoices(decision, approval, row);
+  return row;
+}
+
+// Approve and Deny, each asking for a confirmation before anything is sent.
+function showChoices(decision, approval, row) {
+  decision.replaceChildren(
+    button("Approve", "approve", () => confirmStep(decision, approval, row, true)),
+    " ",
+    button("Deny", "deny", () => confirmStep(decision, approval, row, false)),
+  );
+}
+
+function confirmStep(decision, approval, row, approve) {
+  const question = document.createElement("p");
+  question.className = "confirm";
+  question.textContent = (approve ? "Approve " : "Deny ") + approval.action + " on " +
+    (approval.resources.length === 1 ? approval.resources[0] : approval.resources.length + " resources") + "?";
+  const parts = [question];
+  let mfa = null;
+  if (approve && approval.needs_mfa) {
+    mfa = document.createElement("input");
+    mfa.className = "mfa";
+    mfa.placeholder = "MFA code";
+    mfa.inputMode = "numeric";
+    mfa.maxLength = 6;
+    mfa.dataset.mfa = approval.id;
+    parts.push(mfa, " ");
+  }
+  let reason = null;
+  if (!approve) {
+    reason = document.createElement("input");
+    reason.className = "reason";
+    reason.type = "text";
+    reason.maxLength = 500;
+    reason.placeholder = "Reason (recorded, and told to the agent)";
+    reason.dataset.reason = approval.id;
+    parts.push(reason, " ");
+  }
+  const confirm = button(approve ? "Confirm approval" : "Confirm denial", approve ? "approve" : "deny", () =>
+    decide(approval, approve, { mfa: mfa, reason: reason, row: row, decision: decision, confirm: confirm }));
+  confirm.dataset[approve ? "confirmApprove" : "confirmDeny"] = approval.id;
+  parts.push(confirm, " ", button("Cancel", "cancel", () => showChoices(decision, approval, row)));
+  const error = document.createElement("p");
+  error.className = "error row-error";
+  error.setAttribute("role", "alert");
+  parts.push(error);
+  decision.replaceChildren(...parts);
+  (mfa || reason || confirm).focus();
+}
+
+function addResult(text, failed) {
+  const item = document.createElement("li");
+  item.textContent = new Date().toLocaleTimeString() + " " + text;
+  if (failed) item.className = "error";
+  $("results").prepend(item);
+  while ($("results").children.length > 20) $("results").lastElementChild.remove();
+}
+
+async function decide(approval, approve, ui) {
   const payload = { approve: approve };
-  if (mfa && mfa.value.trim()) payload.mfa_code = mfa.value.trim();
+  if (ui.mfa && ui.mfa.value.trim()) payload.mfa_code = ui.mfa.value.trim();
+  if (ui.reason && ui.reason.value.trim()) payload.reason = ui.reason.value.trim();
+  ui.confirm.disabled = true;
   try {
-    await api("approvals/" + encodeURIComponent(id), {
+    await api("approvals/" + encodeURIComponent(approval.id), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(payload),
     });
-    row.remove();
-    setStatus((approve ? "approved " : "denied ") + id);
+    ui.row.remove();
+    const what = approval.action + " on " + approval.resources.join(", ") + " for " + who(approval);
+    addResult(approve ? "Approved " + what + ": it runs once." :
+      "Denied " + what + (payload.reason ? " (" + payload.reason + ")" : "") + ": the agent is told.");
+    setStatus((approve ? "approved " : "denied ") + approval.id);
     await refreshApprovals();
   } catch (error) {
+    ui.confirm.disabled = false;
+    const shown = ui.decision.querySelector(".row-error");
+    if (shown) shown.textContent = error.message;
+    addResult("Could not " + (approve ? "approve " : "deny ") + approval.action + ": " + error.message, true);
     setStatus(error.message, true);
   }
 }
@@ -98,11 +195,26 @@ function filters() {
   };
 }
 
+// Like the API's filter: the decision exactly, the tool and who by any part, in any case.
+function contains(values, wanted) {
+  if (!wanted) return true;
+  const w = wanted.toLowerCase();
+  return values.some((v) => typeof v === "string" && v.toLowerCase().includes(w));
+}
+
 function keeps(record, f) {
   if (f.decision && record.decision !== f.decision) return false;
-  if (f.tool && record.tool !== f.tool && record.action !== f.tool) return false;
-  if (f.session && record.session !== f.session && record.agent !== f.session) return false;
+  if (!contains([record.tool, record.action], f.tool)) return false;
+  const client = record.client && record.client.name;
+  if (!contains([record.session, record.agent, client], f.session)) return false;
   return true;
+}
+
+// What came of a record: a call's outcome, an approval's decision and reason.
+function outcome(record) {
+  if (record.event === "approval_decided") return record.decision + (record.reason ? ": " + record.reason : "");
+  if (record.event === "approval_withdrawn") return "withdrawn (" + record.why + ")";
+  return record.outcome || (record.error ? record.error : null) || record.approval_id || record.new_policy_hash;
 }
 
 function addRecord(record) {
@@ -112,12 +224,15 @@ function addRecord(record) {
   cell(row, record.seq);
   cell(row, record.time);
   cell(row, record.event);
-  cell(row, record.agent ? "agent " + record.agent : record.session);
+  const byOperator = record.event === "approval_decided";
+  const by = cell(row, byOperator ? "operator" + (record.agent ? ", for agent " + record.agent : "") : who(record));
+  if (record.session) by.title = "session " + record.session;
   cell(row, record.tool);
   cell(row, record.action);
   cell(row, (record.resources || []).join("\n"), "mono");
-  cell(row, record.decision, record.decision === "deny" ? "deny" : record.decision === "allow" ? "allow" : "");
-  cell(row, record.outcome || record.approval_id || record.new_policy_hash);
+  const decided = record.event === "approval_decided" ? "" : record.decision;
+  cell(row, decided, decided === "deny" ? "deny" : decided === "allow" ? "allow" : "");
+  cell(row, outcome(record));
   row.classList.toggle("hidden", !keeps(record, filters()));
   while (tbody.rows.length > MAX_ROWS) tbody.deleteRow(tbody.rows.length - 1);
 }
@@ -194,6 +309,7 @@ async function connect() {
   sessionStorage.setItem("awsgate-console-token", state.token);
   setStatus("connected");
   every(1000, refreshApprovals);
+  state.timers.push(setInterval(tickTimers, 250));
   every(5000, refreshPolicy);
   follow().catch((error) => { if (error.name !== "AbortError") setStatus(error.message, true); });
 }

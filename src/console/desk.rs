@@ -36,6 +36,13 @@ pub struct Summary {
     pub client: String,
     pub policy: String,
     pub asked_at: String,
+    /// When the approval closes undecided: after it, it can no longer be given.
+    pub expires_at: String,
+    /// Seconds until then, when listed.
+    pub seconds_left: u64,
+    /// A call is waiting on the decision now (its agent has not yet been told
+    /// `ApprovalPending`).
+    pub waiting: bool,
     /// The role needs an MFA code, which the operator gives with the approval.
     pub needs_mfa: bool,
     /// `pending`, `approved`, `denied` or `withdrawn`.
@@ -49,7 +56,10 @@ pub enum State {
     Approved {
         mfa_code: Option<String>,
     },
-    Denied,
+    /// With the operator's reason, when one was given.
+    Denied {
+        reason: Option<String>,
+    },
     /// Closed without a decision.
     Expired,
 }
@@ -76,7 +86,7 @@ pub enum Ticket {
     /// used up now.
     Approved { id: String, mfa_code: Option<String> },
     /// An operator denied this very call earlier; the denial is used up now.
-    Denied { id: String },
+    Denied { id: String, reason: Option<String> },
     /// Wait for the decision. `opened` is true for a new approval (the webhook is told).
     Wait { id: String, decided: watch::Receiver<State>, opened: bool },
 }
@@ -115,9 +125,9 @@ impl Desk {
                     entries.remove(&id);
                     return Ok(Ticket::Approved { id, mfa_code });
                 }
-                State::Denied => {
+                State::Denied { reason } => {
                     entries.remove(&id);
-                    return Ok(Ticket::Denied { id });
+                    return Ok(Ticket::Denied { id, reason });
                 }
                 State::Pending => {
                     let Some(entry) = entries.get_mut(&id) else { return Err("the approvals are unavailable".into()) };
@@ -141,7 +151,12 @@ impl Desk {
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (state, decided) = watch::channel(State::Pending);
-        let summary = Summary { id: id.clone(), status: "pending", ..summary };
+        let summary = Summary {
+            id: id.clone(),
+            status: "pending",
+            expires_at: crate::audit::rfc3339_after(timeout),
+            ..summary
+        };
         let entry = Entry {
             fingerprint: fingerprint.to_string(),
             session,
@@ -162,7 +177,7 @@ impl Desk {
         let mut entries = self.entries.lock().ok()?;
         let state = entries.get(id)?.state.borrow().clone();
         match state {
-            State::Approved { .. } | State::Denied => {
+            State::Approved { .. } | State::Denied { .. } => {
                 entries.remove(id);
                 Some(state)
             }
@@ -212,13 +227,23 @@ impl Desk {
     }
 
     /// The operator's decision. Approving a call whose role needs an MFA code takes the
-    /// code too.
-    pub fn decide(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<Summary, DecideError> {
+    /// code too; a denial may give the agent a reason.
+    pub fn decide(
+        &self,
+        id: &str,
+        approve: bool,
+        mfa_code: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<Summary, DecideError> {
         let mut entries = self.entries.lock().map_err(|_| DecideError::NotFound(id.to_string()))?;
         prune(&mut entries);
         let entry = entries.get_mut(id).ok_or_else(|| DecideError::NotFound(id.to_string()))?;
         let code = checked(entry, id, approve, mfa_code)?;
-        let state = if approve { State::Approved { mfa_code: code } } else { State::Denied };
+        let state = if approve {
+            State::Approved { mfa_code: code }
+        } else {
+            State::Denied { reason: reason.map(str::to_string) }
+        };
         entry.summary.status = if approve { "approved" } else { "denied" };
         entry.expires = Instant::now() + entry.timeout;
         entry.state.send_replace(state);
@@ -229,8 +254,16 @@ impl Desk {
     pub fn pending(&self) -> Vec<Summary> {
         let Ok(mut entries) = self.entries.lock() else { return Vec::new() };
         prune(&mut entries);
-        let mut open: Vec<Summary> =
-            entries.values().filter(|e| *e.state.borrow() == State::Pending).map(|e| e.summary.clone()).collect();
+        let now = Instant::now();
+        let mut open: Vec<Summary> = entries
+            .values()
+            .filter(|e| *e.state.borrow() == State::Pending)
+            .map(|e| Summary {
+                seconds_left: e.expires.saturating_duration_since(now).as_secs(),
+                waiting: e.waiters > 0,
+                ..e.summary.clone()
+            })
+            .collect();
         open.sort_by(|a, b| a.asked_at.cmp(&b.asked_at));
         open
     }
@@ -282,6 +315,9 @@ mod tests {
             client: "test".into(),
             policy: "p".into(),
             asked_at: crate::audit::now_rfc3339(),
+            expires_at: String::new(),
+            seconds_left: 0,
+            waiting: false,
             needs_mfa,
             status: "pending",
         }
@@ -305,10 +341,10 @@ mod tests {
         let (again, _, opened) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         assert_eq!((again.as_str(), opened), (id.as_str(), false));
         assert_eq!(desk.pending().len(), 1);
-        desk.decide(&id, true, None).unwrap();
+        desk.decide(&id, true, None, None).unwrap();
         assert_eq!(*decided.borrow(), State::Approved { mfa_code: None });
         assert!(desk.pending().is_empty());
-        assert!(matches!(desk.decide(&id, false, None), Err(DecideError::Decided(_))));
+        assert!(matches!(desk.decide(&id, false, None, None), Err(DecideError::Decided(_))));
         // The agent called again after ApprovalPending: it runs once, then asks afresh.
         assert!(matches!(desk.ask("call-a", summary("s1", false), MINUTE).unwrap(), Ticket::Approved { .. }));
         let (_, _, opened) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
@@ -324,8 +360,8 @@ mod tests {
         // A decision that could not be recorded gives its reservation back.
         desk.release(&id);
         desk.reserve(&id, false, None).unwrap();
-        desk.decide(&id, false, None).unwrap();
-        assert_eq!(*decided.borrow(), State::Denied);
+        desk.decide(&id, false, None, None).unwrap();
+        assert_eq!(*decided.borrow(), State::Denied { reason: None });
     }
 
     #[test]
@@ -352,7 +388,7 @@ mod tests {
         let desk = Desk::default();
         let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         assert_eq!(desk.take(&id), None);
-        desk.decide(&id, true, None).unwrap();
+        desk.decide(&id, true, None, None).unwrap();
         assert_eq!(desk.take(&id), Some(State::Approved { mfa_code: None }));
         assert_eq!(desk.take(&id), None);
     }
@@ -361,12 +397,12 @@ mod tests {
     fn a_denial_is_told_once_and_mfa_needs_six_digits() {
         let desk = Desk::default();
         let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", true), MINUTE).unwrap());
-        assert_eq!(desk.decide(&id, true, None).unwrap_err(), DecideError::NeedsMfa);
-        assert_eq!(desk.decide(&id, true, Some("12345")).unwrap_err(), DecideError::BadMfa);
-        desk.decide(&id, false, None).unwrap();
-        assert!(matches!(desk.ask("call-a", summary("s1", true), MINUTE).unwrap(), Ticket::Denied { .. }));
+        assert_eq!(desk.decide(&id, true, None, None).unwrap_err(), DecideError::NeedsMfa);
+        assert_eq!(desk.decide(&id, true, Some("12345"), None).unwrap_err(), DecideError::BadMfa);
+        desk.decide(&id, false, None, Some("not on a Friday")).unwrap();
+        assert!(matches!(desk.ask("call-a", summary("s1", true), MINUTE).unwrap(), Ticket::Denied { reason: Some(r), .. } if r == "not on a Friday"));
         let (id, decided, _) = wait_id(desk.ask("call-a", summary("s1", true), MINUTE).unwrap());
-        desk.decide(&id, true, Some(" 123456 ")).unwrap();
+        desk.decide(&id, true, Some(" 123456 "), None).unwrap();
         assert_eq!(*decided.borrow(), State::Approved { mfa_code: Some("123456".into()) });
     }
 

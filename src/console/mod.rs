@@ -41,6 +41,8 @@ pub enum Waited {
     },
     Denied {
         id: String,
+        /// The operator's reason, when one was given.
+        reason: Option<String>,
     },
     /// Not decided within `wait_seconds`: the agent calls again once it is.
     Pending {
@@ -87,7 +89,7 @@ impl Console {
         };
         let (id, mut decided) = match ticket {
             desk::Ticket::Approved { id, mfa_code } => return Waited::Approved { id, mfa_code },
-            desk::Ticket::Denied { id } => return Waited::Denied { id },
+            desk::Ticket::Denied { id, reason } => return Waited::Denied { id, reason },
             desk::Ticket::Wait { id, decided, opened } => {
                 if opened && let Some(url) = &settings.webhook {
                     self.webhook.announce(url, Summary { id: id.clone(), ..summary });
@@ -107,11 +109,12 @@ impl Console {
                     waiting.left = true;
                     return Waited::TimedOut { id };
                 }
-                desk::State::Approved { .. } | desk::State::Denied => {
+                desk::State::Approved { .. } | desk::State::Denied { .. } => {
                     waiting.left = true;
                     return match self.desk.take(&id) {
                         Some(desk::State::Approved { mfa_code }) => Waited::Approved { id, mfa_code },
-                        Some(_) => Waited::Denied { id },
+                        Some(desk::State::Denied { reason }) => Waited::Denied { id, reason },
+                        Some(_) => Waited::Denied { id, reason: None },
                         None => Waited::Unavailable(format!(
                             "approval `{id}` was used by another call with the same arguments; call again to ask anew"
                         )),
@@ -217,6 +220,14 @@ impl Withdrawn {
             agent: summary.agent,
             policy: summary.policy,
         }
+    }
+}
+
+/// What an agent is told of an operator's denial.
+pub fn denied_message(id: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("an operator denied it in the console (approval `{id}`), saying: {reason}"),
+        None => format!("an operator denied it in the console (approval `{id}`)"),
     }
 }
 

@@ -265,6 +265,9 @@ impl Gateway {
                 client: format!("{} {}", origin.client.name, origin.client.version).trim().to_string(),
                 policy: policy.name().to_string(),
                 asked_at: crate::audit::now_rfc3339(),
+                expires_at: String::new(),
+                seconds_left: 0,
+                waiting: true,
                 needs_mfa: questions.mfa.is_some(),
                 status: "pending",
             };
@@ -540,8 +543,8 @@ async fn ask_console(
     let cancel = crate::console::Cancel { token: &context.ct, why: "cancelled" };
     match console.wait(&fingerprint, asking.summary.clone(), settings, cancel, audit, progress).await {
         Waited::Approved { mfa_code, .. } => Step::Go(mfa_code),
-        Waited::Denied { id } => {
-            Step::Refuse("declined", format!("an operator denied it in the console (approval `{id}`)"))
+        Waited::Denied { id, reason } => {
+            Step::Refuse("declined", crate::console::denied_message(&id, reason.as_deref()))
         }
         Waited::Pending { id } => Step::Pending(id),
         Waited::TimedOut { id } => Step::Refuse(

@@ -534,6 +534,9 @@ impl Approval<'_> {
             client: origin.client.name.clone(),
             policy: self.pipeline.policy().name().to_string(),
             asked_at: crate::audit::now_rfc3339(),
+            expires_at: String::new(),
+            seconds_left: 0,
+            waiting: true,
             needs_mfa: mfa.is_some(),
             status: "pending",
         };
@@ -555,8 +558,8 @@ impl Approval<'_> {
                 let message = crate::console::pending_message(action, &id, settings.timeout_seconds);
                 ("pending", CallError::ApprovalPending { approval_id: id, message })
             }
-            Waited::Denied { id } => {
-                ("declined", refuse(&format!("an operator denied it in the console (approval `{id}`)")))
+            Waited::Denied { id, reason } => {
+                ("declined", refuse(&crate::console::denied_message(&id, reason.as_deref())))
             }
             Waited::TimedOut { id } => (
                 "timed_out",

@@ -403,3 +403,29 @@ async def test_an_abandoned_approval_is_withdrawn_and_can_no_longer_be_decided(b
     assert withdrawn[0]["why"] == "client_gone" and withdrawn[1]["why"] in ("cancelled", "client_gone")
     assert [r["action"] for r in withdrawn] == ["s3:PutObject", "s3:PutObject"]
     assert withdrawn[0]["resources"] == gone["resources"] and withdrawn[1]["approval_id"] == approval["id"]
+
+
+async def test_a_denial_carries_its_reason_and_the_api_filters_by_any_part(binary, aws, tmp_path):
+    seed(aws)
+    with console_server(binary, aws, tmp_path, policy(1)) as (s, operator):
+        async with agent(s) as client:
+            put = dict(bucket="allowed-bucket", key="reasoned.csv", body="x")
+            ok, out = await call(client, "s3_put_object", **put)
+            approval_id = out["approval_id"]
+            [shown] = operator.approvals()
+            # How long it stays open, and whether a call still waits on it.
+            assert 100 <= shown["seconds_left"] <= 120 and shown["expires_at"] > shown["asked_at"]
+            assert shown["waiting"] is False
+            for bad, why in [("x" * 501, "longer than 500"), ("two\nlines", "one line")]:
+                refused = operator.decide(approval_id, False, reason=bad)
+                assert refused.status_code == 400 and why in refused.json()["error"], refused.text
+            assert operator.decide(approval_id, False, reason="  use the staging bucket  ").status_code == 200
+            ok, out = await call(client, "s3_put_object", **put)
+            assert out["error"] == "ApprovalDenied" and "saying: use the staging bucket" in out["message"], out
+        records = httpx.get(f"{s.base}/console/api/audit", headers=operator.headers,
+                            params={"tool": "PUT_OBJ", "session": "MCP"}).json()["records"]
+        assert records and all("put_object" in r["tool"] for r in records)
+        decided = [r for r in records if r["event"] == "approval_decided"]
+        assert [r["reason"] for r in decided] == ["use the staging bucket"]
+        none = httpx.get(f"{s.base}/console/api/audit", headers=operator.headers, params={"tool": "nothing-like-it"})
+        assert none.json()["records"] == []
