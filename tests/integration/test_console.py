@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import os
+import re
 import subprocess
 import threading
 
@@ -429,3 +431,38 @@ async def test_a_denial_carries_its_reason_and_the_api_filters_by_any_part(binar
         assert [r["reason"] for r in decided] == ["use the staging bucket"]
         none = httpx.get(f"{s.base}/console/api/audit", headers=operator.headers, params={"tool": "nothing-like-it"})
         assert none.json()["records"] == []
+
+
+def readme_console_commands() -> list[str]:
+    """The README's `curl` commands for the console API, continuation lines joined."""
+    from conftest import ROOT
+    text = (ROOT / "README.md").read_text()
+    [block] = [b for b in re.findall(r"```sh\n(.*?)```", text, flags=re.S) if "console/api" in b]
+    return [c.strip() for c in block.replace("\\\n", " ").splitlines() if c.strip().startswith("curl")]
+
+
+async def test_the_readmes_console_api_commands_run_as_written(binary, aws, tmp_path):
+    seed(aws)
+    commands = readme_console_commands()
+    assert len(commands) >= 5, commands
+    with console_server(binary, aws, tmp_path, policy(1)) as (s, operator):
+        async with agent(s) as client:
+            ids = []
+            for key in ("readme-approve.csv", "readme-deny.csv"):
+                ok, out = await call(client, "s3_put_object", bucket="allowed-bucket", key=key, body="x")
+                ids.append(out["approval_id"])
+        env = {**os.environ, "AWSGATE_CONSOLE_TOKEN": OPERATOR}
+        for command in commands:
+            command = command.replace("http://127.0.0.1:8765", s.base)
+            if "APPROVAL_ID" in command:
+                command = command.replace("APPROVAL_ID", ids.pop(0))
+            follows = "follow=1" in command
+            if follows:
+                command = f"timeout 2 {command}"
+            done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30)
+            assert done.returncode == (124 if follows else 0), (command, done.stderr)
+            if not follows:
+                assert "error" not in json.loads(done.stdout), (command, done.stdout)
+        assert ids == [] and operator.approvals() == []
+    decided = [(r["decision"], r.get("reason")) for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "approval_decided"]
+    assert decided == [("approved", None), ("denied", "use the staging bucket")]
