@@ -466,3 +466,42 @@ async def test_the_readmes_console_api_commands_run_as_written(binary, aws, tmp_
         assert ids == [] and operator.approvals() == []
     decided = [(r["decision"], r.get("reason")) for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "approval_decided"]
     assert decided == [("approved", None), ("denied", "use the staging bucket")]
+
+
+async def test_a_call_the_typescript_sdk_cancels_withdraws_its_approval(binary, aws, tmp_path):
+    """The MCP TypeScript SDK (1.x, `js/package-lock.json`) aborts a call that waits for the
+    console: the approval leaves the console, is recorded as withdrawn, and can no longer be
+    decided; nothing reaches AWS."""
+    import shutil
+    from conftest import ROOT
+
+    node = shutil.which("node")
+    script = ROOT / "tests" / "integration" / "js" / "mcp_cancel_client.mjs"
+    assert node and (script.parent / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir(), \
+        "the MCP TypeScript SDK is not installed: run scripts/js-env.sh (make test does)"
+    seed(aws)
+    with console_server(binary, aws, tmp_path, policy(60)) as (s, operator):
+        arguments = json.dumps({"bucket": "allowed-bucket", "key": "ts-cancelled.csv", "body": "x"})
+        client = subprocess.Popen([node, str(script), s.mcp_url, AGENT, "s3_put_object", arguments],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert json.loads(client.stdout.readline()) == {"ready": True}
+            approval = await operator.wait_for_approval()
+            assert approval["client"].startswith("ts-sdk-canceller")
+            client.stdin.write("cancel\n")
+            client.stdin.flush()
+            outcome = json.loads(client.stdout.readline())
+            assert "error" in outcome and "gave up" in outcome["error"], outcome
+            with anyio.fail_after(10):
+                while operator.approvals():
+                    await anyio.sleep(0.1)
+            assert operator.decide(approval["id"], True).status_code == 404
+        finally:
+            client.kill()
+            client.wait(10)
+    withdrawn = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "approval_withdrawn"]
+    # The SDK both sends `notifications/cancelled` and closes the call's response stream:
+    # whichever the server sees first names the withdrawal.
+    assert [r["approval_id"] for r in withdrawn] == [approval["id"]]
+    assert withdrawn[0]["why"] in ("cancelled", "client_gone")
+    assert not aws.object_exists("allowed-bucket", "ts-cancelled.csv")
