@@ -151,12 +151,8 @@ impl Desk {
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (state, decided) = watch::channel(State::Pending);
-        let summary = Summary {
-            id: id.clone(),
-            status: "pending",
-            expires_at: crate::audit::rfc3339_after(timeout),
-            ..summary
-        };
+        let summary =
+            Summary { id: id.clone(), status: "pending", expires_at: crate::audit::rfc3339_after(timeout), ..summary };
         let entry = Entry {
             fingerprint: fingerprint.to_string(),
             session,
@@ -400,7 +396,9 @@ mod tests {
         assert_eq!(desk.decide(&id, true, None, None).unwrap_err(), DecideError::NeedsMfa);
         assert_eq!(desk.decide(&id, true, Some("12345"), None).unwrap_err(), DecideError::BadMfa);
         desk.decide(&id, false, None, Some("not on a Friday")).unwrap();
-        assert!(matches!(desk.ask("call-a", summary("s1", true), MINUTE).unwrap(), Ticket::Denied { reason: Some(r), .. } if r == "not on a Friday"));
+        assert!(
+            matches!(desk.ask("call-a", summary("s1", true), MINUTE).unwrap(), Ticket::Denied { reason: Some(r), .. } if r == "not on a Friday")
+        );
         let (id, decided, _) = wait_id(desk.ask("call-a", summary("s1", true), MINUTE).unwrap());
         desk.decide(&id, true, Some(" 123456 "), None).unwrap();
         assert_eq!(*decided.borrow(), State::Approved { mfa_code: Some("123456".into()) });

@@ -8,12 +8,10 @@ use std::time::Duration;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, Implementation, InputRequest,
     InputRequests, InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProtocolVersion, ServerCapabilities, ServerConfig, ServerNotification, SubscriptionFilter, Tool,
-    ToolAnnotations, ToolListChangedNotification,
+    ProtocolVersion, ServerCapabilities, ServerConfig, ServerNotification, SubscriptionFilter, Tool, ToolAnnotations,
+    ToolListChangedNotification,
 };
-use rmcp::service::{
-    ElicitationMode, NotificationContext, Peer, RequestContext, ServiceError, SubscriptionContext,
-};
+use rmcp::service::{ElicitationMode, NotificationContext, Peer, RequestContext, ServiceError, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 

@@ -458,9 +458,11 @@ async fn sse_connect(State(state): State<LegacyState>) -> Sse<impl Stream<Item =
         let message = receiver.recv().await?;
         Some((serde_json::to_string(&message).unwrap_or_default(), (receiver, guard)))
     });
-    let errors = stream::unfold(error_events, |mut receiver| async move {
-        receiver.recv().await.map(|error| (error, receiver))
-    });
+    let errors =
+        stream::unfold(
+            error_events,
+            |mut receiver| async move { receiver.recv().await.map(|error| (error, receiver)) },
+        );
     // The stream lasts as long as the session (its answers); errors join it meanwhile.
     let answers = answers.map(Some).chain(stream::once(std::future::ready(None)));
     let events = stream::select(answers, errors.map(Some).chain(stream::pending()))
