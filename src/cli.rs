@@ -31,8 +31,15 @@ pub enum Transport {
 pub enum Command {
     /// Run the MCP server.
     Serve {
-        #[arg(long, env = "AWSGATE_POLICY")]
-        policy: PathBuf,
+        /// The policy every caller is judged by (one agent, `default`).
+        #[arg(long, env = "AWSGATE_POLICY", required_unless_present = "agents", conflicts_with = "agents")]
+        policy: Option<PathBuf>,
+        /// Many agents, each with its own policy and credentials (see the README).
+        #[arg(long)]
+        agents: Option<PathBuf>,
+        /// With `--agents` over stdio: the agent the one client is.
+        #[arg(long, requires = "agents")]
+        agent: Option<String>,
         #[arg(long, value_enum, default_value = "stdio")]
         transport: Transport,
         /// Address for `--transport http`.
@@ -72,6 +79,11 @@ pub enum Command {
     AgentKey {
         #[command(subcommand)]
         command: AgentKeyCommand,
+    },
+    /// Static bearer tokens for the agents file.
+    AgentToken {
+        #[command(subcommand)]
+        command: AgentTokenCommand,
     },
     /// Work with audit logs.
     Audit {
@@ -131,6 +143,12 @@ pub enum AgentKeyCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AgentTokenCommand {
+    /// Print a new token for agent NAME, and the `token_sha256:` line for its entry.
+    New { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check an audit log's hash chain; exit 1 naming the first record that does not verify.
     Verify { file: PathBuf },
@@ -172,6 +190,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Serve {
             policy,
+            agents,
+            agent,
             transport,
             listen,
             audit_log,
@@ -197,7 +217,19 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             let sidecar = aws_listen
                 .zip(agent_keys)
                 .map(|(listen, agent_keys)| crate::sidecar::SidecarOptions { listen, agent_keys });
-            mcp::serve(mcp::ServeOptions { policy, http, audit_log, sidecar, watch })?;
+            let judged_by = match (agents, policy) {
+                (Some(file), _) => mcp::JudgedBy::Agents { file, stdio_agent: agent },
+                (None, Some(policy)) => mcp::JudgedBy::Policy(policy),
+                (None, None) => return Err(CliError::Invalid("give `--policy FILE` or `--agents FILE`".into())),
+            };
+            mcp::serve(mcp::ServeOptions { judged_by, http, audit_log, sidecar, watch })?;
+            Ok(Outcome::Ok)
+        }
+        Command::AgentToken { command: AgentTokenCommand::New { name } } => {
+            let (token, line) = crate::agents::new_token(&name).map_err(CliError::Invalid)?;
+            writeln!(stdout, "# the token to give agent `{name}` (shown once; awsgate keeps only its hash):")?;
+            writeln!(stdout, "# {token}")?;
+            writeln!(stdout, "{line}")?;
             Ok(Outcome::Ok)
         }
         Command::AgentKey { command: AgentKeyCommand::New { name } } => {
@@ -323,6 +355,13 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
     let vocabulary = catalog::vocabulary();
     let mut outcome = Outcome::Ok;
     for path in files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if crate::agents::is_agents_file(&text) {
+            if check_agents(path, &vocabulary, out)? == Outcome::Failed {
+                outcome = Outcome::Failed;
+            }
+            continue;
+        }
         match policy::load_file(path, &vocabulary) {
             Ok(loaded) => {
                 print_diagnostics(path, &loaded.warnings, out)?;
@@ -347,6 +386,42 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
         }
     }
     Ok(outcome)
+}
+
+/// Checks an agents file and every policy it names.
+fn check_agents(path: &Path, vocabulary: &policy::Vocabulary, out: &mut impl Write) -> Result<Outcome, CliError> {
+    match crate::agents::load(path, vocabulary) {
+        Ok(loaded) => {
+            for (agent, policy) in loaded.file.agents.iter().zip(&loaded.policies) {
+                print_diagnostics(&agent.policy, &policy.warnings, out)?;
+                let tools = catalog::tools().filter(|t| policy.policy.lists_tool(&t.iam_action())).count();
+                writeln!(out, "{}: agent `{}`: ok ({tools} tools)", path.display(), agent.name)?;
+            }
+            writeln!(out, "{}: ok ({} agents)", path.display(), loaded.file.agents.len())?;
+            Ok(Outcome::Ok)
+        }
+        Err(error) => {
+            report_agents(&error, out)?;
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+/// Prints an agents file's error the way `check` does: located.
+pub fn report_agents(error: &crate::agents::AgentsError, out: &mut impl Write) -> std::io::Result<()> {
+    use crate::agents::AgentsError;
+    match error {
+        AgentsError::Invalid { path, diagnostics } => {
+            print_diagnostics(path, diagnostics, out)?;
+            let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+            writeln!(out, "{}: {errors} error(s)", path.display())
+        }
+        AgentsError::Policy { agent, error } => {
+            writeln!(out, "agent `{agent}`: its policy does not load:")?;
+            report(error, out)
+        }
+        AgentsError::Read { .. } => writeln!(out, "{}", policy::terminal_safe(&error.to_string())),
+    }
 }
 
 /// Refuses inputs that could only be typos, so that a simulation never answers a question

@@ -10,6 +10,7 @@
 //! * [`catalog`]: the one registry of supported tools, one entry per AWS operation, with
 //!   its IAM action, resource shape and annotations, plus every IAM action name of the
 //!   supported services. It hands the gate its [`policy::Vocabulary`].
+//! * [`agents`]: the agents file (`serve --agents`): each agent's policy and credentials.
 //! * [`pipeline`]: the steps every call takes, whichever front door it came through, and
 //!   [`pipeline::Live`], the pipeline in force (a reload swaps it).
 //! * [`mcp`] and [`sidecar`]: the two front doors (MCP; the AWS wire protocols);
@@ -24,6 +25,7 @@
 //!
 //! `src/main.rs` only parses the command line and maps errors to exit codes.
 
+pub mod agents;
 pub mod audit;
 pub mod aws;
 pub mod catalog;

@@ -28,6 +28,9 @@ fn run(cli: Cli) -> ExitCode {
                 CliError::Policy(policy_error) | CliError::Serve(mcp::ServeError::Policy(policy_error)) => {
                     let _ = cli::report(policy_error, stderr);
                 }
+                CliError::Serve(mcp::ServeError::Agents(agents_error)) => {
+                    let _ = cli::report_agents(agents_error, stderr);
+                }
                 other => {
                     let _ = writeln!(stderr, "awsgate: {}", awsgate::policy::terminal_safe(&other.to_string()));
                 }

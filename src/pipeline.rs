@@ -83,7 +83,8 @@ pub struct Parts {
     pub aws: Aws,
     pub session_policy: Option<String>,
     pub scope: Scope,
-    pub audit: AuditLog,
+    /// Shared by every agent's pipeline.
+    pub audit: Arc<AuditLog>,
     pub caller: Caller,
 }
 
@@ -95,7 +96,7 @@ impl Pipeline {
             aws,
             session_policy,
             scope,
-            audit: Arc::new(audit),
+            audit,
             windows: Arc::default(),
             facts: Arc::new(FactCache::new(Duration::from_secs(policy.document().limits.tag_cache_seconds))),
             caller,
@@ -348,9 +349,11 @@ pub struct Allowed<'p> {
 }
 
 impl<'p> Call<'p> {
-    /// The rate limit of the caller's session; over it, the call ends here.
+    /// The rate limit of the caller's agent; over it, the call ends here.
     pub async fn admit(&mut self) -> Result<(), CallError> {
-        if let Err(retry_after) = self.pipeline.admit(&self.origin.session) {
+        // The agent's budget, whatever session or client name it calls from.
+        let key = self.origin.agent.as_deref().unwrap_or(&self.origin.session);
+        if let Err(retry_after) = self.pipeline.admit(key) {
             let limit = self.pipeline.policy.document().limits.calls_per_minute;
             return Err(self.fail(CallError::RateLimited { limit, retry_after }).await);
         }

@@ -161,6 +161,20 @@ pub async fn run<F, Fut>(
     }
 }
 
+/// With `--agents`, which this build does not reload yet: SIGHUP is caught (it would end
+/// the process) and said to do nothing, until `stop`.
+pub async fn refuse_hangups(stop: tokio_util::sync::CancellationToken) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = hangup.recv() => tracing::error!(
+                "SIGHUP: reloading an agents file is not supported yet; restart awsgate to apply a change"
+            ),
+        }
+    }
+}
+
 /// What `--watch` compares: the file's length, modification time and inode (an editor
 /// that saves by renaming a new file over the old one changes the inode).
 fn stamp(path: &Path) -> Option<(u64, SystemTime, u64)> {

@@ -31,13 +31,14 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most `subscriptions/listen` streams (2026-07-28) open at once.
 const MAX_LISTENERS: usize = 1_024;
 
-/// What every MCP session shares: the call pipeline in force, the tools its policy
+/// What every MCP session shares: each agent's pipeline in force and the tools its policy
 /// exposes, the approvals asked of 2026-07-28 clients, and the sessions to tell when a
 /// reload changes the tools.
 #[derive(Debug)]
 pub struct Shared {
-    live: Arc<Live>,
-    tools: RwLock<Arc<Vec<Listed>>>,
+    /// One per agent (`default` alone for `--policy`), in the agents file's order.
+    agents: Vec<Arc<Served>>,
+    audit: Arc<crate::audit::AuditLog>,
     /// Approvals asked of 2026-07-28 clients and not yet answered.
     approvals: Approvals,
     peers: Mutex<Vec<Peer<RoleServer>>>,
@@ -47,6 +48,43 @@ pub struct Shared {
     listeners: Arc<tokio::sync::Semaphore>,
     /// The operator console, when it is served: approvals for clients that cannot elicit.
     console: Option<Arc<Console>>,
+}
+
+/// One agent as the MCP door serves it: its pipeline and the tools its policy lists.
+#[derive(Debug)]
+pub struct Served {
+    pub name: Arc<str>,
+    live: Arc<Live>,
+    tools: RwLock<Arc<Vec<Listed>>>,
+}
+
+impl Served {
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
+    }
+
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.live.current()
+    }
+
+    fn tools(&self) -> Arc<Vec<Listed>> {
+        match self.tools.read() {
+            Ok(tools) => tools.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn tool_names(&self) -> Vec<&'static str> {
+        self.tools().iter().map(|t| t.spec.name).collect()
+    }
+
+    fn relist(&self) {
+        let tools = listed(self.live.current().policy());
+        match self.tools.write() {
+            Ok(mut current) => *current = tools,
+            Err(poisoned) => *poisoned.into_inner() = tools,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -64,11 +102,22 @@ fn listed(policy: &Policy) -> Arc<Vec<Listed>> {
 }
 
 impl Shared {
-    pub fn new(live: Arc<Live>, console: Option<Arc<Console>>) -> Shared {
-        let tools = RwLock::new(listed(live.current().policy()));
+    /// Each agent's name and pipeline, all writing to `audit`.
+    pub fn new(
+        agents: Vec<(Arc<str>, Arc<Live>)>,
+        audit: Arc<crate::audit::AuditLog>,
+        console: Option<Arc<Console>>,
+    ) -> Shared {
+        let agents = agents
+            .into_iter()
+            .map(|(name, live)| {
+                let tools = RwLock::new(listed(live.current().policy()));
+                Arc::new(Served { name, live, tools })
+            })
+            .collect();
         Shared {
-            live,
-            tools,
+            agents,
+            audit,
             approvals: Approvals::default(),
             peers: Mutex::default(),
             reloads: tokio::sync::watch::Sender::new(0),
@@ -77,23 +126,24 @@ impl Shared {
         }
     }
 
-    pub fn live(&self) -> Arc<Live> {
-        self.live.clone()
+    /// The agent named `name`.
+    pub fn agent(&self, name: &str) -> Option<&Arc<Served>> {
+        self.agents.iter().find(|a| &*a.name == name)
     }
 
-    fn tools(&self) -> Arc<Vec<Listed>> {
-        match self.tools.read() {
-            Ok(tools) => tools.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    /// The first agent: the one of `--policy`, whose policy the console and the start-up
+    /// line show.
+    pub fn first(&self) -> Option<&Arc<Served>> {
+        self.agents.first()
     }
 
-    pub fn tool_names(&self) -> Vec<&'static str> {
-        self.tools().iter().map(|t| t.spec.name).collect()
+    pub fn agents(&self) -> &[Arc<Served>] {
+        &self.agents
     }
 
-    pub fn pipeline(&self) -> Arc<Pipeline> {
-        self.live.current()
+    /// The audit log every agent's calls are recorded in.
+    fn audit(&self) -> Arc<crate::audit::AuditLog> {
+        self.audit.clone()
     }
 
     /// A session to tell when the tools change.
@@ -109,10 +159,8 @@ impl Shared {
     /// After a reload: lists the new policy's tools and sends every connected session
     /// `notifications/tools/list_changed`.
     pub async fn policy_changed(&self) {
-        let tools = listed(self.live.current().policy());
-        match self.tools.write() {
-            Ok(mut current) => *current = tools,
-            Err(poisoned) => *poisoned.into_inner() = tools,
+        for agent in &self.agents {
+            agent.relist();
         }
         self.reloads.send_modify(|count| *count += 1);
         let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
@@ -142,7 +190,7 @@ fn describe_tool(spec: &ToolSpec, policy: &Policy) -> Tool {
 
 /// One MCP session as rmcp sees it: a stdio process, an SSE connection, or a streamable
 /// HTTP session. For 2026-07-28 clients rmcp serves HTTP statelessly, one handler per
-/// request, so those are grouped into one session per client name (`stateless`).
+/// request, so those are grouped into one session per agent (`stateless`).
 #[derive(Debug, Clone)]
 pub struct Gateway {
     shared: Arc<Shared>,
@@ -150,32 +198,52 @@ pub struct Gateway {
     stateless: bool,
     /// `stdio`, `sse` or `http`, for the audit records.
     transport: &'static str,
+    /// The agent of a session bound to one from its start (stdio, an SSE connection);
+    /// over streamable HTTP each request says whose it is.
+    agent: Option<Arc<str>>,
 }
 
 impl Gateway {
-    /// A handler that lives as long as its session (`stdio`, `sse`).
-    pub fn new(shared: Arc<Shared>, transport: &'static str) -> Gateway {
-        Gateway { shared, id: uuid::Uuid::new_v4().to_string().into(), stateless: false, transport }
+    /// A handler that lives as long as its session (`stdio`, `sse`), for `agent`.
+    pub fn new(shared: Arc<Shared>, transport: &'static str, agent: Option<Arc<str>>) -> Gateway {
+        Gateway { shared, id: uuid::Uuid::new_v4().to_string().into(), stateless: false, transport, agent }
     }
 
     /// A handler for streamable HTTP, where a 2026-07-28 request may get a handler of
     /// its own.
     pub fn for_http(shared: Arc<Shared>) -> Gateway {
-        Gateway { stateless: true, ..Gateway::new(shared, "http") }
+        Gateway { stateless: true, ..Gateway::new(shared, "http", None) }
     }
 
-    /// The session a call belongs to, for its rate limit and audit records: the HTTP
-    /// session when the client has one, the client for stateless HTTP requests, else this
-    /// handler's own.
-    fn session_key(&self, http_session: Option<&str>, client: &Client) -> String {
+    /// The agent a request is from: the one its credentials named (HTTP), else the one
+    /// this session is bound to, else the only one. `None`: no agent may make it.
+    fn served(&self, context: &RequestContext<RoleServer>) -> Option<Arc<Served>> {
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let named = parts.and_then(|parts| parts.extensions.get::<crate::agents::Authenticated>()).map(|a| a.0.clone());
+        match named.or_else(|| self.agent.clone()) {
+            Some(name) => self.shared.agent(&name).cloned(),
+            None => match self.shared.agents() {
+                [only] => Some(only.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    /// The session a call belongs to, for its audit records and approvals: the HTTP
+    /// session when the client has one, the agent for stateless HTTP requests (never the
+    /// name a client gives itself), else this handler's own.
+    fn session_key(&self, http_session: Option<&str>, agent: &str) -> String {
         match http_session {
             Some(id) => format!("http:{id}"),
-            None if self.stateless => format!("stateless:{}", client.name),
+            None if self.stateless => format!("stateless:{agent}"),
             None => self.id.to_string(),
         }
     }
 
     async fn call(&self, params: CallToolRequestParams, context: &RequestContext<RoleServer>) -> CallToolResponse {
+        let Some(served) = self.served(context) else {
+            return tool_error(&CallError::InvalidArgument("no agent is known for this request".into()));
+        };
         // From the request's metadata (2026-07-28) or the `initialize` handshake (earlier).
         let client =
             context.client_info().map(|info| Client { name: info.name, version: info.version }).unwrap_or_default();
@@ -183,16 +251,16 @@ impl Gateway {
         let http_session = parts.and_then(|parts| parts.headers.get("mcp-session-id")).and_then(|id| id.to_str().ok());
         let origin = Origin {
             transport: self.transport,
-            session: self.session_key(http_session, &client),
+            session: self.session_key(http_session, &served.name),
             client,
-            agent: None,
+            agent: Some(served.name.to_string()),
             source_ip: parts.and_then(|parts| parts.extensions.get::<super::http::PeerAddr>()).map(|peer| peer.0.ip()),
         };
         let name = params.name.as_ref();
         // The policy in force now decides this call, even if a reload comes meanwhile.
-        let pipeline = self.shared.pipeline();
+        let pipeline = served.pipeline();
         let mut call = pipeline.begin(&origin, &self.id, name);
-        match self.run_call(&pipeline, &mut call, &params, context).await {
+        match self.run_call(&served, &pipeline, &mut call, &params, context).await {
             Ok(response) => response,
             Err(error) => tool_error(&error),
         }
@@ -200,12 +268,12 @@ impl Gateway {
 
     async fn run_call(
         &self,
+        served: &Served,
         pipeline: &Pipeline,
         call: &mut Call<'_>,
         params: &CallToolRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, CallError> {
-        let shared = &self.shared;
         let policy = pipeline.policy();
         let name = params.name.as_ref();
         call.admit().await?;
@@ -215,7 +283,7 @@ impl Gateway {
             let message = format!(
                 "unknown tool `{}`; this server's tools are: {}",
                 catalog::args::printable(name),
-                shared.tool_names().join(", ")
+                served.tool_names().join(", ")
             );
             return Err(call.fail(CallError::InvalidArgument(message)).await);
         };
@@ -259,7 +327,7 @@ impl Gateway {
                 arguments: approval::arguments_summary(params.arguments.as_ref()),
                 transport: origin.transport,
                 session: origin.session.clone(),
-                agent: None,
+                agent: origin.agent.clone(),
                 client: format!("{} {}", origin.client.name, origin.client.version).trim().to_string(),
                 policy: policy.name().to_string(),
                 asked_at: crate::audit::now_rfc3339(),
@@ -410,7 +478,7 @@ impl Gateway {
                 }
                 ApprovalChannel::Console => {
                     if let Some(console) = &self.shared.console {
-                        let audit = self.shared.pipeline().shared_audit();
+                        let audit = self.shared.audit();
                         return ask_console(console, session, context, asking, settings, audit).await;
                     }
                 }
@@ -531,11 +599,12 @@ async fn ask_console(
             }
         }
     };
-    // Over HTTP an approval belongs to the client rather than its MCP session: adapters such
-    // as LangGraph's open a session per tool call, and their retry would never match.
-    let scope = match asking.summary.transport {
-        "stdio" => session.to_string(),
-        transport => format!("{transport}:{}", asking.summary.client),
+    // Over HTTP an approval belongs to the agent rather than its MCP session: adapters such
+    // as LangGraph's open a session per tool call, and their retry would never match. Never
+    // to what the client calls itself.
+    let scope = match (asking.summary.transport, &asking.summary.agent) {
+        ("stdio", _) | (_, None) => session.to_string(),
+        (transport, Some(agent)) => format!("{transport}:agent:{agent}"),
     };
     let fingerprint = format!("mcp\n{scope}\n{}", asking.fingerprint);
     let cancel = crate::console::Cancel { token: &context.ct, why: "cancelled" };
@@ -565,7 +634,10 @@ fn refused_by(error: &ServiceError) -> Step {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        let pipeline = self.shared.pipeline();
+        let served = self.agent.as_deref().and_then(|name| self.shared.agent(name)).or_else(|| self.shared.first());
+        let Some(pipeline) = served.map(|served| served.pipeline()) else {
+            return ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        };
         let policy = pipeline.policy();
         let capabilities = ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build();
         let mut info = ServerConfig::new(capabilities);
@@ -583,7 +655,7 @@ impl ServerHandler for Gateway {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         // Every tool fits one page, so awsgate never hands out a cursor.
         if let Some(cursor) = request.and_then(|r| r.cursor) {
@@ -591,7 +663,10 @@ impl ServerHandler for Gateway {
                 format!("unknown cursor `{}`: awsgate lists every tool in one page", catalog::args::printable(&cursor));
             return Err(ErrorData::invalid_params(message, None));
         }
-        Ok(ListToolsResult::with_all_items(self.shared.tools().iter().map(|t| t.tool.clone()).collect()))
+        let Some(served) = self.served(&context) else {
+            return Err(ErrorData::invalid_request("no agent is known for this request", None));
+        };
+        Ok(ListToolsResult::with_all_items(served.tools().iter().map(|t| t.tool.clone()).collect()))
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

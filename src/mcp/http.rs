@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -48,11 +48,17 @@ pub struct Settings {
     max_sessions: usize,
     /// The operator's token, when the console is served.
     console_token: Option<String>,
+    /// With `--agents`: the agents' tokens.
+    identity: Option<crate::agents::Identity>,
 }
 
 impl Settings {
     /// Binding anything but loopback needs a bearer token: refuse to start without one.
-    pub fn from_options(options: &HttpOptions) -> Result<Settings, ServeError> {
+    /// `identity`: the agents' credentials, with `--agents`.
+    pub fn from_options(
+        options: &HttpOptions,
+        identity: Option<crate::agents::Identity>,
+    ) -> Result<Settings, ServeError> {
         let addr: SocketAddr = options.listen.parse().map_err(|_| {
             ServeError::Http(format!("`--listen {}` is not an address like 127.0.0.1:8765", options.listen))
         })?;
@@ -69,7 +75,12 @@ impl Settings {
             }
             None => std::env::var("AWSGATE_AUTH_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
         };
-        if !addr.ip().is_loopback() && token.is_none() {
+        if identity.is_some() && token.is_some() {
+            return Err(ServeError::Http(
+                "with `--agents`, each agent has its own token (`token_sha256`): AWSGATE_AUTH_TOKEN and --auth-token-file are for `--policy`".into(),
+            ));
+        }
+        if !addr.ip().is_loopback() && token.is_none() && identity.is_none() {
             return Err(ServeError::Http(format!(
                 "`--listen {addr}` is not a loopback address: set a bearer token with AWSGATE_AUTH_TOKEN or --auth-token-file"
             )));
@@ -115,7 +126,21 @@ impl Settings {
                     .into(),
             ));
         }
-        Ok(Settings { addr, token, max_sessions: options.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS), console_token })
+        if let (Some(identity), Some(operators)) = (&identity, &console_token)
+            && identity.by_token(operators).is_some()
+        {
+            return Err(ServeError::Http(
+                "the console token is an agent's token: operators need their own, or an agent could approve its own calls"
+                    .into(),
+            ));
+        }
+        Ok(Settings {
+            addr,
+            token,
+            max_sessions: options.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
+            console_token,
+            identity,
+        })
     }
 
     pub fn console_token(&self) -> Option<&str> {
@@ -143,6 +168,34 @@ fn readable_by_owner_only(path: &std::path::Path) -> Result<(), ServeError> {
 struct Guard {
     loopback: bool,
     token: Option<String>,
+    /// With `--agents`: who each bearer token is. Without, every caller that passes is the
+    /// one agent, `default`.
+    identity: Option<crate::agents::Identity>,
+    /// Streamable HTTP sessions and the agent that opened each: a request on one with
+    /// another agent's credentials is refused.
+    owners: Mutex<SessionOwners>,
+}
+
+/// Session id to agent, bounded: the oldest are forgotten first (rmcp closes sessions past
+/// `--max-sessions` itself, so a forgotten one no longer exists).
+#[derive(Debug, Default)]
+struct SessionOwners {
+    owner: HashMap<String, Arc<str>>,
+    order: std::collections::VecDeque<String>,
+    bound: usize,
+}
+
+impl SessionOwners {
+    fn insert(&mut self, session: String, agent: Arc<str>) {
+        if self.owner.insert(session.clone(), agent).is_none() {
+            self.order.push_back(session);
+        }
+        while self.order.len() > self.bound.max(1) {
+            if let Some(old) = self.order.pop_front() {
+                self.owner.remove(&old);
+            }
+        }
+    }
 }
 
 /// Sessions of the older HTTP+SSE transport: session id to the handler's inbox.
@@ -157,6 +210,8 @@ struct LegacySessions {
 struct Inbox {
     messages: mpsc::Sender<ClientJsonRpcMessage>,
     errors: mpsc::Sender<String>,
+    /// The agent that opened the session: only it may post to it.
+    agent: Arc<str>,
 }
 
 #[derive(Clone)]
@@ -185,8 +240,14 @@ pub async fn serve(
     let factory_shared = shared.clone();
     let sessions = Arc::new(BoundedSessions::new(settings.max_sessions));
     let mcp = StreamableHttpService::new(move || Ok(Gateway::for_http(factory_shared.clone())), sessions, config);
-    let guard = Arc::new(Guard { loopback, token: settings.token.clone() });
-    let live = shared.live();
+    let owners = SessionOwners { bound: settings.max_sessions.saturating_mul(2), ..SessionOwners::default() };
+    let guard = Arc::new(Guard {
+        loopback,
+        token: settings.token.clone(),
+        identity: settings.identity.clone(),
+        owners: Mutex::new(owners),
+    });
+    let live = shared.first().map(|agent| agent.live()).ok_or_else(|| ServeError::Http("no agent to serve".into()))?;
     let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()), shutdown: shutdown.clone() };
     let streamable = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn(check_json_rpc));
     let router = Router::new()
@@ -351,10 +412,32 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
         }
     }
-    if let Some(token) = &guard.token
-        && !bearer_matches(headers, token)
-    {
-        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    if request.uri().query().is_some_and(|q| q.split('&').any(|pair| pair.starts_with("access_token="))) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "a token in the query string is refused: send it in the Authorization header",
+        );
+    }
+    let agent: Arc<str> = match &guard.identity {
+        Some(identity) => match crate::guard::bearer(headers).and_then(|token| identity.by_token(token)) {
+            Some(agent) => agent.into(),
+            None => return refuse(StatusCode::UNAUTHORIZED, "missing or unknown bearer token: it names no agent"),
+        },
+        None => {
+            if let Some(token) = &guard.token
+                && !bearer_matches(headers, token)
+            {
+                return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+            }
+            crate::agents::DEFAULT_AGENT.into()
+        }
+    };
+    let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Some(session) = &session {
+        let owner = guard.owners.lock().ok().and_then(|owners| owners.owner.get(session).cloned());
+        if owner.is_some_and(|owner| owner != agent) {
+            return refuse(StatusCode::FORBIDDEN, "this MCP session belongs to another agent");
+        }
     }
     let too_long = headers
         .get(header::CONTENT_LENGTH)
@@ -364,7 +447,17 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     if too_long {
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     }
-    next.run(request).await
+    let mut request = request;
+    request.extensions_mut().insert(crate::agents::Authenticated(agent.clone()));
+    let response = next.run(request).await;
+    // A new session (the answer to `initialize`) belongs to the agent that opened it.
+    if session.is_none()
+        && let Some(opened) = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+        && let Ok(mut owners) = guard.owners.lock()
+    {
+        owners.insert(opened.to_string(), agent);
+    }
+    response
 }
 
 /// Malformed JSON-RPC posted to `/mcp` gets the error JSON-RPC prescribes, as on stdio,
@@ -435,15 +528,18 @@ impl Drop for SessionGuard {
     }
 }
 
-async fn sse_connect(State(state): State<LegacyState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn sse_connect(
+    State(state): State<LegacyState>,
+    Extension(agent): Extension<crate::agents::Authenticated>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_handler, inbox) = mpsc::channel(64);
     let (outbox, to_client) = mpsc::channel::<ServerJsonRpcMessage>(64);
     let (errors, error_events) = mpsc::channel::<String>(16);
     if let Ok(mut inboxes) = state.sessions.inboxes.lock() {
-        inboxes.insert(id.clone(), Inbox { messages: to_handler, errors });
+        inboxes.insert(id.clone(), Inbox { messages: to_handler, errors, agent: agent.0.clone() });
     }
-    let gateway = Gateway::new(state.shared.clone(), "sse");
+    let gateway = Gateway::new(state.shared.clone(), "sse", Some(agent.0));
     tokio::spawn(async move {
         match gateway.serve(ChannelTransport { outbox, inbox }).await {
             Ok(running) => {
@@ -479,11 +575,19 @@ struct SessionQuery {
     session_id: String,
 }
 
-async fn sse_message(State(state): State<LegacyState>, Query(query): Query<SessionQuery>, body: Bytes) -> Response {
+async fn sse_message(
+    State(state): State<LegacyState>,
+    Extension(agent): Extension<crate::agents::Authenticated>,
+    Query(query): Query<SessionQuery>,
+    body: Bytes,
+) -> Response {
     let inbox = state.sessions.inboxes.lock().ok().and_then(|inboxes| inboxes.get(&query.session_id).cloned());
     let Some(inbox) = inbox else {
         return refuse(StatusCode::NOT_FOUND, "unknown or closed session");
     };
+    if inbox.agent != agent.0 {
+        return refuse(StatusCode::FORBIDDEN, "this MCP session belongs to another agent");
+    }
     let message: ClientJsonRpcMessage = match wire::decode(&body) {
         wire::Decoded::Message(message) => *message,
         wire::Decoded::Reply(error) => {

@@ -93,6 +93,11 @@ impl AgentKeys {
         self.by_id.get(access_key_id)
     }
 
+    /// Is there a key of this name?
+    pub fn has_name(&self, name: &str) -> bool {
+        self.by_id.values().any(|key| key.name == name)
+    }
+
     pub fn len(&self) -> usize {
         self.by_id.len()
     }

@@ -58,13 +58,50 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long calls in flight may take to finish after SIGTERM or SIGINT.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The agent an agent key is: its name, the pipeline that judges its requests, and the
+/// credentials its requests are sent to AWS with (its policy's).
+#[derive(Clone)]
+pub struct KeyAgent {
+    pub name: Arc<str>,
+    pub live: Arc<Live>,
+    pub upstream: Arc<Upstream>,
+}
+
+/// Which agent each agent key is.
+pub enum KeyAgents {
+    /// `--policy`: one policy for every key; each key's name is its agent.
+    One { live: Arc<Live>, upstream: Arc<Upstream> },
+    /// `--agents`: by key name, the agent whose `agent_key` names it; a key no agent
+    /// names is refused.
+    Named(std::collections::HashMap<String, KeyAgent>),
+}
+
+impl KeyAgents {
+    /// The agent of the key named `key`.
+    pub fn of(&self, key: &str) -> Option<KeyAgent> {
+        match self {
+            KeyAgents::One { live, upstream } => {
+                Some(KeyAgent { name: key.into(), live: live.clone(), upstream: upstream.clone() })
+            }
+            KeyAgents::Named(agents) => agents.get(key).cloned(),
+        }
+    }
+
+    /// Any pipeline, for the limits that hold before a request's key is verified.
+    fn any(&self) -> Option<Arc<Live>> {
+        match self {
+            KeyAgents::One { live, .. } => Some(live.clone()),
+            KeyAgents::Named(agents) => agents.values().next().map(|agent| agent.live.clone()),
+        }
+    }
+}
+
 /// Everything a sidecar request needs.
 pub struct Sidecar {
-    pub live: Arc<Live>,
+    pub agents: KeyAgents,
     /// The operator console, when served: where approvals wait.
     pub console: Option<Arc<crate::console::Console>>,
     pub keys: AgentKeys,
-    pub upstream: Upstream,
     /// Multipart uploads an operator approved: their parts need no new approval.
     pub uploads: uploads::ApprovedUploads,
 }
@@ -245,9 +282,17 @@ async fn handle(
             "awsgate does not take signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD); use UNSIGNED-PAYLOAD or the unsigned trailer form".into(),
         ));
     }
-    // The policy in force when the request arrived decides it, even if a reload comes; in
-    // the region the request was signed for.
-    let current = sidecar.live.current();
+    // The key's agent; its policy in force when the request arrived decides it, even if a
+    // reload comes; in the region the request was signed for.
+    let Some(KeyAgent { name: agent, live, upstream }) = sidecar.agents.of(&signed.key.name) else {
+        tracing::info!(%peer, key = %signed.key.name, "sidecar: refused a key that no agent names");
+        return refuse(Refusal::new(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.".into(),
+        ));
+    };
+    let current = live.current();
     let pipeline: &Pipeline = &current;
     let scope = Scope { region: signed.region.clone(), ..pipeline.scope().clone() };
     let buffered = buffered.unwrap_or_default();
@@ -264,9 +309,9 @@ async fn handle(
     }
     let origin = Origin {
         transport: "sidecar",
-        session: format!("agent:{}", signed.key.name),
+        session: format!("agent:{agent}"),
         client: client_of(&parts),
-        agent: Some(signed.key.name.clone()),
+        agent: Some(agent.to_string()),
         source_ip: Some(peer.ip()),
     };
     let full_name = operation.full_name();
@@ -379,7 +424,7 @@ async fn handle(
             Payload::Stream { body, content_sha256: signed.content_sha256.clone() }
         }
     };
-    let upstream = &sidecar.upstream;
+    let upstream = &*upstream;
     let forwarded = &operation.forward;
     let remember = approved && operation.creates_upload;
     let target = uploads::target(&operation.forward);
@@ -404,7 +449,9 @@ async fn handle(
 /// Reads a body whole, up to `limit` bytes, within the policy's call timeout.
 async fn read_whole(sidecar: &Sidecar, body: Incoming, limit: usize) -> Result<Bytes, Refusal> {
     // A client that sends its body slowly holds a connection: it has the call's timeout.
-    let timeout = Duration::from_secs(sidecar.live.current().policy().document().limits.call_timeout_seconds);
+    let seconds =
+        sidecar.agents.any().map_or(30, |live| live.current().policy().document().limits.call_timeout_seconds);
+    let timeout = Duration::from_secs(seconds);
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Err(_) => Err(Refusal::new(

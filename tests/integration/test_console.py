@@ -425,7 +425,7 @@ async def test_a_denial_carries_its_reason_and_the_api_filters_by_any_part(binar
             ok, out = await call(client, "s3_put_object", **put)
             assert out["error"] == "ApprovalDenied" and "saying: use the staging bucket" in out["message"], out
         records = httpx.get(f"{s.base}/console/api/audit", headers=operator.headers,
-                            params={"tool": "PUT_OBJ", "session": "MCP"}).json()["records"]
+                            params={"tool": "PUT_OBJ", "session": "DEFAU"}).json()["records"]
         assert records and all("put_object" in r["tool"] for r in records)
         decided = [r for r in records if r["event"] == "approval_decided"]
         assert [r["reason"] for r in decided] == ["use the staging bucket"]

@@ -1,0 +1,193 @@
+"""Many agents on one gateway (`serve --agents`): each sees and may do only what its own
+policy allows, over streamable HTTP, the older HTTP+SSE transport and the sidecar; a
+session opened by one agent is refused with another's token; the rate limit holds per
+agent however many sessions it opens and whatever name its client gives; every audit
+record names the agent. `awsgate agent-token new` and `awsgate check` on an agents file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import boto3
+import botocore.exceptions
+import httpx
+import httpx2
+import pytest
+from botocore.config import Config
+from mcp import Client
+from mcp.types import Implementation
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import ACCOUNT, awsgate_env, free_port, http_server, read_audit
+from test_sidecar import new_key
+from test_tools import call, seed
+
+pytestmark = pytest.mark.anyio
+
+
+def policy(name: str, bucket: str, calls_per_minute: int = 0) -> str:
+    return f"""
+version: 1
+name: {name}
+region: us-east-1
+account: "{ACCOUNT}"
+limits:
+  calls_per_minute: {calls_per_minute}
+statements:
+  - sid: Own{name.title().replace('-', '')}
+    effect: allow
+    actions: ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
+    resources: ["arn:aws:s3:::{bucket}", "arn:aws:s3:::{bucket}/*"]
+"""
+
+
+def token(binary, name: str) -> tuple[str, str]:
+    """A new static token for `name`: the token, and its `token_sha256:` line."""
+    out = subprocess.run([str(binary), "agent-token", "new", name], capture_output=True, text=True, check=True).stdout
+    secret = re.search(r"^# ([A-Za-z0-9_-]{43})$", out, flags=re.M).group(1)
+    line = re.search(r"^token_sha256: [0-9a-f]{64}$", out, flags=re.M).group(0)
+    return secret, line
+
+
+def agents_setup(binary, tmp_path, limit: int = 0):
+    (tmp_path / "reports.yaml").write_text(policy("reports", "allowed-bucket", limit))
+    (tmp_path / "support.yaml").write_text(policy("support", "denied-bucket", limit))
+    reports_token, reports_line = token(binary, "reports-bot")
+    support_token, support_line = token(binary, "support-bot")
+    entry, key_id, secret = new_key(binary, "reports-key")
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    agents = tmp_path / "agents.yaml"
+    agents.write_text(f"""
+agents:
+  - name: reports-bot
+    policy: reports.yaml
+    {reports_line}
+    agent_key: reports-key
+    tags: {{team: reports}}
+  - name: support-bot
+    policy: support.yaml
+    {support_line}
+""")
+    return agents, keys, {"reports-bot": reports_token, "support-bot": support_token}, (key_id, secret)
+
+
+def agents_server(binary, aws, tmp_path, agents, *args):
+    # `http_server` passes `--policy`; the agents file replaces it.
+    return http_server(binary, agents, awsgate_env(aws.endpoint), tmp_path, "--audit-log", str(tmp_path / "audit.jsonl"),
+                       *args, policy_flag="--agents")
+
+
+async def test_two_agents_see_and_do_only_their_own_policies(binary, aws, tmp_path):
+    seed(aws)
+    aws.s3.put_object(Bucket="denied-bucket", Key="support.txt", Body=b"support's")
+    agents, keys, tokens, (key_id, secret) = agents_setup(binary, tmp_path)
+    port = free_port()
+    with agents_server(binary, aws, tmp_path, agents, "--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys)) as s:
+        headers = {"Authorization": f"Bearer {tokens['reports-bot']}"}
+        async with Client(streamable_http_client(s.mcp_url, http_client=httpx2.AsyncClient(headers=headers))) as c:
+            ok, out = await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            assert not ok and out["body"] == "hello", out
+            ok, out = await call(c, "s3_get_object", bucket="denied-bucket", key="support.txt")
+            assert ok and out["error"] == "AccessDenied", out
+        support = {"Authorization": f"Bearer {tokens['support-bot']}"}
+        async with Client(sse_client(s.sse_url, headers=support), mode="legacy") as c:
+            ok, out = await call(c, "s3_get_object", bucket="denied-bucket", key="support.txt")
+            assert not ok and out["body"] == "support's", out
+            ok, out = await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            assert ok and out["error"] == "AccessDenied", out
+
+        # Unknown and missing tokens: 401, naming no agent.
+        for bad in ({"Authorization": "Bearer not-a-token"}, {}):
+            reply = httpx.post(s.mcp_url, headers={**bad, "Content-Type": "application/json",
+                                                   "Accept": "application/json, text/event-stream"},
+                               json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            assert reply.status_code == 401 and reply.headers["www-authenticate"].startswith("Bearer"), reply.text
+        refused = httpx.get(f"{s.mcp_url}?access_token={tokens['reports-bot']}", headers={"Accept": "text/event-stream"})
+        assert refused.status_code == 400 and "query string" in refused.text
+
+        # The sidecar: the key is reports-bot's, judged by its policy.
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                          aws_access_key_id=key_id, aws_secret_access_key=secret,
+                          config=Config(retries={"max_attempts": 1}))
+        assert s3.get_object(Bucket="allowed-bucket", Key="read.txt")["Body"].read() == b"hello"
+        with pytest.raises(botocore.exceptions.ClientError) as denied:
+            s3.get_object(Bucket="denied-bucket", Key="support.txt")
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    records = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "decision"]
+    assert [(r["agent"], r["decision"]) for r in records] == [
+        ("reports-bot", "allow"), ("reports-bot", "deny"), ("support-bot", "allow"), ("support-bot", "deny"),
+        ("reports-bot", "allow"), ("reports-bot", "deny")]
+    assert [r["transport"] for r in records] == ["http", "http", "sse", "sse", "sidecar", "sidecar"]
+
+
+async def test_a_session_belongs_to_the_agent_that_opened_it(binary, aws, tmp_path):
+    seed(aws)
+    agents, _, tokens, _ = agents_setup(binary, tmp_path)
+    with agents_server(binary, aws, tmp_path, agents) as s:
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        opened = httpx.post(s.mcp_url, headers={**base, "Authorization": f"Bearer {tokens['reports-bot']}"}, json=init)
+        session = opened.headers["mcp-session-id"]
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        other = {**base, "Authorization": f"Bearer {tokens['support-bot']}", "mcp-session-id": session,
+                 "mcp-protocol-version": "2025-06-18"}
+        refused = httpx.post(s.mcp_url, headers=other, json=listing)
+        assert refused.status_code == 403 and "another agent" in refused.text
+        own = {**other, "Authorization": f"Bearer {tokens['reports-bot']}"}
+        httpx.post(s.mcp_url, headers=own, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        listed = httpx.post(s.mcp_url, headers=own, json=listing)
+        assert listed.status_code == 200 and "s3_get_object" in listed.text
+
+        # The SSE session too: another agent cannot post to it.
+        with httpx.Client(timeout=10) as http, http.stream(
+                "GET", s.sse_url, headers={"Authorization": f"Bearer {tokens['reports-bot']}"}) as stream:
+            lines = stream.iter_lines()
+            endpoint = next(line for line in lines if line.startswith("data:")).split(":", 1)[1].strip()
+            posted = http.post(s.base + endpoint, json=init, headers={"Authorization": f"Bearer {tokens['support-bot']}"})
+            assert posted.status_code == 403 and "another agent" in posted.text
+
+
+async def test_the_rate_limit_holds_per_agent_across_sessions_and_client_names(binary, aws, tmp_path):
+    seed(aws)
+    agents, _, tokens, _ = agents_setup(binary, tmp_path, limit=3)
+    with agents_server(binary, aws, tmp_path, agents) as s:
+        outcomes = []
+        # Six sessions of one agent, each client calling itself something else.
+        for n in range(6):
+            headers = {"Authorization": f"Bearer {tokens['reports-bot']}"}
+            async with Client(streamable_http_client(s.mcp_url, http_client=httpx2.AsyncClient(headers=headers)),
+                              mode="legacy", client_info=Implementation(name=f"client-{n}", version="1")) as c:
+                ok, out = await call(c, "s3_list_bucket", bucket="allowed-bucket")
+                outcomes.append(out.get("error", "ran"))
+        assert outcomes == ["ran", "ran", "ran", "RateLimited", "RateLimited", "RateLimited"], outcomes
+        # Another agent has its own budget.
+        headers = {"Authorization": f"Bearer {tokens['support-bot']}"}
+        async with Client(streamable_http_client(s.mcp_url, http_client=httpx2.AsyncClient(headers=headers))) as c:
+            ok, out = await call(c, "s3_list_bucket", bucket="denied-bucket")
+            assert "error" not in out, out
+
+
+def test_agent_tokens_and_checking_an_agents_file(binary, tmp_path):
+    secret, line = token(binary, "ci-job")
+    assert len(secret) == 43 and line.startswith("token_sha256: ")
+    bad = subprocess.run([str(binary), "agent-token", "new", "bad name"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "not an agent name" in bad.stderr
+    (tmp_path / "p.yaml").write_text(policy("p", "b"))
+    good = tmp_path / "agents.yaml"
+    good.write_text(f"agents:\n  - name: ci-job\n    policy: p.yaml\n    {line}\n")
+    checked = subprocess.run([str(binary), "check", str(good)], capture_output=True, text=True)
+    assert checked.returncode == 0 and "agent `ci-job`: ok" in checked.stdout, checked
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(f"agents:\n  - name: ci-job\n    policy: p.yaml\n    {line}\n  - name: twin\n    policy: missing.yaml\n    {line}\n")
+    checked = subprocess.run([str(binary), "check", str(broken)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "broken.yaml:5:5: error: two agents have token_sha256" in checked.stdout, checked
+    lonely = tmp_path / "lonely.yaml"
+    lonely.write_text("agents:\n  - name: lonely\n    policy: missing.yaml\n    agent_key: k\n")
+    checked = subprocess.run([str(binary), "check", str(lonely)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "agent `lonely`: its policy does not load" in checked.stdout, checked
+    assert "missing.yaml" in checked.stdout
