@@ -6,9 +6,10 @@
 //!   stay inside one colon-separated segment, except that a `*` which ends a segment may
 //!   run past colons (`arn:aws:s3:::reports/*` covers the key `a:b`). `*` alone matches
 //!   every resource. Characters of the request are always literal.
-//! * AWS does not say whether a `?` in the resource part (after the fifth colon) matches a
-//!   `:` there. `ArnPattern::matches` says no, `ArnPattern::matches_widely` yes: the gate
-//!   uses the narrow reading where a match grants (an allow's `Resource`, a deny's
+//! * AWS does not say whether a wildcard in the resource part (after the fifth colon) takes
+//!   a `:` there: a `?`, or a `*` with more after it (`reports/*.pem` against
+//!   `reports/a:b.pem`). `ArnPattern::matches` says no, `ArnPattern::matches_widely` yes:
+//!   the gate uses the narrow reading where a match grants (an allow's `Resource`, a deny's
 //!   `NotResource`) and the wide one where a match takes away, so an allow holds only
 //!   under both readings and a deny applies under either.
 //!
@@ -167,8 +168,8 @@ pub struct ArnPattern {
     /// The length of the text before the first wildcard.
     prefix_len: usize,
     shape: Shape,
-    /// For a pattern with a `?` in its resource part: its first five segments, and the
-    /// resource part as one glob whose `?` and `*` also take colons.
+    /// For a pattern with a wildcard in its resource part: its first five segments, and
+    /// the resource part as one glob whose `?` and `*` also take colons.
     wide: Option<Box<(Vec<Vec<Token>>, Glob)>>,
 }
 
@@ -208,7 +209,7 @@ impl ArnPattern {
         let prefix_len = pattern.find(['*', '?']).unwrap_or(pattern.len());
         let parts: Vec<&str> = pattern.splitn(6, ':').collect();
         let wide = match parts.split_last() {
-            Some((resource, first)) if first.len() == 5 && resource.contains('?') => {
+            Some((resource, first)) if first.len() == 5 && resource.contains(['?', '*']) => {
                 Some(Box::new((first.iter().map(|part| tokenize(part)).collect(), Glob::new(resource))))
             }
             _ => None,
@@ -252,7 +253,7 @@ impl ArnPattern {
         }
     }
 
-    /// Matches under the wide reading too: a `?` in the resource part may take a `:`.
+    /// Matches under the wide reading too: a wildcard in the resource part may take a `:`.
     pub fn matches_widely(&self, arn: &str) -> bool {
         if self.matches(arn) {
             return true;
@@ -528,6 +529,12 @@ mod tests {
         let early = ArnPattern::new("arn:aws:lambda:us-east-?:1:function:prod");
         assert!(!early.matches_widely("arn:aws:lambda:us-east-:1:function:prod"));
         assert!(!ArnPattern::new("arn:aws:s3:::b/?").matches_widely("arn:aws:s3:::b/ab"));
+        // A `*` with more after it, likewise.
+        let pem = ArnPattern::new("arn:aws:s3:::reports/*.pem");
+        assert!(!pem.matches("arn:aws:s3:::reports/a:server.pem"));
+        assert!(pem.matches_widely("arn:aws:s3:::reports/a:server.pem"));
+        assert!(pem.matches_widely("arn:aws:s3:::reports/x:y/server.pem"));
+        assert!(!pem.matches_widely("arn:aws:s3:::reports/server.txt"));
     }
 
     #[test]
