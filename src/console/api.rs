@@ -152,6 +152,12 @@ struct Decision {
     reason: Option<String>,
 }
 
+/// Characters that break a line or reorder what is shown without being control characters:
+/// the line and paragraph separators, and the bidirectional marks and overrides.
+fn is_layout_control(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Longest reason an operator may give, in characters.
 const MAX_REASON: usize = 500;
 
@@ -161,8 +167,11 @@ fn reason_of(text: Option<&str>) -> Result<Option<String>, String> {
     if text.chars().count() > MAX_REASON {
         return Err(format!("`reason` is longer than {MAX_REASON} characters"));
     }
-    if text.chars().any(char::is_control) {
-        return Err("`reason` must be one line of text, without control characters".into());
+    if text.chars().any(|c| c.is_control() || is_layout_control(c)) {
+        return Err(
+            "`reason` must be one line of plain text: no control characters, line or paragraph separators, or direction marks"
+                .into(),
+        );
     }
     Ok(Some(text.to_string()))
 }
@@ -240,7 +249,8 @@ struct Filter {
     decision: Option<String>,
     /// Part of the tool's name (the sidecar's operation) or of the action's.
     tool: Option<String>,
-    /// Part of the agent's name, the client's, or the session id.
+    /// Part of the agent's name, the client's, the transport's, the session id, or
+    /// `operator` for the console's decisions.
     session: Option<String>,
     /// Any value: a live feed (server-sent events) instead of the recent records.
     follow: Option<String>,
@@ -250,6 +260,7 @@ impl Filter {
     fn keeps(&self, record: &Value) -> bool {
         let field = |name: &str| record.get(name).and_then(Value::as_str);
         let client = record.get("client").and_then(|c| c.get("name")).and_then(Value::as_str);
+        let by = record.get("by").and_then(Value::as_str).map(|by| if by == "console" { "operator" } else { by });
         let holds = |wanted: &Option<String>, fields: &[Option<&str>]| {
             wanted.as_deref().map(str::trim).filter(|w| !w.is_empty()).is_none_or(|wanted| {
                 let wanted = wanted.to_lowercase();
@@ -258,7 +269,7 @@ impl Filter {
         };
         self.decision.as_deref().is_none_or(|d| field("decision") == Some(d))
             && holds(&self.tool, &[field("tool"), field("action")])
-            && holds(&self.session, &[field("session"), field("agent"), client])
+            && holds(&self.session, &[field("session"), field("agent"), client, field("transport"), by])
     }
 }
 

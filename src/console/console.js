@@ -4,7 +4,7 @@
 "use strict";
 
 const state = { token: sessionStorage.getItem("awsgate-console-token") || "", feed: null, timers: [] };
-const MAX_ROWS = 300;
+const MAX_ROWS = 500;
 
 function $(id) { return document.getElementById(id); }
 
@@ -32,10 +32,10 @@ async function api(path, options) {
 
 // Who asked: the agent when the call names one, else the MCP client and its transport.
 function who(item) {
-  if (item.agent) return "agent " + item.agent;
   const client = item.client && typeof item.client === "object" ? item.client.name : item.client;
-  if (client) return client + (item.transport ? " (" + item.transport + ")" : "");
-  return item.session;
+  const how = client ? client.split(" ")[0] + (item.transport ? " (" + item.transport + ")" : "") : "";
+  if (item.agent) return "agent " + item.agent + (how ? " · " + how : "");
+  return how || item.session;
 }
 
 function clock(seconds) {
@@ -69,7 +69,13 @@ async function refreshApprovals() {
     row.querySelector(".waiting").textContent = approval.waiting ? "the agent is waiting" : "the agent will call again";
   }
   for (const row of Array.from(tbody.rows)) {
-    if (!seen.has(row.dataset.id)) row.remove();
+    if (seen.has(row.dataset.id)) continue;
+    // Decided in another console, withdrawn by its caller, or closed: say so if the
+    // operator was about to decide it here.
+    if (row.querySelector(".confirm")) {
+      addResult((row.approvalAction || "A call") + " is no longer waiting: it was decided elsewhere, withdrawn or timed out.", true);
+    }
+    row.remove();
   }
   $("approval-count").textContent = String(body.approvals.length);
   $("no-approvals").hidden = body.approvals.length > 0;
@@ -88,6 +94,7 @@ function button(label, className, onClick) {
 function addApproval(tbody, approval) {
   const row = tbody.insertRow();
   row.dataset.id = approval.id;
+  row.approvalAction = approval.action;
   cell(row, approval.asked_at);
   cell(row, who(approval)).title = "session " + approval.session;
   cell(row, approval.tool + " → " + approval.action);
@@ -206,7 +213,8 @@ function keeps(record, f) {
   if (f.decision && record.decision !== f.decision) return false;
   if (!contains([record.tool, record.action], f.tool)) return false;
   const client = record.client && record.client.name;
-  if (!contains([record.session, record.agent, client], f.session)) return false;
+  const by = record.by === "console" ? "operator" : record.by;
+  if (!contains([record.session, record.agent, client, record.transport, by], f.session)) return false;
   return true;
 }
 
@@ -291,8 +299,11 @@ async function refreshPolicy() {
   }
 }
 
+// A job that works again after a failure (the server restarted) clears the error.
 function every(ms, job) {
-  const run = () => job().catch((error) => setStatus(error.message, true));
+  const run = () => job().then(() => {
+    if ($("status").className === "error") setStatus("connected");
+  }).catch((error) => setStatus(error.message, true));
   state.timers.push(setInterval(run, ms));
   return run();
 }
@@ -311,7 +322,19 @@ async function connect() {
   every(1000, refreshApprovals);
   state.timers.push(setInterval(tickTimers, 250));
   every(5000, refreshPolicy);
-  follow().catch((error) => { if (error.name !== "AbortError") setStatus(error.message, true); });
+  state.generation = (state.generation || 0) + 1;
+  followAgain(state.generation);
+}
+
+// The live feed, reopened 2 s after it ends or fails (a restarted server), until the
+// operator connects anew (a new generation).
+function followAgain(generation) {
+  follow()
+    .catch((error) => { if (error.name !== "AbortError") setStatus(error.message, true); })
+    .finally(() => {
+      if (generation !== state.generation) return;
+      setTimeout(() => { if (generation === state.generation) followAgain(generation); }, 2000);
+    });
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -107,7 +107,13 @@ pub enum DecideError {
 #[derive(Debug, Default)]
 pub struct Desk {
     entries: Mutex<HashMap<String, Entry>>,
+    /// The ids decided lately (the last [`RECALLED`]), so that a decision sent after
+    /// another is told the approval was decided (409) even once its call took it.
+    decided: Mutex<std::collections::VecDeque<String>>,
 }
+
+/// How many decided ids the desk remembers.
+const RECALLED: usize = 1024;
 
 impl Desk {
     /// The approval for a call: one given or denied earlier for the same fingerprint is
@@ -187,7 +193,7 @@ impl Desk {
     pub fn reserve(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<Summary, DecideError> {
         let mut entries = self.entries.lock().map_err(|_| DecideError::NotFound(id.to_string()))?;
         prune(&mut entries);
-        let entry = entries.get_mut(id).ok_or_else(|| DecideError::NotFound(id.to_string()))?;
+        let entry = entries.get_mut(id).ok_or_else(|| self.missing(id))?;
         if entry.reserved {
             return Err(DecideError::Decided(id.to_string()));
         }
@@ -233,8 +239,14 @@ impl Desk {
     ) -> Result<Summary, DecideError> {
         let mut entries = self.entries.lock().map_err(|_| DecideError::NotFound(id.to_string()))?;
         prune(&mut entries);
-        let entry = entries.get_mut(id).ok_or_else(|| DecideError::NotFound(id.to_string()))?;
+        let entry = entries.get_mut(id).ok_or_else(|| self.missing(id))?;
         let code = checked(entry, id, approve, mfa_code)?;
+        if let Ok(mut decided) = self.decided.lock() {
+            if decided.len() == RECALLED {
+                decided.pop_front();
+            }
+            decided.push_back(id.to_string());
+        }
         let state = if approve {
             State::Approved { mfa_code: code }
         } else {
@@ -244,6 +256,12 @@ impl Desk {
         entry.expires = Instant::now() + entry.timeout;
         entry.state.send_replace(state);
         Ok(entry.summary.clone())
+    }
+
+    /// Why no open approval has this id: it was decided lately, or is unknown.
+    fn missing(&self, id: &str) -> DecideError {
+        let recalled = self.decided.lock().is_ok_and(|decided| decided.iter().any(|d| d == id));
+        if recalled { DecideError::Decided(id.to_string()) } else { DecideError::NotFound(id.to_string()) }
     }
 
     /// Approvals waiting for a decision, oldest first.
@@ -387,6 +405,9 @@ mod tests {
         desk.decide(&id, true, None, None).unwrap();
         assert_eq!(desk.take(&id), Some(State::Approved { mfa_code: None }));
         assert_eq!(desk.take(&id), None);
+        // Decided and used: a second decision is told it was decided, not that it is unknown.
+        assert_eq!(desk.reserve(&id, false, None).unwrap_err(), DecideError::Decided(id.clone()));
+        assert!(matches!(desk.reserve("no-such-id", false, None), Err(DecideError::NotFound(_))));
     }
 
     #[test]

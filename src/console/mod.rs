@@ -29,6 +29,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 pub struct Console {
     pub desk: Desk,
     webhook: webhook::Sender,
+    /// Cancelled when awsgate shuts down: calls still waiting are answered at once.
+    closing: CancellationToken,
 }
 
 /// How a wait for the console ended.
@@ -59,7 +61,13 @@ pub enum Waited {
 
 impl Console {
     pub fn new() -> Result<Console, String> {
-        Ok(Console { desk: Desk::default(), webhook: webhook::Sender::new()? })
+        Ok(Console { desk: Desk::default(), webhook: webhook::Sender::new()?, closing: CancellationToken::new() })
+    }
+
+    /// awsgate is shutting down: every call waiting for a decision stops waiting, is told
+    /// so, and its approval is withdrawn (`why: shutdown`).
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 
     /// Puts the call before the operator, or uses the decision already made for the same
@@ -123,6 +131,18 @@ impl Console {
             }
             tokio::select! {
                 biased;
+                () = self.closing.cancelled() => {
+                    waiting.left = true;
+                    if let Some(summary) = self.desk.leave(&id, true) {
+                        let record = Withdrawn::of(summary, "shutdown");
+                        if let Err(error) = waiting.audit.write(&record).await {
+                            tracing::error!(%error, approval = %id, "cannot record a withdrawn approval");
+                        }
+                    }
+                    return Waited::Unavailable(format!(
+                        "awsgate is shutting down, so approval `{id}` was withdrawn; ask again once it is back"
+                    ));
+                }
                 () = cancel.token.cancelled() => {
                     waiting.abandon(cancel.why);
                     return Waited::Cancelled;
@@ -195,7 +215,7 @@ struct Withdrawn {
     time: String,
     event: &'static str,
     approval_id: String,
-    /// `cancelled` or `client_gone`.
+    /// `cancelled`, `client_gone` or `shutdown`.
     why: &'static str,
     tool: String,
     action: String,

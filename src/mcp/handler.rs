@@ -173,7 +173,8 @@ impl Shared {
         let sends = peers.iter().map(|peer| tokio::time::timeout(NOTIFY_TIMEOUT, peer.notify_tool_list_changed()));
         let sent = futures_util::future::join_all(sends).await;
         let delivered = sent.iter().filter(|s| matches!(s, Ok(Ok(())))).count();
-        tracing::info!(sessions = peers.len(), delivered, "sent tools/list_changed");
+        let listening = MAX_LISTENERS - self.listeners.available_permits();
+        tracing::info!(sessions = peers.len(), delivered, listening, "sent tools/list_changed");
     }
 }
 

@@ -296,6 +296,20 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         }
         None => None,
     };
+    // Served over HTTP, on SIGTERM or SIGINT: calls waiting for the console are answered
+    // at once, and the sidecar stops accepting, while the HTTP server drains its own
+    // connections. (Over stdio, these signals keep their default: the process ends.)
+    if http.is_some() {
+        let console = console.clone();
+        let background = background.clone();
+        tokio::spawn(async move {
+            http::shutdown_signal().await;
+            if let Some(console) = console {
+                console.close();
+            }
+            background.cancel();
+        });
+    }
     let served: Vec<(Arc<str>, Arc<Live>)> = built.iter().map(|a| (a.name.clone(), a.live.clone())).collect();
     let shared = Arc::new(Shared::new(served, audit.clone(), console.clone()));
     let reloading = match &options.judged_by {

@@ -268,7 +268,7 @@ async def test_an_operator_sees_history_time_left_operations_and_gives_reasons(b
         WebDriverWait(browser, 5).until(lambda b: "closes in" in row.text)
         cells = row.find_elements(By.TAG_NAME, "td")
         # Who: the agent; the call: the operation and what the gate judged, not a request line.
-        assert cells[1].text == "agent reports-agent", cells[1].text
+        assert cells[1].text.startswith("agent reports-agent"), cells[1].text
         assert "PutObject" in cells[2].text and "s3:PutObject" in cells[2].text
         assert "sidecar-browser.csv" in cells[5].text and "PUT /" not in row.text
         assert "closes in 1:5" in cells[6].text or "closes in 2:00" in cells[6].text, cells[6].text
@@ -301,7 +301,8 @@ async def test_an_operator_sees_history_time_left_operations_and_gives_reasons(b
                     seen.presence_of_element_located((By.CSS_SELECTOR, "#approvals tbody tr"))))
                 who = row.find_elements(By.TAG_NAME, "td")[1]
                 session = who.get_attribute("title").removeprefix("session ")
-                assert session and session not in who.text and "(http)" in who.text, (who.text, session)
+                assert session and session not in who.text, (who.text, session)
+                assert who.text == "agent default · mcp (http)", who.text
                 confirm = await anyio.to_thread.run_sync(choose, browser, "approve")
                 confirm.click()
             [approved] = results
