@@ -210,10 +210,7 @@ impl Reader {
     /// An issuer: HTTPS, or plain HTTP on a loopback host.
     fn url(&mut self, node: &Node, what: &str) -> Option<String> {
         let text = self.text(node, what)?;
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|prefix| {
-            text.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-        });
-        if !(text.starts_with("https://") || loopback) {
+        if !crate::oidc::allowed_url(&text) {
             self.error(
                 node.at,
                 format!("{what} must be an https:// URL (plain http only on a loopback host): `{text}`"),
@@ -421,12 +418,54 @@ pub struct Authenticated(pub std::sync::Arc<str>);
 pub struct Identity {
     /// The agents' names by the SHA-256 of their tokens.
     tokens: Vec<([u8; 32], String)>,
+    /// The agents' names by the subject (agent claim) of their OIDC access tokens.
+    subjects: HashMap<String, String>,
+    verifier: Option<std::sync::Arc<crate::oidc::Verifier>>,
+}
+
+/// What a bearer token turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Agent(String),
+    /// A valid access token whose subject no agent has.
+    NoAgent(String),
+    /// Not a token awsgate accepts, and why (for the log; the client is told less).
+    Refused(String),
 }
 
 impl Identity {
-    pub fn of(file: &AgentsFile) -> Identity {
+    pub fn of(file: &AgentsFile) -> Result<Identity, String> {
         let tokens = file.agents.iter().filter_map(|a| a.token_sha256.map(|hash| (hash, a.name.clone()))).collect();
-        Identity { tokens }
+        let subjects =
+            file.agents.iter().filter_map(|a| a.subject.clone().map(|subject| (subject, a.name.clone()))).collect();
+        let verifier = match &file.oidc {
+            Some(oidc) => Some(std::sync::Arc::new(crate::oidc::Verifier::new(oidc.clone())?)),
+            None => None,
+        };
+        Ok(Identity { tokens, subjects, verifier })
+    }
+
+    /// The issuer's verifier, when the file names one.
+    pub fn verifier(&self) -> Option<&crate::oidc::Verifier> {
+        self.verifier.as_deref()
+    }
+
+    /// The agent a bearer token names: a static token by its hash, else an access token
+    /// of the issuer by its agent claim.
+    pub async fn resolve(&self, token: &str) -> Resolved {
+        if let Some(agent) = self.by_token(token) {
+            return Resolved::Agent(agent.to_string());
+        }
+        let Some(verifier) = &self.verifier else {
+            return Resolved::Refused("no agent has this token".into());
+        };
+        match verifier.verify(token).await {
+            Ok(subject) => match self.subjects.get(&subject) {
+                Some(agent) => Resolved::Agent(agent.clone()),
+                None => Resolved::NoAgent(subject),
+            },
+            Err(error) => Resolved::Refused(error.to_string()),
+        }
     }
 
     /// The agent whose static token this is. Every stored hash is compared, each in
@@ -462,8 +501,8 @@ mod tests {
         let agent = &file.agents[0];
         assert_eq!(agent.policy, Path::new("/etc/awsgate/reports.yaml"));
         assert_eq!(agent.tags, vec![("team".to_string(), "reports".to_string())]);
-        assert_eq!(Identity::of(&file).by_token(&token), Some("reports-bot"));
-        assert_eq!(Identity::of(&file).by_token("another"), None);
+        assert_eq!(Identity::of(&file).unwrap().by_token(&token), Some("reports-bot"));
+        assert_eq!(Identity::of(&file).unwrap().by_token("another"), None);
     }
 
     #[test]

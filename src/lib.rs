@@ -36,6 +36,7 @@ pub mod guard;
 pub mod json;
 pub mod logs;
 pub mod mcp;
+pub mod oidc;
 pub mod pipeline;
 pub mod policy;
 pub mod reload;

@@ -255,6 +255,12 @@ pub async fn serve(
         .route("/sse", get(sse_connect))
         .route("/message", post(sse_message))
         .with_state(legacy)
+        .merge(
+            Router::new()
+                .route(METADATA_PATH, get(resource_metadata))
+                .route(&format!("{METADATA_PATH}/mcp"), get(resource_metadata))
+                .with_state(guard.clone()),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(guard, check_request));
     // The console has its own guard and the operator's token, never the agents'.
@@ -388,6 +394,45 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// 401 for a request without a token awsgate accepts. With an OIDC issuer, where to
+/// learn how to get one (RFC 9728, as the MCP authorization spec has clients look).
+fn challenge(identity: &crate::agents::Identity, host: Option<&str>, why: Option<&str>) -> Response {
+    let mut value = "Bearer".to_string();
+    if let (Some(_), Some(host)) = (identity.verifier(), host) {
+        value.push_str(&format!(" resource_metadata=\"http://{host}{METADATA_PATH}\""));
+    }
+    if why.is_some() {
+        value.push_str(if value.len() > 6 { ", error=\"invalid_token\"" } else { " error=\"invalid_token\"" });
+    }
+    let message = match why {
+        Some(_) => "the bearer token is not one awsgate accepts (unknown, expired, or not for this gateway)",
+        None => "a bearer token is needed: each agent sends its own",
+    };
+    let mut response = (StatusCode::UNAUTHORIZED, message.to_string()).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&value) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// Where the RFC 9728 protected resource metadata is served.
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// The protected resource metadata (RFC 9728): the audience tokens must be for, and the
+/// issuer that gives them. No authentication: clients read it to learn how to get a token.
+async fn resource_metadata(State(guard): State<Arc<Guard>>) -> Response {
+    let Some(oidc) = guard.identity.as_ref().and_then(|i| i.verifier()).map(|v| v.settings()) else {
+        return refuse(StatusCode::NOT_FOUND, "no OAuth authorization server is configured");
+    };
+    let body = serde_json::json!({
+        "resource": oidc.audience,
+        "authorization_servers": [oidc.issuer],
+        "bearer_methods_supported": ["header"],
+    });
+    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
+        .into_response()
+}
+
 fn refuse(status: StatusCode, message: &str) -> Response {
     let mut response = (status, message.to_string()).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -412,6 +457,11 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
         }
     }
+    // How to get a token is public.
+    if request.uri().path().starts_with(METADATA_PATH) {
+        return next.run(request).await;
+    }
+    let raw_host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
     if request.uri().query().is_some_and(|q| q.split('&').any(|pair| pair.starts_with("access_token="))) {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -419,10 +469,25 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
         );
     }
     let agent: Arc<str> = match &guard.identity {
-        Some(identity) => match crate::guard::bearer(headers).and_then(|token| identity.by_token(token)) {
-            Some(agent) => agent.into(),
-            None => return refuse(StatusCode::UNAUTHORIZED, "missing or unknown bearer token: it names no agent"),
-        },
+        Some(identity) => {
+            let Some(token) = crate::guard::bearer(headers) else {
+                return challenge(identity, raw_host.as_deref(), None);
+            };
+            match identity.resolve(token).await {
+                crate::agents::Resolved::Agent(agent) => agent.into(),
+                crate::agents::Resolved::NoAgent(subject) => {
+                    tracing::info!(subject = %crate::catalog::args::printable(&subject), "refused a valid token that names no agent");
+                    return refuse(
+                        StatusCode::FORBIDDEN,
+                        "the token is valid, but no agent of this gateway has its subject",
+                    );
+                }
+                crate::agents::Resolved::Refused(why) => {
+                    tracing::info!("refused a bearer token: {why}");
+                    return challenge(identity, raw_host.as_deref(), Some(&why));
+                }
+            }
+        }
         None => {
             if let Some(token) = &guard.token
                 && !bearer_matches(headers, token)

@@ -141,12 +141,6 @@ fn agents_of(judged_by: &JudgedBy) -> Result<(Roster, Option<crate::agents::Iden
         }
         JudgedBy::Agents { file, stdio_agent } => {
             let loaded = crate::agents::load(file, &vocabulary)?;
-            if loaded.file.oidc.is_some() {
-                return Err(ServeError::AgentsUse(format!(
-                    "{}: `oidc` access tokens are not served yet by this build; identify agents by `token_sha256` and `agent_key`",
-                    file.display()
-                )));
-            }
             if let Some(name) = stdio_agent
                 && !loaded.file.agents.iter().any(|a| &a.name == name)
             {
@@ -159,7 +153,7 @@ fn agents_of(judged_by: &JudgedBy) -> Result<(Roster, Option<crate::agents::Iden
                     tracing::warn!(agent = %agent.name, "{}:{warning}", agent.policy.display());
                 }
             }
-            let identity = crate::agents::Identity::of(&loaded.file);
+            let identity = crate::agents::Identity::of(&loaded.file).map_err(ServeError::AgentsUse)?;
             Ok((loaded.file.agents.into_iter().zip(loaded.policies).collect(), Some(identity)))
         }
     }
@@ -198,6 +192,9 @@ async fn build(agent: crate::agents::Agent, loaded: policy::Loaded, audit: Arc<A
 
 async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let (agents, identity) = agents_of(&options.judged_by)?;
+    if let Some(verifier) = identity.as_ref().and_then(|identity| identity.verifier()) {
+        verifier.prefetch().await;
+    }
     let audit_path = options.audit_log.clone().or_else(|| {
         agents.first().and_then(|(_, loaded)| match &loaded.policy.document().audit_log {
             policy::AuditLog::File(path) => Some(path.clone()),

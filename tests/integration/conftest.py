@@ -159,13 +159,14 @@ class HttpServer:
 
 
 @contextlib.contextmanager
-def http_server(binary: Path, policy: Path, env: dict[str, str], workdir: Path, *args: str, policy_flag: str = "--policy"):
+def http_server(binary: Path, policy: Path, env: dict[str, str], workdir: Path, *args: str, policy_flag: str = "--policy",
+                listen: str = "127.0.0.1:0"):
     """Starts `awsgate serve --transport http` on a free port and waits for it (with
     `policy_flag="--agents"`, on an agents file)."""
     stderr_path = workdir / f"awsgate-http-{time.monotonic_ns()}.log"
     stderr = stderr_path.open("wb")
     process = subprocess.Popen(
-        [str(binary), "serve", policy_flag, str(policy), "--transport", "http", "--listen", "127.0.0.1:0", *args],
+        [str(binary), "serve", policy_flag, str(policy), "--transport", "http", "--listen", listen, *args],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
