@@ -143,7 +143,12 @@ fn conditional_decisions(c: &mut Criterion) {
         });
     }
     // What a call adds before deciding: the global keys.
-    let caller = awsgate::conditions::Caller { source_ip: None, principal_arn: None, secure_transport: true };
+    let caller = awsgate::conditions::Caller {
+        source_ip: None,
+        principal_arn: None,
+        secure_transport: true,
+        principal_tags: Vec::new(),
+    };
     group.bench_function("global_context", |b| {
         b.iter(|| black_box(awsgate::conditions::global_context(black_box(&caller), "us-east-1")))
     });

@@ -473,6 +473,8 @@ fn simulation_context(
         source_ip: None,
         principal_arn: document.credentials.as_ref().and_then(|c| c.role_arn.clone()),
         secure_transport: true,
+        // An agent's tags come with `--context aws:PrincipalTag/KEY=VALUE`.
+        principal_tags: Vec::new(),
     };
     let mut context = crate::conditions::global_context(&caller, region);
     let mut given = policy::Context::new();

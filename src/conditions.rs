@@ -27,6 +27,8 @@ pub struct Caller {
     pub principal_arn: Option<String>,
     /// Whether awsgate reaches AWS over TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
+    /// The agent's tags (`aws:PrincipalTag/<key>`), from the agents file.
+    pub principal_tags: Vec<(String, String)>,
 }
 
 /// Results of look-ups, by what they asked, for a while.
@@ -84,6 +86,10 @@ pub fn global_context(caller: &Caller, region: &str) -> Context {
         Some(arn) => context.set("aws:PrincipalArn", vec![arn.clone()]),
         // AWS would supply it; awsgate does not know it without a role.
         None => context.set_unknown(None, "aws:principalarn"),
+    }
+    // The agent's tags are all it has: a key it lacks is missing, as in AWS.
+    for (key, value) in &caller.principal_tags {
+        context.set(&format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
     }
     context
 }

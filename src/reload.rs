@@ -64,7 +64,7 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
         // The role's credentials carry the policy too: new ones, with the new session
         // policy, for the calls under the new one.
         let (aws, config) =
-            Aws::connect(loaded.policy.document(), session_policy.clone()).await.map_err(|e| e.to_string())?;
+            Aws::connect(loaded.policy.document(), session_policy.clone(), None).await.map_err(|e| e.to_string())?;
         credentials = config.credentials_provider();
         Some((aws, session_policy))
     };

@@ -58,6 +58,23 @@ pub enum SetupError {
     Account(String),
 }
 
+/// The agent a role session is for (with `--agents`): its name and tags.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// `<session name>-<agent>`, within the 64 characters AWS allows.
+fn session_name_for(base: &str, agent: &str) -> String {
+    let mut name = format!("{base}-{agent}");
+    if name.len() > 64 {
+        let keep = 64usize.saturating_sub(agent.len() + 1);
+        name = format!("{}-{agent}", base.get(..keep).unwrap_or(base));
+    }
+    name.chars().take(64).collect()
+}
+
 impl Aws {
     /// Loads the shared config and derives the clients. With `AWS_ENDPOINT_URL` set (a
     /// local emulator), S3 uses path-style addressing.
@@ -66,6 +83,7 @@ impl Aws {
     pub async fn connect(
         document: &PolicyDocument,
         session_policy: Option<String>,
+        principal: Option<Principal>,
     ) -> Result<(Aws, SdkConfig), SetupError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &document.region {
@@ -84,15 +102,21 @@ impl Aws {
             None => base,
             Some((credentials, role_arn)) => {
                 mfa = credentials.mfa_serial.clone().map(|serial| Arc::new(Mfa::new(serial)));
+                // One role session per agent and role, named after the agent.
+                let session_name = match &principal {
+                    Some(principal) => session_name_for(&credentials.session_name, &principal.name),
+                    None => credentials.session_name.clone(),
+                };
                 let provider = RoleProvider {
                     sts: aws_sdk_sts::Client::new(&base),
                     role_arn,
-                    session_name: credentials.session_name.clone(),
+                    session_name,
                     external_id: credentials.external_id.clone(),
                     duration: Duration::from_secs(u64::from(credentials.duration_seconds)),
                     policy: session_policy,
                     web_identity_token_file: credentials.web_identity_token_file.clone(),
                     mfa: mfa.clone(),
+                    principal,
                 };
                 let cache = role_identity_cache();
                 base.to_builder()

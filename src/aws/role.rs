@@ -83,6 +83,9 @@ pub struct RoleProvider {
     pub policy: Option<String>,
     pub web_identity_token_file: Option<PathBuf>,
     pub mfa: Option<Arc<Mfa>>,
+    /// With `--agents`: the agent, as `SourceIdentity` (so CloudTrail names it), and its
+    /// tags, as session tags.
+    pub principal: Option<super::Principal>,
 }
 
 impl RoleProvider {
@@ -127,6 +130,15 @@ impl RoleProvider {
                     .set_external_id(self.external_id.clone())
                     .set_serial_number(serial)
                     .set_token_code(code)
+                    .set_source_identity(self.principal.as_ref().map(|p| p.name.clone()))
+                    .set_tags(self.principal.as_ref().filter(|p| !p.tags.is_empty()).map(|p| {
+                        p.tags
+                            .iter()
+                            .filter_map(|(key, value)| {
+                                aws_sdk_sts::types::Tag::builder().key(key).value(value).build().ok()
+                            })
+                            .collect()
+                    }))
                     .duration_seconds(seconds)
                     .set_policy(self.policy.clone())
                     .send()

@@ -160,16 +160,24 @@ fn agents_of(judged_by: &JudgedBy) -> Result<(Roster, Option<crate::agents::Iden
 }
 
 /// Connects one agent's policy to AWS and makes its pipeline.
-async fn build(agent: crate::agents::Agent, loaded: policy::Loaded, audit: Arc<AuditLog>) -> Result<Built, ServeError> {
+async fn build(
+    agent: crate::agents::Agent,
+    loaded: policy::Loaded,
+    audit: Arc<AuditLog>,
+    named: bool,
+) -> Result<Built, ServeError> {
     let policy = loaded.policy;
     let session_policy = derived_session_policy(policy.document())?;
-    let (aws, config) = Aws::connect(policy.document(), session_policy.clone()).await?;
+    // With `--agents`, a role session names its agent (SourceIdentity) and carries its tags.
+    let principal = named.then(|| crate::aws::Principal { name: agent.name.clone(), tags: agent.tags.clone() });
+    let (aws, config) = Aws::connect(policy.document(), session_policy.clone(), principal).await?;
     let scope = aws.scope(&config, policy.document()).await?;
     let caller = crate::conditions::Caller {
         source_ip: None,
         principal_arn: policy.document().credentials.as_ref().and_then(|c| c.role_arn.clone()),
         // Without an endpoint override the SDK calls AWS over HTTPS.
         secure_transport: config.endpoint_url().is_none_or(|url| url.starts_with("https:")),
+        principal_tags: agent.tags.clone(),
     };
     let live = Arc::new(Live::new(Pipeline::new(Parts {
         policy,
@@ -244,7 +252,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     };
     let mut built = Vec::with_capacity(agents.len());
     for (agent, loaded) in agents {
-        built.push(build(agent, loaded, audit.clone()).await?);
+        built.push(build(agent, loaded, audit.clone(), named).await?);
     }
     let Some(first) = built.first() else {
         return Err(ServeError::AgentsUse("no agent to serve".into()));

@@ -90,6 +90,7 @@ pub const GLOBAL_KEYS: &[ConditionKey] = &[
     ConditionKey { name: "aws:SecureTransport", kind: KeyType::Bool, multi: false, actions: &[] },
     ConditionKey { name: "aws:SourceIp", kind: KeyType::Ip, multi: false, actions: &[] },
     ConditionKey { name: "aws:PrincipalArn", kind: KeyType::Arn, multi: false, actions: &[] },
+    ConditionKey { name: "aws:PrincipalTag/", kind: KeyType::String, multi: false, actions: &[] },
 ];
 
 /// Global keys AWS supplies that awsgate cannot know when it decides. Treating them as
@@ -110,7 +111,6 @@ pub const UNKNOWABLE_GLOBAL_KEYS: &[&str] = &[
     "aws:PrincipalOrgPaths",
     "aws:PrincipalServiceName",
     "aws:PrincipalServiceNamesList",
-    "aws:PrincipalTag/",
     "aws:PrincipalType",
     "aws:Referer",
     "aws:RequestTag/",

@@ -50,7 +50,9 @@ pub fn trust_policy_example(document: &PolicyDocument) -> Value {
     let mut statement = serde_json::Map::new();
     statement.insert("Effect".into(), json!("Allow"));
     statement.insert("Principal".into(), json!({ "AWS": format!("arn:aws:iam::{account}:root") }));
-    statement.insert("Action".into(), json!("sts:AssumeRole"));
+    // With `--agents`, awsgate names the agent in each role session (SourceIdentity) and
+    // passes its tags: the trust policy must allow both.
+    statement.insert("Action".into(), json!(["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]));
     if !conditions.is_empty() {
         statement.insert("Condition".into(), Value::Object(conditions));
     }

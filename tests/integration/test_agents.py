@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from conftest import ACCOUNT, awsgate_env, free_port, http_server, read_audit
 from test_sidecar import new_key
+from test_roles import enforcing_moto  # noqa: F401 - a fixture
 from test_tools import call, seed
 
 pytestmark = pytest.mark.anyio
@@ -191,3 +192,60 @@ def test_agent_tokens_and_checking_an_agents_file(binary, tmp_path):
     checked = subprocess.run([str(binary), "check", str(lonely)], capture_output=True, text=True)
     assert checked.returncode == 1 and "agent `lonely`: its policy does not load" in checked.stdout, checked
     assert "missing.yaml" in checked.stdout
+
+
+async def test_principal_tags_decide_and_the_role_session_names_the_agent(binary, enforcing_moto, tmp_path):
+    """`aws:PrincipalTag/team` is the agent's tag; with a role, AssumeRole carries the agent as
+    `SourceIdentity` and its tags as session tags (checked on the STS request moto gets)."""
+    from test_roles import ROLE, Recorder, admin_env
+
+    (tmp_path / "tagged.yaml").write_text(f"""
+version: 1
+name: tagged
+region: us-east-1
+account: "{ACCOUNT}"
+limits:
+  calls_per_minute: 0
+credentials:
+  role_arn: {ROLE}
+  session_name: awsgate
+  session_policy: none
+statements:
+  - sid: ReportsTeamReads
+    effect: allow
+    actions: ["s3:GetObject"]
+    resources: ["arn:aws:s3:::role-bucket/*"]
+    conditions:
+      StringEquals: {{"aws:PrincipalTag/team": "reports"}}
+""")
+    reports_token, reports_line = token(binary, "reports-bot")
+    support_token, support_line = token(binary, "support-bot")
+    agents = tmp_path / "agents.yaml"
+    agents.write_text(f"""
+agents:
+  - name: reports-bot
+    policy: tagged.yaml
+    {reports_line}
+    tags: {{team: reports, env: test}}
+  - name: support-bot
+    policy: tagged.yaml
+    {support_line}
+    tags: {{team: support}}
+""")
+    env = awsgate_env(enforcing_moto["endpoint"], **admin_env(enforcing_moto))
+    with http_server(binary, agents, env, tmp_path, "--audit-log", str(tmp_path / "audit.jsonl"),
+                     policy_flag="--agents") as s:
+        for name, secret, allowed in (("reports-bot", reports_token, True), ("support-bot", support_token, False)):
+            headers = {"Authorization": f"Bearer {secret}"}
+            async with Client(streamable_http_client(s.mcp_url, http_client=httpx2.AsyncClient(headers=headers))) as c:
+                ok, out = await call(c, "s3_get_object", bucket="role-bucket", key="read.txt")
+                if allowed:
+                    assert not ok and out["body"] == "readable", (name, out)
+                else:
+                    assert ok and out["error"] == "AccessDenied" and "aws:PrincipalTag/team" in out["message"], out
+    assumed = [r for r in Recorder.sts_requests if r["Action"] == "AssumeRole"]
+    assert len(assumed) == 1, assumed
+    request = assumed[0]
+    assert request["SourceIdentity"] == "reports-bot" and request["RoleSessionName"] == "awsgate-reports-bot"
+    tags = {request[f"Tags.member.{n}.Key"]: request[f"Tags.member.{n}.Value"] for n in (1, 2)}
+    assert tags == {"team": "reports", "env": "test"}
