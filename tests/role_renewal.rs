@@ -83,6 +83,7 @@ async fn role_credentials_are_cached_and_renewed_before_they_expire() {
             policy: None,
             web_identity_token_file: None,
             mfa: None,
+            principal: None,
         },
         calls: calls.clone(),
     };
