@@ -160,6 +160,9 @@ pub enum AuditCommand {
         /// `prefix/*`, which also allows keys the log does not show.
         #[arg(long)]
         generalize: bool,
+        /// Only the calls of this agent (`serve --agents`); `default` for `--policy`.
+        #[arg(long)]
+        agent: Option<String>,
     },
 }
 
@@ -238,8 +241,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             Ok(Outcome::Ok)
         }
         Command::Audit { command: AuditCommand::Verify { file } } => verify_audit(&file, stdout),
-        Command::Audit { command: AuditCommand::Suggest { files, generalize } } => {
-            suggest_policy(&files, generalize, stdout)
+        Command::Audit { command: AuditCommand::Suggest { files, generalize, agent } } => {
+            suggest_policy(&files, generalize, agent.as_deref(), stdout)
         }
         Command::Check { files } => check(&files, stdout),
         Command::Simulate { policy, action, resources, region, account, context, json } => {
@@ -330,8 +333,16 @@ fn verify_audit(path: &Path, out: &mut impl Write) -> Result<Outcome, CliError> 
     }
 }
 
-fn suggest_policy(files: &[PathBuf], generalize: bool, out: &mut impl Write) -> Result<Outcome, CliError> {
-    let mut calls = crate::audit::suggest::Calls::default();
+fn suggest_policy(
+    files: &[PathBuf],
+    generalize: bool,
+    agent: Option<&str>,
+    out: &mut impl Write,
+) -> Result<Outcome, CliError> {
+    let mut calls = match agent {
+        Some(agent) => crate::audit::suggest::Calls::of_agent(agent),
+        None => crate::audit::suggest::Calls::default(),
+    };
     for path in files {
         let shown = policy::terminal_safe(&path.display().to_string()).into_owned();
         let file = std::fs::File::open(path).map_err(|e| CliError::Invalid(format!("cannot read `{shown}`: {e}")))?;
@@ -340,10 +351,10 @@ fn suggest_policy(files: &[PathBuf], generalize: bool, out: &mut impl Write) -> 
             .map_err(|(line, what)| CliError::Invalid(format!("{shown}:{line}: {what}")))?;
     }
     if calls.is_empty() {
-        return Err(CliError::Invalid(
-            "the logs hold no decision records, so there is nothing to allow; run the agent with `mode: audit` first"
-                .into(),
-        ));
+        let whose = agent.map(|a| format!(" of agent `{a}`")).unwrap_or_default();
+        return Err(CliError::Invalid(format!(
+            "the logs hold no decision records{whose}, so there is nothing to allow; run the agent with `mode: audit` first"
+        )));
     }
     let sources: Vec<String> =
         files.iter().map(|p| policy::terminal_safe(&p.display().to_string()).into_owned()).collect();

@@ -21,6 +21,8 @@ pub struct Calls {
     records: u64,
     /// Calls a deny statement refused: (action, resources, statement).
     explicitly_denied: Vec<(String, Vec<String>, String)>,
+    /// Only the records of this agent, when given.
+    agent: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +32,11 @@ struct Action {
 }
 
 impl Calls {
+    /// The calls of one agent only (`audit suggest --agent`).
+    pub fn of_agent(agent: &str) -> Calls {
+        Calls { agent: Some(agent.to_string()), ..Calls::default() }
+    }
+
     /// Reads one log's JSON lines, a line at a time; other records (results, reloads) are
     /// skipped. `Err` names the line that is not a record.
     pub fn read(&mut self, log: impl std::io::BufRead) -> Result<(), (usize, String)> {
@@ -42,6 +49,11 @@ impl Calls {
             let record: Value = serde_json::from_str(line)
                 .map_err(|e| (index + 1, format!("not an audit record (JSON lines expected): {e}")))?;
             if record.get("event").and_then(Value::as_str) != Some("decision") {
+                continue;
+            }
+            // Records from before agents name none: they are `default`'s.
+            let agent = record.get("agent").and_then(Value::as_str).unwrap_or(crate::agents::DEFAULT_AGENT);
+            if self.agent.as_deref().is_some_and(|wanted| wanted != agent) {
                 continue;
             }
             let Some(action) = record.get("action").and_then(Value::as_str).filter(|a| a.contains(':')) else {
@@ -269,5 +281,20 @@ mod tests {
         let mut calls = Calls::default();
         let error = calls.read(format!("{}\nnot json\n", decision("s3:GetObject", &["*"])).as_bytes()).unwrap_err();
         assert_eq!(error.0, 2);
+    }
+
+    #[test]
+    fn one_agents_calls_only() {
+        // Records without an agent are `default`'s.
+        let mut mine = Calls::of_agent("reports-bot");
+        let theirs = r#"{"event":"decision","agent":"other","action":"s3:PutObject","resources":["arn:aws:s3:::x/y"]}"#;
+        let ours =
+            r#"{"event":"decision","agent":"reports-bot","action":"s3:GetObject","resources":["arn:aws:s3:::x/y"]}"#;
+        mine.read(format!("{theirs}\n{ours}\n{}\n", decision("s3:ListBucket", &["arn:aws:s3:::x"])).as_bytes())
+            .unwrap();
+        assert_eq!(mine.records, 1);
+        assert!(
+            mine.policy("log", false).contains("s3:GetObject") && !mine.policy("log", false).contains("s3:PutObject")
+        );
     }
 }
