@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::catalog::{self, ResourceShape, ToolSpec};
-use crate::mcp;
 use crate::policy::{self, Decision, Diagnostic, Loaded, Policy, PolicyError, Request, Severity};
+use crate::{gateway, mcp};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -174,7 +174,7 @@ pub enum CliError {
     #[error("invalid input: {0}")]
     Invalid(String),
     #[error(transparent)]
-    Serve(#[from] mcp::ServeError),
+    Serve(#[from] gateway::ServeError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -221,11 +221,11 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
                 .zip(agent_keys)
                 .map(|(listen, agent_keys)| crate::sidecar::SidecarOptions { listen, agent_keys });
             let judged_by = match (agents, policy) {
-                (Some(file), _) => mcp::JudgedBy::Agents { file, stdio_agent: agent },
-                (None, Some(policy)) => mcp::JudgedBy::Policy(policy),
+                (Some(file), _) => gateway::JudgedBy::Agents { file, stdio_agent: agent },
+                (None, Some(policy)) => gateway::JudgedBy::Policy(policy),
                 (None, None) => return Err(CliError::Invalid("give `--policy FILE` or `--agents FILE`".into())),
             };
-            mcp::serve(mcp::ServeOptions { judged_by, http, audit_log, sidecar, watch })?;
+            gateway::serve(gateway::ServeOptions { judged_by, http, audit_log, sidecar, watch })?;
             Ok(Outcome::Ok)
         }
         Command::AgentToken { command: AgentTokenCommand::New { name } } => {
@@ -301,17 +301,11 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
 
 /// Prints a policy error the way `check` does: every diagnostic, located.
 pub fn report(error: &PolicyError, out: &mut impl Write) -> std::io::Result<()> {
-    match error {
-        PolicyError::Invalid { path, diagnostics } => print_diagnostics(path, diagnostics, out),
-        PolicyError::Read { .. } => writeln!(out, "{}", policy::terminal_safe(&error.to_string())),
-    }
+    policy::write_error(error, out)
 }
 
 fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic], out: &mut impl Write) -> std::io::Result<()> {
-    for diagnostic in diagnostics {
-        writeln!(out, "{}:{diagnostic}", policy::terminal_safe(&path.display().to_string()))?;
-    }
-    Ok(())
+    policy::write_diagnostics(path, diagnostics, out)
 }
 
 fn verify_audit(path: &Path, out: &mut impl Write) -> Result<Outcome, CliError> {

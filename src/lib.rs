@@ -21,6 +21,8 @@
 //! * [`audit`]: records, their hash chain, `audit verify` and `audit suggest`.
 //! * [`reload`]: re-reading the policy on SIGHUP or `--watch`.
 //! * [`aws`], [`conditions`]: credentials and SDK clients; the condition keys of a call.
+//! * [`gateway`]: `serve`, composed: the agents and their pipelines, the audit log, the
+//!   console, the front doors and the reload. The only module above the front doors.
 //! * [`cli`]: the `awsgate` subcommands other than `serve`.
 //!
 //! `src/main.rs` only parses the command line and maps errors to exit codes.
@@ -32,6 +34,7 @@ pub mod catalog;
 pub mod cli;
 pub mod conditions;
 pub mod console;
+pub mod gateway;
 pub mod guard;
 pub mod json;
 pub mod logs;

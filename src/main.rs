@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use awsgate::cli::{self, Cli, CliError, Outcome};
-use awsgate::mcp;
+use awsgate::gateway;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,10 +25,10 @@ fn run(cli: Cli) -> ExitCode {
         Err(error) => {
             let stderr = &mut std::io::stderr();
             match &error {
-                CliError::Policy(policy_error) | CliError::Serve(mcp::ServeError::Policy(policy_error)) => {
+                CliError::Policy(policy_error) | CliError::Serve(gateway::ServeError::Policy(policy_error)) => {
                     let _ = cli::report(policy_error, stderr);
                 }
-                CliError::Serve(mcp::ServeError::Agents(agents_error)) => {
+                CliError::Serve(gateway::ServeError::Agents(agents_error)) => {
                     let _ = cli::report_agents(agents_error, stderr);
                 }
                 other => {

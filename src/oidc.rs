@@ -74,7 +74,7 @@ impl Verifier {
             .iter()
             .map(|name| name.parse::<Algorithm>().map_err(|_| format!("unknown algorithm `{name}`")))
             .collect::<Result<Vec<_>, _>>()?;
-        let https = crate::sidecar::forward::https_connector()?;
+        let https = crate::aws::https_connector()?;
         let client = Client::builder(TokioExecutor::new()).build(https);
         Ok(Verifier { settings, algorithms, client, keys: Mutex::default() })
     }

@@ -56,7 +56,8 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
         tracing::warn!("{}:{warning}", path.display());
     }
     restart_only(current.policy().document(), loaded.policy.document())?;
-    let session_policy = crate::mcp::derived_session_policy(loaded.policy.document()).map_err(|e| e.to_string())?;
+    let session_policy = crate::aws::derived_session_policy(loaded.policy.document())
+        .map_err(|length| format!("the derived session policy is {length} characters, more than AWS allows"))?;
     let mut credentials = None;
     let aws = if session_policy.as_deref() == current.session_policy() {
         None
@@ -92,7 +93,7 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
 
 fn describe(error: &PolicyError) -> String {
     let mut text = Vec::new();
-    let _ = crate::cli::report(error, &mut text);
+    let _ = crate::policy::write_error(error, &mut text);
     let text = String::from_utf8_lossy(&text);
     format!("{}; the running policy stays", text.trim_end().replace('\n', "; "))
 }

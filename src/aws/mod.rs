@@ -58,6 +58,31 @@ pub enum SetupError {
     Account(String),
 }
 
+/// HTTPS (rustls with aws-lc-rs, the system's roots) or plain HTTP for a local endpoint,
+/// over HTTP/1.1: what awsgate's own outbound requests use (the sidecar's upstream, the
+/// webhook, the OIDC issuer's keys).
+pub fn https_connector()
+-> Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, String> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
+/// With a role and `session_policy: derived` (the default), the AssumeRole request carries
+/// the policy's own least-privilege IAM policy, so AWS enforces the same boundary. `Err`:
+/// its length, over what AWS allows.
+pub fn derived_session_policy(document: &PolicyDocument) -> Result<Option<String>, usize> {
+    match &document.credentials {
+        Some(c) if c.role_arn.is_some() && c.session_policy == crate::policy::SessionPolicy::Derived => {
+            crate::policy::session_policy(document, &crate::catalog::vocabulary()).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The agent a role session is for (with `--agents`): its name and tags.
 #[derive(Debug, Clone)]
 pub struct Principal {

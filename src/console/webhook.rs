@@ -35,7 +35,7 @@ impl std::fmt::Debug for Sender {
 
 impl Sender {
     pub fn new() -> Result<Sender, String> {
-        let client = Client::builder(TokioExecutor::new()).build(crate::sidecar::forward::https_connector()?);
+        let client = Client::builder(TokioExecutor::new()).build(crate::aws::https_connector()?);
         Ok(Sender { client, slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) })
     }
 

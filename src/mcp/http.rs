@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::sessions::{BoundedSessions, DEFAULT_MAX_SESSIONS};
-use super::{Gateway, HttpOptions, ServeError, Shared, wire};
+use super::{Gateway, HttpOptions, Shared, wire};
 use crate::guard::{LOOPBACK_HOSTS, bearer_matches, host_name, origin_host};
 use crate::slots::{Guarded, Slots};
 
@@ -55,35 +55,30 @@ pub struct Settings {
 impl Settings {
     /// Binding anything but loopback needs a bearer token: refuse to start without one.
     /// `identity`: the agents' credentials, with `--agents`.
-    pub fn from_options(
-        options: &HttpOptions,
-        identity: Option<crate::agents::Identity>,
-    ) -> Result<Settings, ServeError> {
-        let addr: SocketAddr = options.listen.parse().map_err(|_| {
-            ServeError::Http(format!("`--listen {}` is not an address like 127.0.0.1:8765", options.listen))
-        })?;
+    pub fn from_options(options: &HttpOptions, identity: Option<crate::agents::Identity>) -> Result<Settings, String> {
+        let addr: SocketAddr = options
+            .listen
+            .parse()
+            .map_err(|_| format!("`--listen {}` is not an address like 127.0.0.1:8765", options.listen))?;
         let token = match &options.auth_token_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ServeError::Http(format!("cannot read the auth token file `{}`: {e}", path.display()))
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read the auth token file `{}`: {e}", path.display()))?;
                 let token = text.trim().to_string();
                 if token.is_empty() {
-                    return Err(ServeError::Http(format!("the auth token file `{}` is empty", path.display())));
+                    return Err(format!("the auth token file `{}` is empty", path.display()));
                 }
                 Some(token)
             }
             None => std::env::var("AWSGATE_AUTH_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
         };
         if identity.is_some() && token.is_some() {
-            return Err(ServeError::Http(
-                "with `--agents`, each agent has its own token (`token_sha256`): AWSGATE_AUTH_TOKEN and --auth-token-file are for `--policy`".into(),
-            ));
+            return Err("with `--agents`, each agent has its own token (`token_sha256`): AWSGATE_AUTH_TOKEN and --auth-token-file are for `--policy`".into());
         }
         if !addr.ip().is_loopback() && token.is_none() && identity.is_none() {
-            return Err(ServeError::Http(format!(
+            return Err(format!(
                 "`--listen {addr}` is not a loopback address: set a bearer token with AWSGATE_AUTH_TOKEN or --auth-token-file"
-            )));
+            ));
         }
         let console_token = match &options.console {
             None => None,
@@ -92,28 +87,21 @@ impl Settings {
                     Some(path) => {
                         readable_by_owner_only(path)?;
                         std::fs::read_to_string(path)
-                            .map_err(|e| {
-                                ServeError::Http(format!(
-                                    "cannot read the console token file `{}`: {e}",
-                                    path.display()
-                                ))
-                            })?
+                            .map_err(|e| format!("cannot read the console token file `{}`: {e}", path.display()))?
                             .trim()
                             .to_string()
                     }
                     None => std::env::var("AWSGATE_CONSOLE_TOKEN").unwrap_or_default().trim().to_string(),
                 };
                 if token.is_empty() {
-                    return Err(ServeError::Http(
-                        "the console needs an operator token of its own: set AWSGATE_CONSOLE_TOKEN or --console-token-file"
-                            .into(),
-                    ));
+                    return Err("the console needs an operator token of its own: set AWSGATE_CONSOLE_TOKEN or --console-token-file"
+                            .into());
                 }
                 if token.len() < 16 {
-                    return Err(ServeError::Http("the console token must be at least 16 characters".into()));
+                    return Err("the console token must be at least 16 characters".into());
                 }
                 if token.contains(char::is_whitespace) {
-                    return Err(ServeError::Http("the console token must not contain spaces".into()));
+                    return Err("the console token must not contain spaces".into());
                 }
                 Some(token)
             }
@@ -121,18 +109,14 @@ impl Settings {
         if let (Some(agents), Some(operators)) = (&token, &console_token)
             && agents == operators
         {
-            return Err(ServeError::Http(
-                "the console token is the agents' token: operators need their own, or an agent could approve its own calls"
-                    .into(),
-            ));
+            return Err("the console token is the agents' token: operators need their own, or an agent could approve its own calls"
+                    .into());
         }
         if let (Some(identity), Some(operators)) = (&identity, &console_token)
             && identity.by_token(operators).is_some()
         {
-            return Err(ServeError::Http(
-                "the console token is an agent's token: operators need their own, or an agent could approve its own calls"
-                    .into(),
-            ));
+            return Err("the console token is an agent's token: operators need their own, or an agent could approve its own calls"
+                    .into());
         }
         Ok(Settings {
             addr,
@@ -150,16 +134,16 @@ impl Settings {
 
 /// The operator's token file must be readable by its owner only: anyone who reads it can
 /// approve calls.
-fn readable_by_owner_only(path: &std::path::Path) -> Result<(), ServeError> {
+fn readable_by_owner_only(path: &std::path::Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| ServeError::Http(format!("cannot read the console token file `{}`: {e}", path.display())))?;
+    let metadata =
+        std::fs::metadata(path).map_err(|e| format!("cannot read the console token file `{}`: {e}", path.display()))?;
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(ServeError::Http(format!(
+        return Err(format!(
             "the console token file `{}` can be read by others (mode {mode:o}): `chmod 600` it, since whoever reads it can approve calls",
             path.display()
-        )));
+        ));
     }
     Ok(())
 }
@@ -226,7 +210,7 @@ pub async fn serve(
     shared: Arc<Shared>,
     settings: Settings,
     console: Option<Arc<crate::console::Console>>,
-) -> Result<(), ServeError> {
+) -> Result<(), String> {
     let shutdown = CancellationToken::new();
     let loopback = settings.addr.ip().is_loopback();
     let mut config = StreamableHttpServerConfig::default();
@@ -247,7 +231,7 @@ pub async fn serve(
         identity: settings.identity.clone(),
         owners: Mutex::new(owners),
     });
-    let live = shared.first().map(|agent| agent.live()).ok_or_else(|| ServeError::Http("no agent to serve".into()))?;
+    let live = shared.first().map(|agent| agent.live()).ok_or_else(|| "no agent to serve".to_string())?;
     let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()), shutdown: shutdown.clone() };
     let streamable = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn(check_json_rpc));
     let router = Router::new()
@@ -276,8 +260,8 @@ pub async fn serve(
     };
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
-        .map_err(|e| ServeError::Http(format!("cannot listen on {}: {e}", settings.addr)))?;
-    let local = listener.local_addr().map_err(|e| ServeError::Http(e.to_string()))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
     crate::logs::stderr_line(&format!(
         "awsgate: listening on http://{local}/mcp (streamable HTTP) and http://{local}/sse (HTTP+SSE)"
     ));

@@ -127,6 +127,26 @@ pub fn parse(text: &str, default_name: &str, vocabulary: &Vocabulary) -> Result<
     }
 }
 
+/// Writes a policy error the way `awsgate check` does: every diagnostic, located.
+pub fn write_error(error: &PolicyError, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    match error {
+        PolicyError::Invalid { path, diagnostics } => write_diagnostics(path, diagnostics, out),
+        PolicyError::Read { .. } => writeln!(out, "{}", terminal_safe(&error.to_string())),
+    }
+}
+
+/// One line per diagnostic: `FILE:LINE:COLUMN: severity: message`.
+pub fn write_diagnostics(
+    path: &Path,
+    diagnostics: &[Diagnostic],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    for diagnostic in diagnostics {
+        writeln!(out, "{}:{diagnostic}", terminal_safe(&path.display().to_string()))?;
+    }
+    Ok(())
+}
+
 /// Reads, validates and compiles a policy file. A policy with no `name` is named after
 /// the file.
 pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyError> {

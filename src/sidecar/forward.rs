@@ -54,15 +54,7 @@ pub enum Payload {
     Stream { body: SidecarBody, content_sha256: Option<String> },
 }
 
-/// HTTPS (rustls, the system's roots) or plain HTTP for a local endpoint, over HTTP/1.1.
-pub fn https_connector() -> Result<hyper_rustls::HttpsConnector<HttpConnector>, String> {
-    Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-        .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .build())
-}
+pub use crate::aws::https_connector;
 
 impl Upstream {
     pub fn new(

@@ -1,0 +1,352 @@
+//! The gateway, composed: the agents and their pipelines, the audit log, the console, the
+//! front doors (MCP over stdio or HTTP, the AWS-protocol sidecar) and the reload, started
+//! and stopped together. Above the front doors: `mcp/` knows only MCP and `sidecar/` only
+//! the AWS protocols, and neither imports this module.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::audit::AuditLog;
+use crate::aws::{Aws, SetupError};
+use crate::mcp::{self, HttpOptions, Shared};
+use crate::pipeline::{Live, Parts, Pipeline};
+use crate::policy::{self, PolicyError};
+
+/// How `awsgate serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// What judges the calls: one policy, or an agents file.
+    pub judged_by: JudgedBy,
+    pub http: Option<HttpOptions>,
+    pub audit_log: Option<PathBuf>,
+    /// Also serve the AWS-protocol sidecar.
+    pub sidecar: Option<crate::sidecar::SidecarOptions>,
+    /// Reload the policy when its file changes (SIGHUP always reloads it).
+    pub watch: bool,
+}
+
+/// `--policy FILE` (one agent, `default`) or `--agents FILE` (with `--agent NAME`, the
+/// agent a stdio client is).
+#[derive(Debug, Clone)]
+pub enum JudgedBy {
+    Policy(PathBuf),
+    Agents { file: PathBuf, stdio_agent: Option<String> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Aws(#[from] SetupError),
+    #[error("cannot open the audit log `{}`: {source}", path.display())]
+    Audit { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Http(String),
+    #[error(
+        "the derived session policy is {0} characters and AWS allows {max}: use fewer statements or wider patterns, or set `credentials.session_policy: none` and rely on the role's own permissions",
+        max = policy::SESSION_POLICY_MAX_CHARS
+    )]
+    SessionPolicyTooLarge(usize),
+    #[error("the MCP session failed: {0}")]
+    Session(String),
+    #[error(transparent)]
+    AgentKeys(#[from] crate::sidecar::keys::KeysError),
+    #[error("{0}")]
+    Sidecar(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Agents(#[from] crate::agents::AgentsError),
+    #[error("{0}")]
+    AgentsUse(String),
+}
+
+/// The derived session policy, or why it cannot be sent.
+pub fn derived_session_policy(document: &policy::PolicyDocument) -> Result<Option<String>, ServeError> {
+    crate::aws::derived_session_policy(document).map_err(ServeError::SessionPolicyTooLarge)
+}
+
+/// Loads the policy (refusing to start on one that does not validate), connects to AWS,
+/// opens the audit log and serves until the client goes away or a signal arrives.
+pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Runtime)?;
+    runtime.block_on(run(options))
+}
+
+/// One agent, ready to serve: its pipeline, and what its sidecar requests are signed with.
+struct Built {
+    name: Arc<str>,
+    live: Arc<Live>,
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    endpoint: Option<String>,
+    scope: crate::aws::Scope,
+    agent_key: Option<String>,
+}
+
+/// Each agent to serve, with its policy.
+type Roster = Vec<(crate::agents::Agent, policy::Loaded)>;
+
+/// The agents to serve (`default` with the one policy, or each of the agents file's), and
+/// who each bearer token is (with `--agents`).
+fn agents_of(judged_by: &JudgedBy) -> Result<(Roster, Option<crate::agents::Identity>), ServeError> {
+    let vocabulary = crate::catalog::vocabulary();
+    match judged_by {
+        JudgedBy::Policy(path) => {
+            let loaded = policy::load_file(path, &vocabulary)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{}:{warning}", path.display());
+            }
+            let agent = crate::agents::Agent {
+                name: crate::agents::DEFAULT_AGENT.to_string(),
+                policy: path.clone(),
+                subject: None,
+                token_sha256: None,
+                agent_key: None,
+                tags: Vec::new(),
+            };
+            Ok((vec![(agent, loaded)], None))
+        }
+        JudgedBy::Agents { file, stdio_agent } => {
+            let loaded = crate::agents::load(file, &vocabulary)?;
+            if let Some(name) = stdio_agent
+                && !loaded.file.agents.iter().any(|a| &a.name == name)
+            {
+                return Err(ServeError::AgentsUse(format!(
+                    "`--agent {name}`: the agents file has no agent of that name"
+                )));
+            }
+            for (agent, policy) in loaded.file.agents.iter().zip(&loaded.policies) {
+                for warning in &policy.warnings {
+                    tracing::warn!(agent = %agent.name, "{}:{warning}", agent.policy.display());
+                }
+            }
+            let identity = crate::agents::Identity::of(&loaded.file).map_err(ServeError::AgentsUse)?;
+            Ok((loaded.file.agents.into_iter().zip(loaded.policies).collect(), Some(identity)))
+        }
+    }
+}
+
+/// Connects one agent's policy to AWS and makes its pipeline.
+async fn build(
+    agent: crate::agents::Agent,
+    loaded: policy::Loaded,
+    audit: Arc<AuditLog>,
+    named: bool,
+) -> Result<Built, ServeError> {
+    let policy = loaded.policy;
+    let session_policy = derived_session_policy(policy.document())?;
+    // With `--agents`, a role session names its agent (SourceIdentity) and carries its tags.
+    let principal = named.then(|| crate::aws::Principal { name: agent.name.clone(), tags: agent.tags.clone() });
+    let (aws, config) = Aws::connect(policy.document(), session_policy.clone(), principal).await?;
+    let scope = aws.scope(&config, policy.document()).await?;
+    let caller = crate::conditions::Caller {
+        source_ip: None,
+        principal_arn: policy.document().credentials.as_ref().and_then(|c| c.role_arn.clone()),
+        // Without an endpoint override the SDK calls AWS over HTTPS.
+        secure_transport: config.endpoint_url().is_none_or(|url| url.starts_with("https:")),
+        principal_tags: agent.tags.clone(),
+    };
+    let live = Arc::new(Live::new(Pipeline::new(Parts {
+        policy,
+        policy_hash: loaded.hash,
+        aws,
+        session_policy,
+        scope: scope.clone(),
+        audit,
+        caller,
+    })));
+    Ok(Built {
+        name: agent.name.into(),
+        live,
+        credentials: config.credentials_provider(),
+        endpoint: config.endpoint_url().map(str::to_string),
+        scope,
+        agent_key: agent.agent_key,
+    })
+}
+
+async fn run(options: ServeOptions) -> Result<(), ServeError> {
+    let (agents, identity) = agents_of(&options.judged_by)?;
+    if let Some(verifier) = identity.as_ref().and_then(|identity| identity.verifier()) {
+        verifier.prefetch().await;
+    }
+    let audit_path = options.audit_log.clone().or_else(|| {
+        agents.first().and_then(|(_, loaded)| match &loaded.policy.document().audit_log {
+            policy::AuditLog::File(path) => Some(path.clone()),
+            policy::AuditLog::Stderr => None,
+        })
+    });
+    let audit = match &audit_path {
+        Some(path) => AuditLog::file(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?,
+        None => AuditLog::stderr(),
+    };
+    let audit = Arc::new(audit);
+    let named = matches!(options.judged_by, JudgedBy::Agents { .. });
+    if named && options.watch {
+        return Err(ServeError::AgentsUse(
+            "`--watch` with `--agents` is not supported yet: restart awsgate to apply a changed agents file".into(),
+        ));
+    }
+    // HTTP settings and agent keys are checked before any AWS call, so a bad flag fails
+    // at once.
+    let http = match &options.http {
+        Some(http) => Some(mcp::Settings::from_options(http, identity).map_err(ServeError::Http)?),
+        None => None,
+    };
+    // The console serves approvals for both front doors, so it is made before either.
+    let console = match http.as_ref().and_then(|h| h.console_token()) {
+        Some(_) => Some(Arc::new(crate::console::Console::new().map_err(ServeError::Http)?)),
+        None => None,
+    };
+    let sidecar_setup = match &options.sidecar {
+        Some(sidecar) => {
+            let keys = crate::sidecar::keys::AgentKeys::load(&sidecar.agent_keys)?;
+            for (agent, _) in &agents {
+                if let Some(key) = &agent.agent_key
+                    && !keys.has_name(key)
+                {
+                    return Err(ServeError::AgentsUse(format!(
+                        "agent `{}` names `agent_key: {key}`, which `{}` does not hold",
+                        agent.name,
+                        sidecar.agent_keys.display()
+                    )));
+                }
+            }
+            let listener = crate::sidecar::bind(&sidecar.listen).await.map_err(ServeError::Sidecar)?;
+            Some((keys, listener))
+        }
+        None => None,
+    };
+    let mut built = Vec::with_capacity(agents.len());
+    for (agent, loaded) in agents {
+        built.push(build(agent, loaded, audit.clone(), named).await?);
+    }
+    let Some(first) = built.first() else {
+        return Err(ServeError::AgentsUse("no agent to serve".into()));
+    };
+    let first_live = first.live.clone();
+    let background = tokio_util::sync::CancellationToken::new();
+    let mut one_upstream = None;
+    let sidecar_task = match sidecar_setup {
+        Some((keys, listener)) => {
+            let upstream_of = |agent: &Built| -> Result<Arc<crate::sidecar::forward::Upstream>, ServeError> {
+                let credentials = agent.credentials.clone().ok_or_else(|| {
+                    ServeError::Sidecar(format!(
+                        "agent `{}`: no AWS credentials to sign forwarded requests with",
+                        agent.name
+                    ))
+                })?;
+                crate::sidecar::forward::Upstream::new(agent.endpoint.clone(), credentials, agent.scope.clone())
+                    .map(Arc::new)
+                    .map_err(ServeError::Sidecar)
+            };
+            let key_agents = if named {
+                let mut by_key = std::collections::HashMap::new();
+                for agent in built.iter().filter(|a| a.agent_key.is_some()) {
+                    let entry = crate::sidecar::KeyAgent {
+                        name: agent.name.clone(),
+                        live: agent.live.clone(),
+                        upstream: upstream_of(agent)?,
+                    };
+                    by_key.insert(agent.agent_key.clone().unwrap_or_default(), entry);
+                }
+                crate::sidecar::KeyAgents::Named(by_key)
+            } else {
+                let upstream = upstream_of(first)?;
+                one_upstream = Some(upstream.clone());
+                crate::sidecar::KeyAgents::One { live: first_live.clone(), upstream }
+            };
+            let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            tracing::info!(address, agent_keys = keys.len(), "awsgate sidecar listening");
+            let serving = Arc::new(crate::sidecar::Sidecar {
+                agents: key_agents,
+                console: console.clone(),
+                keys,
+                uploads: Default::default(),
+            });
+            Some(tokio::spawn(crate::sidecar::serve(serving, listener, background.clone())))
+        }
+        None => None,
+    };
+    // Served over HTTP, on SIGTERM or SIGINT: calls waiting for the console are answered
+    // at once, and the sidecar stops accepting, while the HTTP server drains its own
+    // connections. (Over stdio, these signals keep their default: the process ends.)
+    if http.is_some() {
+        let console = console.clone();
+        let background = background.clone();
+        tokio::spawn(async move {
+            mcp::shutdown_signal().await;
+            if let Some(console) = console {
+                console.close();
+            }
+            background.cancel();
+        });
+    }
+    let served: Vec<(Arc<str>, Arc<Live>)> = built.iter().map(|a| (a.name.clone(), a.live.clone())).collect();
+    let shared = Arc::new(Shared::new(served, audit.clone(), console.clone()));
+    let reloading = match &options.judged_by {
+        JudgedBy::Policy(path) => {
+            let shared = shared.clone();
+            tokio::spawn(crate::reload::run(
+                path.clone(),
+                first_live,
+                options.watch,
+                background.clone(),
+                move |reloaded| {
+                    let shared = shared.clone();
+                    let upstream = one_upstream.clone();
+                    async move {
+                        if let (Some(upstream), Some(credentials)) = (upstream, reloaded.credentials) {
+                            upstream.set_credentials(credentials).await;
+                        }
+                        shared.policy_changed().await;
+                    }
+                },
+            ))
+        }
+        JudgedBy::Agents { .. } => tokio::spawn(crate::reload::refuse_hangups(background.clone())),
+    };
+    for agent in shared.agents() {
+        let pipeline = agent.pipeline();
+        tracing::info!(
+            agent = &*agent.name,
+            policy = pipeline.policy().name(),
+            mode = pipeline.policy().mode().as_str(),
+            tools = agent.tool_names().len(),
+            "awsgate ready"
+        );
+    }
+    match http {
+        None => {
+            let stdio_agent = match &options.judged_by {
+                JudgedBy::Agents { stdio_agent: Some(name), .. } => Some(Arc::<str>::from(name.as_str())),
+                JudgedBy::Agents { stdio_agent: None, .. } => {
+                    return Err(ServeError::AgentsUse(
+                        "with `--agents` over stdio, name the agent the client is: `--agent NAME`".into(),
+                    ));
+                }
+                JudgedBy::Policy(_) => Some(crate::agents::DEFAULT_AGENT.into()),
+            };
+            let waited = mcp::serve_stdio(shared, stdio_agent).await.map_err(ServeError::Session);
+            // The sidecar outlives the stdio session, until a signal.
+            if let Some(task) = sidecar_task {
+                mcp::shutdown_signal().await;
+                background.cancel();
+                let _ = task.await;
+            }
+            background.cancel();
+            let _ = reloading.await;
+            waited
+        }
+        Some(settings) => {
+            let served = mcp::serve_http(shared, settings, console).await.map_err(ServeError::Http);
+            background.cancel();
+            if let Some(task) = sidecar_task {
+                let _ = task.await;
+            }
+            let _ = reloading.await;
+            served
+        }
+    }
+}
