@@ -413,6 +413,31 @@ pub fn new_token(name: &str) -> Result<(String, String), String> {
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub std::sync::Arc<str>);
 
+/// The identities in force: a reload of the agents file replaces them.
+#[derive(Debug)]
+pub struct Identities(std::sync::RwLock<std::sync::Arc<Identity>>);
+
+impl Identities {
+    pub fn new(identity: Identity) -> Identities {
+        Identities(std::sync::RwLock::new(std::sync::Arc::new(identity)))
+    }
+
+    pub fn current(&self) -> std::sync::Arc<Identity> {
+        match self.0.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, identity: Identity) {
+        let identity = std::sync::Arc::new(identity);
+        match self.0.write() {
+            Ok(mut current) => *current = identity,
+            Err(poisoned) => *poisoned.into_inner() = identity,
+        }
+    }
+}
+
 /// Who a request is, by its credentials.
 #[derive(Debug, Clone)]
 pub struct Identity {

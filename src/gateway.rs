@@ -85,11 +85,11 @@ struct Built {
 }
 
 /// Each agent to serve, with its policy.
-type Roster = Vec<(crate::agents::Agent, policy::Loaded)>;
+type Agents = Vec<(crate::agents::Agent, policy::Loaded)>;
 
 /// The agents to serve (`default` with the one policy, or each of the agents file's), and
 /// who each bearer token is (with `--agents`).
-fn agents_of(judged_by: &JudgedBy) -> Result<(Roster, Option<crate::agents::Identity>), ServeError> {
+fn agents_of(judged_by: &JudgedBy) -> Result<(Agents, Option<crate::agents::Identity>), ServeError> {
     let vocabulary = crate::catalog::vocabulary();
     match judged_by {
         JudgedBy::Policy(path) => {
@@ -183,15 +183,11 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     };
     let audit = Arc::new(audit);
     let named = matches!(options.judged_by, JudgedBy::Agents { .. });
-    if named && options.watch {
-        return Err(ServeError::AgentsUse(
-            "`--watch` with `--agents` is not supported yet: restart awsgate to apply a changed agents file".into(),
-        ));
-    }
+    let identities = identity.map(|identity| Arc::new(crate::agents::Identities::new(identity)));
     // HTTP settings and agent keys are checked before any AWS call, so a bad flag fails
     // at once.
     let http = match &options.http {
-        Some(http) => Some(mcp::Settings::from_options(http, identity).map_err(ServeError::Http)?),
+        Some(http) => Some(mcp::Settings::from_options(http, identities.clone()).map_err(ServeError::Http)?),
         None => None,
     };
     // The console serves approvals for both front doors, so it is made before either.
@@ -218,6 +214,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         }
         None => None,
     };
+    let entries: Vec<crate::agents::Agent> = agents.iter().map(|(agent, _)| agent.clone()).collect();
     let mut built = Vec::with_capacity(agents.len());
     for (agent, loaded) in agents {
         built.push(build(agent, loaded, audit.clone(), named).await?);
@@ -228,6 +225,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let first_live = first.live.clone();
     let background = tokio_util::sync::CancellationToken::new();
     let mut one_upstream = None;
+    let mut sidecar = None;
     let sidecar_task = match sidecar_setup {
         Some((keys, listener)) => {
             let upstream_of = |agent: &Built| -> Result<Arc<crate::sidecar::forward::Upstream>, ServeError> {
@@ -260,11 +258,12 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
             let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!(address, agent_keys = keys.len(), "awsgate sidecar listening");
             let serving = Arc::new(crate::sidecar::Sidecar {
-                agents: key_agents,
+                agents: std::sync::RwLock::new(key_agents),
                 console: console.clone(),
                 keys,
                 uploads: Default::default(),
             });
+            sidecar = Some(serving.clone());
             Some(tokio::spawn(crate::sidecar::serve(serving, listener, background.clone())))
         }
         None => None,
@@ -305,7 +304,18 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                 },
             ))
         }
-        JudgedBy::Agents { .. } => tokio::spawn(crate::reload::refuse_hangups(background.clone())),
+        JudgedBy::Agents { file, .. } => {
+            let roster = Roster {
+                file: file.clone(),
+                hash: file_hash(file).unwrap_or_default(),
+                agents: entries,
+                shared: shared.clone(),
+                identities: identities.clone(),
+                sidecar: sidecar.clone(),
+                audit: audit.clone(),
+            };
+            tokio::spawn(roster.run(options.watch, background.clone()))
+        }
     };
     for agent in shared.agents() {
         let pipeline = agent.pipeline();
@@ -348,5 +358,239 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
             let _ = reloading.await;
             served
         }
+    }
+}
+
+/// The SHA-256 of a file's bytes, hex.
+fn file_hash(path: &std::path::Path) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    Some(sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The agents in force, and what a reload of their file replaces: each agent's pipeline,
+/// the MCP door's agents, the identities the HTTP guard checks, and the sidecar's keys.
+struct Roster {
+    file: PathBuf,
+    /// The agents file's SHA-256 as in force.
+    hash: String,
+    agents: Vec<crate::agents::Agent>,
+    shared: Arc<Shared>,
+    identities: Option<Arc<crate::agents::Identities>>,
+    sidecar: Option<Arc<crate::sidecar::Sidecar>>,
+    audit: Arc<AuditLog>,
+}
+
+/// The `agents_reloaded` audit record.
+#[derive(serde::Serialize)]
+struct AgentsReloaded<'a> {
+    time: String,
+    event: &'static str,
+    trigger: &'a str,
+    old_agents_hash: &'a str,
+    new_agents_hash: &'a str,
+    agents: Vec<&'a str>,
+    added: Vec<&'a str>,
+    removed: Vec<&'a str>,
+}
+
+/// One agent of a reload, made but not yet in force.
+enum Next {
+    /// An agent that stays: its new pipeline (sharing its rate-limit windows), and new
+    /// credentials when its session policy changed.
+    Kept {
+        live: Arc<Live>,
+        pipeline: Box<Pipeline>,
+        credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+        upstream: Option<Arc<crate::sidecar::forward::Upstream>>,
+    },
+    Added {
+        built: Built,
+        upstream: Option<Arc<crate::sidecar::forward::Upstream>>,
+    },
+}
+
+impl Roster {
+    /// Reloads on SIGHUP and, with `watch`, when the agents file or a policy it names
+    /// changes, until `stop`.
+    async fn run(mut self, watch: bool, stop: tokio_util::sync::CancellationToken) {
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let stamps = |roster: &Roster| -> Vec<_> {
+            std::iter::once(&roster.file)
+                .chain(roster.agents.iter().map(|a| &a.policy))
+                .map(|p| crate::reload::stamp(p))
+                .collect()
+        };
+        let mut seen = stamps(&self);
+        let mut ticks = tokio::time::interval(crate::reload::WATCH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let trigger = tokio::select! {
+                () = stop.cancelled() => return,
+                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
+                _ = ticks.tick(), if watch => {
+                    let now = stamps(&self);
+                    if now == seen {
+                        continue;
+                    }
+                    seen = now;
+                    "watch"
+                }
+            };
+            match self.reload(trigger).await {
+                Ok(true) => {
+                    seen = stamps(&self);
+                    tracing::info!(trigger, agents = self.agents.len(), "agents file reloaded");
+                }
+                Ok(false) => tracing::info!(trigger, "the agents file and its policies are unchanged"),
+                Err(why) => tracing::error!(trigger, "agents file reload refused: {why}; the agents in force stay"),
+            }
+        }
+    }
+
+    /// Reads the agents file and every policy again and puts them all in force, or none.
+    async fn reload(&mut self, trigger: &str) -> Result<bool, String> {
+        let vocabulary = crate::catalog::vocabulary();
+        let loaded = crate::agents::load(&self.file, &vocabulary).map_err(|error| {
+            let mut text = Vec::new();
+            let _ = match &error {
+                crate::agents::AgentsError::Policy { error, .. } => policy::write_error(error, &mut text),
+                crate::agents::AgentsError::Invalid { path, diagnostics } => {
+                    policy::write_diagnostics(path, diagnostics, &mut text)
+                }
+                crate::agents::AgentsError::Read { .. } => {
+                    std::io::Write::write_all(&mut text, error.to_string().as_bytes())
+                }
+            };
+            format!("{error}: {}", String::from_utf8_lossy(&text).trim_end().replace('\n', "; "))
+        })?;
+        let hash = file_hash(&self.file).unwrap_or_default();
+        let unchanged = hash == self.hash
+            && loaded.file.agents.iter().zip(&loaded.policies).all(|(agent, policy)| {
+                self.shared.agent(&agent.name).is_some_and(|served| served.pipeline().policy_hash() == policy.hash)
+            });
+        if unchanged {
+            return Ok(false);
+        }
+        let identity = crate::agents::Identity::of(&loaded.file)?;
+        if self.identities.is_none() {
+            return Err("this gateway was not started with `--agents`".into());
+        }
+        if let Some(verifier) = identity.verifier() {
+            verifier.prefetch().await;
+        }
+        // Everything is made first: an error leaves every agent as it was.
+        let mut next = Vec::with_capacity(loaded.file.agents.len());
+        for (agent, policy) in loaded.file.agents.iter().cloned().zip(loaded.policies) {
+            if let (Some(key), Some(sidecar)) = (&agent.agent_key, &self.sidecar)
+                && !sidecar.keys.has_name(key)
+            {
+                return Err(format!(
+                    "agent `{}` names `agent_key: {key}`, which the agent keys file does not hold",
+                    agent.name
+                ));
+            }
+            let Some(served) = self.shared.agent(&agent.name) else {
+                let entry = agent.clone();
+                let built = build(agent, policy, self.audit.clone(), true).await.map_err(|e| e.to_string())?;
+                let upstream = self.upstream_for(&built, &entry)?;
+                next.push(Next::Added { built, upstream });
+                continue;
+            };
+            // The sidecar upstream it has, kept; a key given to a running agent needs a restart.
+            let upstream = self.sidecar.as_ref().and_then(|s| s.named_agent(&agent.name)).map(|k| k.upstream);
+            if self.sidecar.is_some() && agent.agent_key.is_some() && upstream.is_none() {
+                return Err(format!(
+                    "agent `{}`: a sidecar key given to a running agent is read only at start: restart awsgate for that",
+                    agent.name
+                ));
+            }
+            let old = self.agents.iter().find(|a| a.name == agent.name);
+            if old.is_some_and(|old| old.tags != agent.tags) {
+                return Err(format!(
+                    "agent `{}`: its tags changed, which awsgate reads only at start: restart it for that",
+                    agent.name
+                ));
+            }
+            let current = served.pipeline();
+            crate::reload::restart_only(current.policy().document(), policy.policy.document())
+                .map_err(|why| format!("agent `{}`: {why}", agent.name))?;
+            let session_policy = derived_session_policy(policy.policy.document()).map_err(|e| e.to_string())?;
+            let (aws, credentials) = if session_policy.as_deref() == current.session_policy() {
+                (None, None)
+            } else {
+                let principal = crate::aws::Principal { name: agent.name.clone(), tags: agent.tags.clone() };
+                let (aws, config) = Aws::connect(policy.policy.document(), session_policy.clone(), Some(principal))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                (Some((aws, session_policy)), config.credentials_provider())
+            };
+            let pipeline = Box::new(current.reloaded(policy.policy, policy.hash, aws));
+            next.push(Next::Kept { live: served.live(), pipeline, credentials, upstream });
+        }
+        let names: Vec<&str> = loaded.file.agents.iter().map(|a| a.name.as_str()).collect();
+        let added: Vec<&str> = names.iter().copied().filter(|n| !self.agents.iter().any(|a| a.name == *n)).collect();
+        let removed: Vec<&str> = self.agents.iter().map(|a| a.name.as_str()).filter(|n| !names.contains(n)).collect();
+        let record = AgentsReloaded {
+            time: crate::audit::now_rfc3339(),
+            event: "agents_reloaded",
+            trigger,
+            old_agents_hash: &self.hash,
+            new_agents_hash: &hash,
+            agents: names.clone(),
+            added: added.clone(),
+            removed: removed.clone(),
+        };
+        // A change that cannot be audited does not happen.
+        self.audit.write(&record).await.map_err(|e| format!("the audit log cannot record the reload ({e})"))?;
+        // Now all at once.
+        let mut served = Vec::with_capacity(next.len());
+        let mut key_agents = std::collections::HashMap::new();
+        for (agent, made) in loaded.file.agents.iter().zip(next) {
+            let (live, upstream) = match made {
+                Next::Kept { live, pipeline, credentials, upstream } => {
+                    live.replace(*pipeline);
+                    if let (Some(upstream), Some(credentials)) = (&upstream, credentials) {
+                        upstream.set_credentials(credentials).await;
+                    }
+                    (live, upstream)
+                }
+                Next::Added { built, upstream } => (built.live, upstream),
+            };
+            if let (Some(key), Some(upstream)) = (&agent.agent_key, upstream) {
+                let entry = crate::sidecar::KeyAgent { name: agent.name.as_str().into(), live: live.clone(), upstream };
+                key_agents.insert(key.clone(), entry);
+            }
+            served.push((Arc::<str>::from(agent.name.as_str()), live));
+        }
+        self.shared.set_agents(served);
+        if let Some(identities) = &self.identities {
+            identities.replace(identity);
+        }
+        if let Some(sidecar) = &self.sidecar {
+            sidecar.set_agents(crate::sidecar::KeyAgents::Named(key_agents));
+        }
+        self.hash = hash;
+        self.agents = loaded.file.agents;
+        self.shared.policy_changed().await;
+        Ok(true)
+    }
+
+    /// A new upstream for an added agent's sidecar requests, when the sidecar is served and
+    /// the agent has a key.
+    fn upstream_for(
+        &self,
+        built: &Built,
+        agent: &crate::agents::Agent,
+    ) -> Result<Option<Arc<crate::sidecar::forward::Upstream>>, String> {
+        if self.sidecar.is_none() || agent.agent_key.is_none() {
+            return Ok(None);
+        }
+        let credentials = built
+            .credentials
+            .clone()
+            .ok_or_else(|| format!("agent `{}`: no AWS credentials to sign forwarded requests with", agent.name))?;
+        crate::sidecar::forward::Upstream::new(built.endpoint.clone(), credentials, built.scope.clone())
+            .map(|upstream| Some(Arc::new(upstream)))
     }
 }

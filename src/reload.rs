@@ -91,7 +91,7 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
     Ok(Some(reloaded))
 }
 
-fn describe(error: &PolicyError) -> String {
+pub fn describe(error: &PolicyError) -> String {
     let mut text = Vec::new();
     let _ = crate::policy::write_error(error, &mut text);
     let text = String::from_utf8_lossy(&text);
@@ -99,7 +99,7 @@ fn describe(error: &PolicyError) -> String {
 }
 
 /// What awsgate was started with, which a reload cannot change.
-fn restart_only(old: &PolicyDocument, new: &PolicyDocument) -> Result<(), String> {
+pub fn restart_only(old: &PolicyDocument, new: &PolicyDocument) -> Result<(), String> {
     let changed = [
         ("credentials", old.credentials != new.credentials),
         ("region", old.region != new.region),
@@ -162,23 +162,9 @@ pub async fn run<F, Fut>(
     }
 }
 
-/// With `--agents`, which this build does not reload yet: SIGHUP is caught (it would end
-/// the process) and said to do nothing, until `stop`.
-pub async fn refuse_hangups(stop: tokio_util::sync::CancellationToken) {
-    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = hangup.recv() => tracing::error!(
-                "SIGHUP: reloading an agents file is not supported yet; restart awsgate to apply a change"
-            ),
-        }
-    }
-}
-
 /// What `--watch` compares: the file's length, modification time and inode (an editor
 /// that saves by renaming a new file over the old one changes the inode).
-fn stamp(path: &Path) -> Option<(u64, SystemTime, u64)> {
+pub fn stamp(path: &Path) -> Option<(u64, SystemTime, u64)> {
     use std::os::unix::fs::MetadataExt;
     let metadata = std::fs::metadata(path).ok()?;
     Some((metadata.len(), metadata.modified().ok()?, metadata.ino()))

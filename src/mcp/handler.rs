@@ -36,8 +36,9 @@ const MAX_LISTENERS: usize = 1_024;
 /// reload changes the tools.
 #[derive(Debug)]
 pub struct Shared {
-    /// One per agent (`default` alone for `--policy`), in the agents file's order.
-    agents: Vec<Arc<Served>>,
+    /// One per agent (`default` alone for `--policy`), in the agents file's order; a
+    /// reload of the agents file replaces them.
+    agents: RwLock<Vec<Arc<Served>>>,
     audit: Arc<crate::audit::AuditLog>,
     /// Approvals asked of 2026-07-28 clients and not yet answered.
     approvals: Approvals,
@@ -87,6 +88,16 @@ impl Served {
     }
 }
 
+fn served(agents: Vec<(Arc<str>, Arc<Live>)>) -> Vec<Arc<Served>> {
+    agents
+        .into_iter()
+        .map(|(name, live)| {
+            let tools = RwLock::new(listed(live.current().policy()));
+            Arc::new(Served { name, live, tools })
+        })
+        .collect()
+}
+
 #[derive(Debug)]
 struct Listed {
     spec: &'static ToolSpec,
@@ -108,15 +119,8 @@ impl Shared {
         audit: Arc<crate::audit::AuditLog>,
         console: Option<Arc<Console>>,
     ) -> Shared {
-        let agents = agents
-            .into_iter()
-            .map(|(name, live)| {
-                let tools = RwLock::new(listed(live.current().policy()));
-                Arc::new(Served { name, live, tools })
-            })
-            .collect();
         Shared {
-            agents,
+            agents: RwLock::new(served(agents)),
             audit,
             approvals: Approvals::default(),
             peers: Mutex::default(),
@@ -127,18 +131,41 @@ impl Shared {
     }
 
     /// The agent named `name`.
-    pub fn agent(&self, name: &str) -> Option<&Arc<Served>> {
-        self.agents.iter().find(|a| &*a.name == name)
+    pub fn agent(&self, name: &str) -> Option<Arc<Served>> {
+        self.agents().into_iter().find(|a| &*a.name == name)
     }
 
     /// The first agent: the one of `--policy`, whose policy the console and the start-up
     /// line show.
-    pub fn first(&self) -> Option<&Arc<Served>> {
-        self.agents.first()
+    pub fn first(&self) -> Option<Arc<Served>> {
+        self.agents().into_iter().next()
     }
 
-    pub fn agents(&self) -> &[Arc<Served>] {
-        &self.agents
+    pub fn agents(&self) -> Vec<Arc<Served>> {
+        match self.agents.read() {
+            Ok(agents) => agents.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// After a reload of the agents file: these agents from now on. Call
+    /// [`Shared::policy_changed`] after it to tell the sessions.
+    pub fn set_agents(&self, agents: Vec<(Arc<str>, Arc<Live>)>) {
+        let agents = served(agents);
+        match self.agents.write() {
+            Ok(mut current) => *current = agents,
+            Err(poisoned) => *poisoned.into_inner() = agents,
+        }
+    }
+
+    /// Resolves once agent `name` is no longer served (a reload removed it).
+    pub async fn removed(&self, name: &str) {
+        let mut reloads = self.reloads.subscribe();
+        while self.agent(name).is_some() {
+            if reloads.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The audit log every agent's calls are recorded in.
@@ -159,7 +186,7 @@ impl Shared {
     /// After a reload: lists the new policy's tools and sends every connected session
     /// `notifications/tools/list_changed`.
     pub async fn policy_changed(&self) {
-        for agent in &self.agents {
+        for agent in self.agents() {
             agent.relist();
         }
         self.reloads.send_modify(|count| *count += 1);
@@ -222,8 +249,8 @@ impl Gateway {
         let parts = context.extensions.get::<axum::http::request::Parts>();
         let named = parts.and_then(|parts| parts.extensions.get::<crate::agents::Authenticated>()).map(|a| a.0.clone());
         match named.or_else(|| self.agent.clone()) {
-            Some(name) => self.shared.agent(&name).cloned(),
-            None => match self.shared.agents() {
+            Some(name) => self.shared.agent(&name),
+            None => match self.shared.agents().as_slice() {
                 [only] => Some(only.clone()),
                 _ => None,
             },

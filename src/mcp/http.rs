@@ -49,13 +49,16 @@ pub struct Settings {
     /// The operator's token, when the console is served.
     console_token: Option<String>,
     /// With `--agents`: the agents' tokens.
-    identity: Option<crate::agents::Identity>,
+    identity: Option<Arc<crate::agents::Identities>>,
 }
 
 impl Settings {
     /// Binding anything but loopback needs a bearer token: refuse to start without one.
     /// `identity`: the agents' credentials, with `--agents`.
-    pub fn from_options(options: &HttpOptions, identity: Option<crate::agents::Identity>) -> Result<Settings, String> {
+    pub fn from_options(
+        options: &HttpOptions,
+        identity: Option<Arc<crate::agents::Identities>>,
+    ) -> Result<Settings, String> {
         let addr: SocketAddr = options
             .listen
             .parse()
@@ -113,7 +116,7 @@ impl Settings {
                     .into());
         }
         if let (Some(identity), Some(operators)) = (&identity, &console_token)
-            && identity.by_token(operators).is_some()
+            && identity.current().by_token(operators).is_some()
         {
             return Err("the console token is an agent's token: operators need their own, or an agent could approve its own calls"
                     .into());
@@ -154,7 +157,7 @@ struct Guard {
     token: Option<String>,
     /// With `--agents`: who each bearer token is. Without, every caller that passes is the
     /// one agent, `default`.
-    identity: Option<crate::agents::Identity>,
+    identity: Option<Arc<crate::agents::Identities>>,
     /// Streamable HTTP sessions and the agent that opened each: a request on one with
     /// another agent's credentials is refused.
     owners: Mutex<SessionOwners>,
@@ -405,7 +408,8 @@ const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// The protected resource metadata (RFC 9728): the audience tokens must be for, and the
 /// issuer that gives them. No authentication: clients read it to learn how to get a token.
 async fn resource_metadata(State(guard): State<Arc<Guard>>) -> Response {
-    let Some(oidc) = guard.identity.as_ref().and_then(|i| i.verifier()).map(|v| v.settings()) else {
+    let identity = guard.identity.as_ref().map(|i| i.current());
+    let Some(oidc) = identity.as_ref().and_then(|i| i.verifier()).map(|v| v.settings()) else {
         return refuse(StatusCode::NOT_FOUND, "no OAuth authorization server is configured");
     };
     let body = serde_json::json!({
@@ -452,8 +456,9 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             "a token in the query string is refused: send it in the Authorization header",
         );
     }
-    let agent: Arc<str> = match &guard.identity {
+    let agent: Arc<str> = match guard.identity.as_ref().map(|i| i.current()) {
         Some(identity) => {
+            let identity = &*identity;
             let Some(token) = crate::guard::bearer(headers) else {
                 return challenge(identity, raw_host.as_deref(), None);
             };
@@ -588,6 +593,7 @@ async fn sse_connect(
     if let Ok(mut inboxes) = state.sessions.inboxes.lock() {
         inboxes.insert(id.clone(), Inbox { messages: to_handler, errors, agent: agent.0.clone() });
     }
+    let agent_name = agent.0.clone();
     let gateway = Gateway::new(state.shared.clone(), "sse", Some(agent.0));
     tokio::spawn(async move {
         match gateway.serve(ChannelTransport { outbox, inbox }).await {
@@ -614,7 +620,15 @@ async fn sse_connect(
         .take_while(|data| std::future::ready(data.is_some()))
         .filter_map(std::future::ready)
         .map(|data| Ok(Event::default().event("message").data(data)));
-    let events = stream::once(async move { Ok(endpoint) }).chain(events).take_until(state.shutdown.cancelled_owned());
+    // The stream ends on shutdown, and when a reload removes its agent.
+    let removed = {
+        let (shared, agent) = (state.shared.clone(), agent_name.clone());
+        async move { shared.removed(&agent).await }
+    };
+    let events = stream::once(async move { Ok(endpoint) })
+        .chain(events)
+        .take_until(state.shutdown.cancelled_owned())
+        .take_until(removed);
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

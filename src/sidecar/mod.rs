@@ -98,12 +98,36 @@ impl KeyAgents {
 
 /// Everything a sidecar request needs.
 pub struct Sidecar {
-    pub agents: KeyAgents,
+    /// Replaced by a reload of the agents file.
+    pub agents: std::sync::RwLock<KeyAgents>,
     /// The operator console, when served: where approvals wait.
     pub console: Option<Arc<crate::console::Console>>,
     pub keys: AgentKeys,
     /// Multipart uploads an operator approved: their parts need no new approval.
     pub uploads: uploads::ApprovedUploads,
+}
+
+impl Sidecar {
+    /// The agent of the key named `key`, as the agents in force say.
+    pub fn key_agent(&self, key: &str) -> Option<KeyAgent> {
+        self.agents.read().ok().and_then(|agents| agents.of(key))
+    }
+
+    /// The agent named `agent`, by whichever key it has.
+    pub fn named_agent(&self, agent: &str) -> Option<KeyAgent> {
+        match &*self.agents.read().ok()? {
+            KeyAgents::Named(agents) => agents.values().find(|a| &*a.name == agent).cloned(),
+            KeyAgents::One { .. } => None,
+        }
+    }
+
+    /// After a reload of the agents file.
+    pub fn set_agents(&self, agents: KeyAgents) {
+        match self.agents.write() {
+            Ok(mut current) => *current = agents,
+            Err(poisoned) => *poisoned.into_inner() = agents,
+        }
+    }
 }
 
 /// Accepts connections until `shutdown`, never waiting to accept; each is served by hyper
@@ -284,7 +308,7 @@ async fn handle(
     }
     // The key's agent; its policy in force when the request arrived decides it, even if a
     // reload comes; in the region the request was signed for.
-    let Some(KeyAgent { name: agent, live, upstream }) = sidecar.agents.of(&signed.key.name) else {
+    let Some(KeyAgent { name: agent, live, upstream }) = sidecar.key_agent(&signed.key.name) else {
         tracing::info!(%peer, key = %signed.key.name, "sidecar: refused a key that no agent names");
         return refuse(Refusal::new(
             403,
@@ -449,8 +473,8 @@ async fn handle(
 /// Reads a body whole, up to `limit` bytes, within the policy's call timeout.
 async fn read_whole(sidecar: &Sidecar, body: Incoming, limit: usize) -> Result<Bytes, Refusal> {
     // A client that sends its body slowly holds a connection: it has the call's timeout.
-    let seconds =
-        sidecar.agents.any().map_or(30, |live| live.current().policy().document().limits.call_timeout_seconds);
+    let any = sidecar.agents.read().ok().and_then(|agents| agents.any());
+    let seconds = any.map_or(30, |live| live.current().policy().document().limits.call_timeout_seconds);
     let timeout = Duration::from_secs(seconds);
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),

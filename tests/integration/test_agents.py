@@ -2,11 +2,16 @@
 policy allows, over streamable HTTP, the older HTTP+SSE transport and the sidecar; a
 session opened by one agent is refused with another's token; the rate limit holds per
 agent however many sessions it opens and whatever name its client gives; every audit
-record names the agent. `awsgate agent-token new` and `awsgate check` on an agents file."""
+record names the agent. `awsgate agent-token new` and `awsgate check` on an agents file;
+`aws:PrincipalTag`, and the role session named after the agent; a reload of the agents file,
+all or nothing."""
 
 from __future__ import annotations
 
 import re
+import time
+
+import anyio
 import subprocess
 
 import boto3
@@ -249,3 +254,63 @@ agents:
     assert request["SourceIdentity"] == "reports-bot" and request["RoleSessionName"] == "awsgate-reports-bot"
     tags = {request[f"Tags.member.{n}.Key"]: request[f"Tags.member.{n}.Value"] for n in (1, 2)}
     assert tags == {"team": "reports", "env": "test"}
+
+
+async def test_a_reload_of_the_agents_file_is_all_or_nothing(binary, aws, tmp_path):
+    seed(aws)
+    aws.s3.put_object(Bucket="denied-bucket", Key="support.txt", Body=b"support's")
+    agents, _, tokens, _ = agents_setup(binary, tmp_path)
+    ops_token, ops_line = token(binary, "ops-bot")
+    audit = tmp_path / "audit.jsonl"
+
+    def reloads() -> list[dict]:
+        return [r for r in read_audit(audit) if r["event"] == "agents_reloaded"]
+
+    async def wait_for(predicate, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out"
+            await anyio.sleep(0.1)
+
+    async def get(secret: str, bucket: str, key: str):
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with Client(streamable_http_client(s.mcp_url, http_client=httpx2.AsyncClient(headers=headers))) as c:
+            return await call(c, "s3_get_object", bucket=bucket, key=key)
+
+    with agents_server(binary, aws, tmp_path, agents, "--watch") as s:
+        ok, out = await get(tokens["reports-bot"], "denied-bucket", "support.txt")
+        assert ok and out["error"] == "AccessDenied"
+        with httpx.Client(timeout=10) as http, http.stream(
+                "GET", s.sse_url, headers={"Authorization": f"Bearer {tokens['support-bot']}"}) as stream:
+            lines = stream.iter_lines()
+            assert next(line for line in lines if line.startswith("data:"))
+            # Support goes, ops comes, reports may read both buckets.
+            (tmp_path / "reports.yaml").write_text(policy("reports", "*-bucket"))
+            (tmp_path / "ops.yaml").write_text(policy("ops", "allowed-bucket"))
+            text = agents.read_text()
+            kept = text.split("  - name: support-bot")[0]
+            agents.write_text(kept + f"  - name: ops-bot\n    policy: ops.yaml\n    {ops_line}\n")
+            await wait_for(lambda: reloads())
+            # The removed agent's SSE stream ends (else this read times out).
+            assert [line for line in lines if line.startswith("data:")] == []
+        [record] = reloads()
+        assert record["added"] == ["ops-bot"] and record["removed"] == ["support-bot"], record
+        assert record["agents"] == ["reports-bot", "ops-bot"] and record["trigger"] == "watch"
+        ok, out = await get(tokens["reports-bot"], "denied-bucket", "support.txt")
+        assert not ok and out["body"] == "support's", out
+        ok, out = await get(ops_token, "allowed-bucket", "read.txt")
+        assert not ok and out["body"] == "hello", out
+        gone = httpx.post(s.mcp_url, headers={"Authorization": f"Bearer {tokens['support-bot']}",
+                                              "Content-Type": "application/json",
+                                              "Accept": "application/json, text/event-stream"},
+                          json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        assert gone.status_code == 401
+
+        # A mistake in one policy: nothing changes, ops-bot is still served.
+        (tmp_path / "ops.yaml").write_text(policy("ops", "allowed-bucket").replace("effect: allow", "effect: alow"))
+        agents.write_text(agents.read_text() + "")
+        await anyio.sleep(1.5)
+        assert len(reloads()) == 1
+        ok, out = await get(ops_token, "allowed-bucket", "read.txt")
+        assert not ok and out["body"] == "hello", out
+    assert "agents file reload refused" in s.stderr_path.read_text()
