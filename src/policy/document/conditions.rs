@@ -42,6 +42,15 @@ impl Validator<'_> {
                     continue;
                 }
             };
+            if operator_key.name.starts_with("ForAnyValue:") && operator_key.name.ends_with("IfExists") {
+                self.warning(
+                    operator_key.at,
+                    format!(
+                        "`{}` on a missing key is a case AWS's documentation leaves open (`ForAnyValue:` fails, `IfExists` holds): awsgate keeps an allow from applying and lets a deny apply",
+                        operator_key.name
+                    ),
+                );
+            }
             let what = format!("the operator `{}`", operator_key.name);
             let Some(keys) = self.mapping(keys_node, &what) else { continue };
             if keys.is_empty() {
