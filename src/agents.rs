@@ -30,7 +30,7 @@ pub struct AgentsFile {
 }
 
 /// OAuth 2.1 access tokens (JWT) from one issuer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Oidc {
     pub issuer: String,
     pub audience: String,
@@ -58,6 +58,8 @@ pub struct Agent {
     pub agent_key: Option<String>,
     /// `aws:PrincipalTag/<key>` values and AssumeRole session tags, in file order.
     pub tags: Vec<(String, String)>,
+    /// Where its `subject` is written, for messages.
+    pub subject_at: Option<Location>,
 }
 
 /// An agents file that did not load: where, and why.
@@ -154,10 +156,14 @@ impl Reader {
     fn file(&mut self, root: &Node, directory: &Path) -> Option<AgentsFile> {
         let entries = self.mapping(root, "the agents file")?;
         let mut oidc = None;
+        let mut oidc_given = false;
         let mut agents = None;
         for (key, value) in entries {
             match key.name.as_str() {
-                "oidc" => oidc = self.oidc(value),
+                "oidc" => {
+                    oidc_given = true;
+                    oidc = self.oidc(value);
+                }
                 "agents" => agents = Some(self.agents(value, directory)),
                 other => {
                     self.error(key.at, format!("unknown key `{other}` in the agents file (expected `agents`, `oidc`)"))
@@ -168,9 +174,10 @@ impl Reader {
             self.error(root.at, "the agents file needs `agents:`, a list of agents");
             return None;
         };
-        if oidc.is_none() && agents.iter().any(|a| a.subject.is_some()) {
-            let at = root.at;
-            self.error(at, "an agent names a `subject`, but the file has no `oidc:` issuer to take it from");
+        if !oidc_given {
+            for at in agents.iter().filter_map(|a| a.subject_at) {
+                self.error(at, "an agent names a `subject`, but the file has no `oidc:` issuer to take it from");
+            }
         }
         Some(AgentsFile { oidc, agents })
     }
@@ -210,6 +217,13 @@ impl Reader {
     /// An issuer: HTTPS, or plain HTTP on a loopback host.
     fn url(&mut self, node: &Node, what: &str) -> Option<String> {
         let text = self.text(node, what)?;
+        if text.contains(['?', '#', '@']) {
+            self.error(
+                node.at,
+                format!("{what} must be a plain URL, without user information, query or fragment: `{text}`"),
+            );
+            return None;
+        }
         if !crate::oidc::allowed_url(&text) {
             self.error(
                 node.at,
@@ -265,8 +279,8 @@ impl Reader {
                 if let Some(value) = value
                     && let Some(first) = seen.insert((field, value.clone()), item.at)
                 {
-                    let shown = if field == "token_sha256" { "a token".to_string() } else { format!("`{value}`") };
-                    reader.error(item.at, format!("two agents have {field} {shown} (the other at {first})"));
+                    let shown = if field == "token_sha256" { String::new() } else { format!(" `{value}`") };
+                    reader.error(item.at, format!("two agents have the same {field}{shown} (the other at {first})"));
                 }
             };
             unique("name", Some(agent.name.clone()), self);
@@ -282,6 +296,7 @@ impl Reader {
         let entries = self.mapping(node, "an agent")?;
         let (mut name, mut policy, mut subject, mut token, mut key, mut tags) =
             (None, None, None, None, None, Vec::new());
+        let mut subject_at = None;
         for (field, value) in entries {
             match field.name.as_str() {
                 "name" => {
@@ -293,7 +308,10 @@ impl Reader {
                     }
                 }
                 "policy" => policy = self.text(value, "`policy`").map(|p| directory.join(p)),
-                "subject" => subject = self.text(value, "`subject`"),
+                "subject" => {
+                    subject = self.text(value, "`subject`");
+                    subject_at = Some(value.at);
+                }
                 "token_sha256" => {
                     let text = self.text(value, "`token_sha256`");
                     token = text.as_deref().and_then(|text| {
@@ -307,7 +325,14 @@ impl Reader {
                         parsed
                     });
                 }
-                "agent_key" => key = self.text(value, "`agent_key`"),
+                "agent_key" => {
+                    key = self.text(value, "`agent_key`");
+                    if let Some(text) = &key
+                        && !crate::sidecar::keys::is_name(text)
+                    {
+                        self.error(value.at, format!("`{text}` is not a key name: use 1 to 64 letters, digits and `._@-`, as `awsgate agent-key new` does"));
+                    }
+                }
                 "tags" => tags = self.tags(value),
                 other => self.error(
                     field.at,
@@ -331,7 +356,7 @@ impl Reader {
                 ),
             );
         }
-        Some(Agent { name, policy, subject, token_sha256: token, agent_key: key, tags })
+        Some(Agent { name, policy, subject, token_sha256: token, agent_key: key, tags, subject_at })
     }
 
     fn tags(&mut self, node: &Node) -> Vec<(String, String)> {
@@ -459,6 +484,18 @@ pub enum Resolved {
 }
 
 impl Identity {
+    /// The identities of a reloaded file: the verifier in force is kept when the `oidc`
+    /// settings are the same (with the keys it has), else a new one is made.
+    pub fn reloaded(file: &AgentsFile, current: &Identity) -> Result<Identity, String> {
+        let mut identity = Identity::of(file)?;
+        if let (Some(old), Some(new)) = (&current.verifier, &identity.verifier)
+            && old.settings() == new.settings()
+        {
+            identity.verifier = Some(old.clone());
+        }
+        Ok(identity)
+    }
+
     pub fn of(file: &AgentsFile) -> Result<Identity, String> {
         let tokens = file.agents.iter().filter_map(|a| a.token_sha256.map(|hash| (hash, a.name.clone()))).collect();
         let subjects =
@@ -541,7 +578,7 @@ mod tests {
         assert!(found.iter().any(|m| m.starts_with("4:11:") && m.contains("not an agent name")), "{found:?}");
         assert!(found.iter().any(|m| m.starts_with("6:19:") && m.contains("64 hex digits")), "{found:?}");
         assert!(
-            found.iter().any(|m| m.starts_with("10:5:") && m.contains("two agents have token_sha256")),
+            found.iter().any(|m| m.starts_with("10:5:") && m.contains("two agents have the same token_sha256")),
             "{found:?}"
         );
         assert!(found.iter().any(|m| m.starts_with("13:5:") && m.contains("unknown key `colour`")), "{found:?}");

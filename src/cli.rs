@@ -220,6 +220,9 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             let sidecar = aws_listen
                 .zip(agent_keys)
                 .map(|(listen, agent_keys)| crate::sidecar::SidecarOptions { listen, agent_keys });
+            if agent.is_some() && agents.is_none() {
+                return Err(CliError::Invalid("`--agent NAME` goes with `--agents FILE`".into()));
+            }
             let judged_by = match (agents, policy) {
                 (Some(file), _) => gateway::JudgedBy::Agents { file, stdio_agent: agent },
                 (None, Some(policy)) => gateway::JudgedBy::Policy(policy),

@@ -89,7 +89,10 @@ type Agents = Vec<(crate::agents::Agent, policy::Loaded)>;
 
 /// The agents to serve (`default` with the one policy, or each of the agents file's), and
 /// who each bearer token is (with `--agents`).
-fn agents_of(judged_by: &JudgedBy) -> Result<(Agents, Option<crate::agents::Identity>), ServeError> {
+fn agents_of(
+    judged_by: &JudgedBy,
+    serves_sidecar: bool,
+) -> Result<(Agents, Option<crate::agents::Identity>), ServeError> {
     let vocabulary = crate::catalog::vocabulary();
     match judged_by {
         JudgedBy::Policy(path) => {
@@ -104,6 +107,7 @@ fn agents_of(judged_by: &JudgedBy) -> Result<(Agents, Option<crate::agents::Iden
                 token_sha256: None,
                 agent_key: None,
                 tags: Vec::new(),
+                subject_at: None,
             };
             Ok((vec![(agent, loaded)], None))
         }
@@ -116,9 +120,24 @@ fn agents_of(judged_by: &JudgedBy) -> Result<(Agents, Option<crate::agents::Iden
                     "`--agent {name}`: the agents file has no agent of that name"
                 )));
             }
+            let first_log = loaded.policies.first().map(|p| p.policy.document().audit_log.clone());
             for (agent, policy) in loaded.file.agents.iter().zip(&loaded.policies) {
                 for warning in &policy.warnings {
                     tracing::warn!(agent = %agent.name, "{}:{warning}", agent.policy.display());
+                }
+                let document = policy.policy.document();
+                // AWS's SourceIdentity is 2 to 64 characters.
+                if document.credentials.as_ref().is_some_and(|c| c.role_arn.is_some()) && agent.name.len() < 2 {
+                    return Err(ServeError::AgentsUse(format!(
+                        "agent `{}` runs on a role, and AssumeRole names it as SourceIdentity, which AWS wants 2 characters or longer: give it a longer name",
+                        agent.name
+                    )));
+                }
+                if first_log.as_ref().is_some_and(|first| *first != document.audit_log) {
+                    tracing::warn!(agent = %agent.name, "its policy names another audit log than the first agent's: every agent's records go to one log, `--audit-log` or the first agent's");
+                }
+                if agent.subject.is_none() && agent.token_sha256.is_none() && !serves_sidecar {
+                    tracing::warn!(agent = %agent.name, "it has only an `agent_key`, and the sidecar is not served (`--aws-listen`): it cannot make a call");
                 }
             }
             let identity = crate::agents::Identity::of(&loaded.file).map_err(ServeError::AgentsUse)?;
@@ -167,7 +186,13 @@ async fn build(
 }
 
 async fn run(options: ServeOptions) -> Result<(), ServeError> {
-    let (agents, identity) = agents_of(&options.judged_by)?;
+    if let (JudgedBy::Agents { stdio_agent: Some(_), .. }, Some(_)) = (&options.judged_by, &options.http) {
+        return Err(ServeError::AgentsUse(
+            "`--agent NAME` names the agent of the one stdio client; over HTTP each request's credentials name its agent"
+                .into(),
+        ));
+    }
+    let (agents, identity) = agents_of(&options.judged_by, options.sidecar.is_some())?;
     if let Some(verifier) = identity.as_ref().and_then(|identity| identity.verifier()) {
         verifier.prefetch().await;
     }
@@ -313,6 +338,8 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                 identities: identities.clone(),
                 sidecar: sidecar.clone(),
                 audit: audit.clone(),
+                console: console.clone(),
+                console_token: http.as_ref().and_then(|h| h.console_token()).map(str::to_string),
             };
             tokio::spawn(roster.run(options.watch, background.clone()))
         }
@@ -379,6 +406,9 @@ struct Roster {
     identities: Option<Arc<crate::agents::Identities>>,
     sidecar: Option<Arc<crate::sidecar::Sidecar>>,
     audit: Arc<AuditLog>,
+    console: Option<Arc<crate::console::Console>>,
+    /// The operator's token: no agent may be given it.
+    console_token: Option<String>,
 }
 
 /// The `agents_reloaded` audit record.
@@ -392,6 +422,8 @@ struct AgentsReloaded<'a> {
     agents: Vec<&'a str>,
     added: Vec<&'a str>,
     removed: Vec<&'a str>,
+    /// Each agent's policy hash.
+    policies: std::collections::BTreeMap<&'a str, &'a str>,
 }
 
 /// One agent of a reload, made but not yet in force.
@@ -472,12 +504,27 @@ impl Roster {
         if unchanged {
             return Ok(false);
         }
-        let identity = crate::agents::Identity::of(&loaded.file)?;
-        if self.identities.is_none() {
+        let Some(identities) = &self.identities else {
             return Err("this gateway was not started with `--agents`".into());
+        };
+        let current = identities.current();
+        let identity = crate::agents::Identity::reloaded(&loaded.file, &current)?;
+        if let Some(token) = &self.console_token
+            && identity.by_token(token).is_some()
+        {
+            return Err(
+                "an agent's token is the console's: operators need their own, or an agent could approve its own calls"
+                    .into(),
+            );
         }
-        if let Some(verifier) = identity.verifier() {
-            verifier.prefetch().await;
+        // A new issuer (or audience, claim, algorithms) must give its keys now.
+        let same_issuer = match (current.verifier(), identity.verifier()) {
+            (Some(old), Some(new)) => std::ptr::eq(old, new),
+            (None, None) => true,
+            _ => false,
+        };
+        if let (false, Some(verifier)) = (same_issuer, identity.verifier()) {
+            verifier.fetch_keys().await.map_err(|why| format!("the new `oidc` issuer's keys cannot be had: {why}"))?;
         }
         // Everything is made first: an error leaves every agent as it was.
         let mut next = Vec::with_capacity(loaded.file.agents.len());
@@ -512,6 +559,12 @@ impl Roster {
                     agent.name
                 ));
             }
+            if old.is_some_and(|old| old.agent_key != agent.agent_key) {
+                return Err(format!(
+                    "agent `{}`: its `agent_key` changed, which awsgate reads only at start: restart it for that",
+                    agent.name
+                ));
+            }
             let current = served.pipeline();
             crate::reload::restart_only(current.policy().document(), policy.policy.document())
                 .map_err(|why| format!("agent `{}`: {why}", agent.name))?;
@@ -540,6 +593,24 @@ impl Roster {
             agents: names.clone(),
             added: added.clone(),
             removed: removed.clone(),
+            policies: std::collections::BTreeMap::new(),
+        };
+        let hashes: Vec<(String, String)> = loaded
+            .file
+            .agents
+            .iter()
+            .zip(&next)
+            .map(|(agent, made)| {
+                let hash = match made {
+                    Next::Kept { pipeline, .. } => pipeline.policy_hash().to_string(),
+                    Next::Added { built, .. } => built.live.current().policy_hash().to_string(),
+                };
+                (agent.name.clone(), hash)
+            })
+            .collect();
+        let record = AgentsReloaded {
+            policies: hashes.iter().map(|(name, hash)| (name.as_str(), hash.as_str())).collect(),
+            ..record
         };
         // A change that cannot be audited does not happen.
         self.audit.write(&record).await.map_err(|e| format!("the audit log cannot record the reload ({e})"))?;
@@ -562,6 +633,14 @@ impl Roster {
                 key_agents.insert(key.clone(), entry);
             }
             served.push((Arc::<str>::from(agent.name.as_str()), live));
+        }
+        // No one later given a removed agent's name may use its approvals.
+        if let Some(console) = &self.console {
+            for name in &removed {
+                if let Err(error) = console.withdraw_agent(name, &self.audit).await {
+                    tracing::error!(%error, agent = %name, "cannot record a withdrawn approval");
+                }
+            }
         }
         self.shared.set_agents(served);
         if let Some(identities) = &self.identities {

@@ -41,8 +41,10 @@ pub fn origin_host(origin: &str) -> Option<String> {
 /// Compares the bearer token in constant time. The scheme is case-insensitive (RFC 9110).
 /// The bearer token of `Authorization: Bearer ...`, when one was sent.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let (scheme, given) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().split_once(' '))?;
+    // Two Authorization headers read two ways: neither is taken.
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (all.next(), all.next()) else { return None };
+    let (scheme, given) = value.to_str().ok().and_then(|v| v.trim().split_once(' '))?;
     scheme.eq_ignore_ascii_case("bearer").then(|| given.trim()).filter(|t| !t.is_empty())
 }
 

@@ -83,6 +83,11 @@ impl Verifier {
         &self.settings
     }
 
+    /// Fetches the issuer's keys now, or says why it cannot.
+    pub async fn fetch_keys(&self) -> Result<(), String> {
+        self.refresh(true).await
+    }
+
     /// Fetches the issuer's keys now; awsgate starts even if it cannot (tokens are then
     /// refused until it can).
     pub async fn prefetch(&self) {

@@ -275,7 +275,7 @@ impl CallError {
     pub fn message(&self) -> String {
         match self {
             CallError::RateLimited { limit, retry_after } => {
-                format!("over this session's limit of {limit} calls per minute; retry after {retry_after} s")
+                format!("over this agent's limit of {limit} calls per minute; retry after {retry_after} s")
             }
             CallError::InvalidArgument(message)
             | CallError::ApprovalDenied { message }

@@ -90,14 +90,11 @@ pub struct Principal {
     pub tags: Vec<(String, String)>,
 }
 
-/// `<session name>-<agent>`, within the 64 characters AWS allows.
+/// `<session name>-<agent>` when that fits the 64 characters AWS allows, else the agent's
+/// name alone (at most 64, and unique): never two agents in one session name.
 fn session_name_for(base: &str, agent: &str) -> String {
-    let mut name = format!("{base}-{agent}");
-    if name.len() > 64 {
-        let keep = 64usize.saturating_sub(agent.len() + 1);
-        name = format!("{}-{agent}", base.get(..keep).unwrap_or(base));
-    }
-    name.chars().take(64).collect()
+    let name = format!("{base}-{agent}");
+    if name.len() <= 64 { name } else { agent.to_string() }
 }
 
 impl Aws {

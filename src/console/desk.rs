@@ -219,6 +219,24 @@ impl Desk {
         Some(Summary { status: "withdrawn", ..entry.summary })
     }
 
+    /// Withdraws every approval asked for `agent`, waiting or decided and not yet used
+    /// (a reload removed the agent): their summaries, for their records.
+    pub fn withdraw_agent(&self, agent: &str) -> Vec<Summary> {
+        let Ok(mut entries) = self.entries.lock() else { return Vec::new() };
+        let ids: Vec<String> = entries
+            .iter()
+            .filter(|(_, e)| e.summary.agent.as_deref() == Some(agent))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.iter()
+            .filter_map(|id| entries.remove(id))
+            .map(|entry| {
+                entry.state.send_replace(State::Expired);
+                Summary { status: "withdrawn", ..entry.summary }
+            })
+            .collect()
+    }
+
     /// Gives back a reservation whose decision could not be recorded.
     pub fn release(&self, id: &str) {
         if let Ok(mut entries) = self.entries.lock()

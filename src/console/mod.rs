@@ -64,6 +64,15 @@ impl Console {
         Ok(Console { desk: Desk::default(), webhook: webhook::Sender::new()?, closing: CancellationToken::new() })
     }
 
+    /// A reload removed `agent`: its approvals are withdrawn (`why: agent_removed`), so no
+    /// one later given its name can use them.
+    pub async fn withdraw_agent(&self, agent: &str, audit: &AuditLog) -> Result<(), std::io::Error> {
+        for summary in self.desk.withdraw_agent(agent) {
+            audit.write(&Withdrawn::of(summary, "agent_removed")).await?;
+        }
+        Ok(())
+    }
+
     /// awsgate is shutting down: every call waiting for a decision stops waiting, is told
     /// so, and its approval is withdrawn (`why: shutdown`).
     pub fn close(&self) {
@@ -215,7 +224,7 @@ struct Withdrawn {
     time: String,
     event: &'static str,
     approval_id: String,
-    /// `cancelled`, `client_gone` or `shutdown`.
+    /// `cancelled`, `client_gone`, `shutdown` or `agent_removed`.
     why: &'static str,
     tool: String,
     action: String,

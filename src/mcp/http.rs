@@ -173,6 +173,17 @@ struct SessionOwners {
 }
 
 impl SessionOwners {
+    /// The session's owner, marking it used now: the sessions used least lately are the
+    /// ones forgotten, as rmcp closes the idlest.
+    fn touch(&mut self, session: &str) -> Option<Arc<str>> {
+        let owner = self.owner.get(session).cloned()?;
+        if let Some(place) = self.order.iter().rposition(|s| s == session) {
+            self.order.remove(place);
+        }
+        self.order.push_back(session.to_string());
+        Some(owner)
+    }
+
     fn insert(&mut self, session: String, agent: Arc<str>) {
         if self.owner.insert(session.clone(), agent).is_none() {
             self.order.push_back(session);
@@ -488,9 +499,15 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     };
     let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     if let Some(session) = &session {
-        let owner = guard.owners.lock().ok().and_then(|owners| owners.owner.get(session).cloned());
-        if owner.is_some_and(|owner| owner != agent) {
-            return refuse(StatusCode::FORBIDDEN, "this MCP session belongs to another agent");
+        // A session whose owner is not known is not served: forgotten ones are refused
+        // rather than opened to everyone (the client starts a new session on 404).
+        let owner = guard.owners.lock().ok().and_then(|mut owners| owners.touch(session));
+        match owner {
+            Some(owner) if owner != agent => {
+                return refuse(StatusCode::FORBIDDEN, "this MCP session belongs to another agent");
+            }
+            Some(_) => {}
+            None => return refuse(StatusCode::NOT_FOUND, "unknown or closed MCP session: start a new one"),
         }
     }
     let too_long = headers

@@ -8,6 +8,7 @@ all or nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
@@ -191,7 +192,7 @@ def test_agent_tokens_and_checking_an_agents_file(binary, tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(f"agents:\n  - name: ci-job\n    policy: p.yaml\n    {line}\n  - name: twin\n    policy: missing.yaml\n    {line}\n")
     checked = subprocess.run([str(binary), "check", str(broken)], capture_output=True, text=True)
-    assert checked.returncode == 1 and "broken.yaml:5:5: error: two agents have token_sha256" in checked.stdout, checked
+    assert checked.returncode == 1 and "broken.yaml:5:5: error: two agents have the same token_sha256" in checked.stdout, checked
     lonely = tmp_path / "lonely.yaml"
     lonely.write_text("agents:\n  - name: lonely\n    policy: missing.yaml\n    agent_key: k\n")
     checked = subprocess.run([str(binary), "check", str(lonely)], capture_output=True, text=True)
@@ -314,3 +315,80 @@ async def test_a_reload_of_the_agents_file_is_all_or_nothing(binary, aws, tmp_pa
         ok, out = await get(ops_token, "allowed-bucket", "read.txt")
         assert not ok and out["body"] == "hello", out
     assert "agents file reload refused" in s.stderr_path.read_text()
+
+
+async def test_a_session_is_never_served_to_another_agent_past_the_session_cap(binary, aws, tmp_path):
+    seed(aws)
+    agents, _, tokens, _ = agents_setup(binary, tmp_path)
+    base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    with agents_server(binary, aws, tmp_path, agents, "--max-sessions", "2") as s:
+        def open_session(agent: str) -> str:
+            reply = httpx.post(s.mcp_url, headers={**base, "Authorization": f"Bearer {tokens[agent]}"}, json=init)
+            return reply.headers["mcp-session-id"]
+
+        theirs = open_session("reports-bot")
+        for _ in range(5):
+            open_session("support-bot")
+        hijack = {**base, "Authorization": f"Bearer {tokens['support-bot']}", "mcp-session-id": theirs,
+                  "mcp-protocol-version": "2025-06-18"}
+        for method in ("POST", "DELETE"):
+            reply = httpx.request(method, s.mcp_url, headers=hijack, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+            assert reply.status_code in (403, 404), (method, reply.status_code, reply.text)
+
+
+async def test_reloads_that_would_open_a_hole_are_refused(binary, aws, tmp_path):
+    """A reload may not give an agent the console's token or move a sidecar key to another
+    agent; a removed agent's approvals are withdrawn, so a newcomer of its name cannot use
+    them."""
+    seed(aws)
+    agents, keys, tokens, _ = agents_setup(binary, tmp_path)
+    (tmp_path / "reports.yaml").write_text(policy("reports", "allowed-bucket") + """  - sid: Uploads
+    effect: allow
+    actions: ["s3:PutObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/*"]
+    approval: required
+approvals:
+  via: [console]
+  wait_seconds: 1
+""")
+    operator = "operator-token-0123456789abcdef"
+    env = awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=operator)
+    audit = tmp_path / "audit.jsonl"
+    port = free_port()
+    original = agents.read_text()
+    with http_server(binary, agents, env, tmp_path, "--audit-log", str(audit), "--console", "--watch",
+                     "--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys), policy_flag="--agents") as s:
+        headers = {"Authorization": f"Bearer {tokens['reports-bot']}"}
+        async with Client(streamable_http_client(s.mcp_url, http_client=httpx2.AsyncClient(headers=headers))) as c:
+            ok, out = await call(c, "s3_put_object", bucket="allowed-bucket", key="held.csv", body="x")
+            assert out["error"] == "ApprovalPending", out
+
+        def refused_reload(text: str, why: str) -> None:
+            before = s.stderr_path.read_text().count("agents file reload refused")
+            agents.write_text(text)
+            deadline = time.monotonic() + 10
+            while s.stderr_path.read_text().count("agents file reload refused") == before:
+                assert time.monotonic() < deadline, "the reload was not refused"
+                time.sleep(0.1)
+            assert why in s.stderr_path.read_text(), s.stderr_path.read_text()[-2000:]
+
+        operator_hash = hashlib.sha256(operator.encode()).hexdigest()
+        refused_reload(original + f"  - name: mallory\n    policy: support.yaml\n    token_sha256: {operator_hash}\n",
+                       "an agent's token is the console's")
+        refused_reload(original.replace("    agent_key: reports-key\n", "").replace(
+            "    policy: support.yaml\n", "    policy: support.yaml\n    agent_key: reports-key\n"),
+                       "its `agent_key` changed")
+        assert not [r for r in read_audit(audit) if r["event"] == "agents_reloaded"]
+
+        # reports-bot removed: its waiting approval is withdrawn.
+        agents.write_text("agents:\n" + original.split("  - name: support-bot")[1].join(["  - name: support-bot", ""]))
+        deadline = time.monotonic() + 10
+        while not [r for r in read_audit(audit) if r["event"] == "agents_reloaded"]:
+            assert time.monotonic() < deadline, s.stderr_path.read_text()[-2000:]
+            time.sleep(0.1)
+        pending = httpx.get(f"{s.base}/console/api/approvals", headers={"Authorization": f"Bearer {operator}"}).json()
+        assert pending["approvals"] == []
+    withdrawn = [r for r in read_audit(audit) if r["event"] == "approval_withdrawn"]
+    assert [(r["agent"], r["why"]) for r in withdrawn] == [("reports-bot", "agent_removed")]
