@@ -69,8 +69,8 @@ pub enum AgentsError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("the agents file `{}` is invalid ({} error(s))", path.display(), errors(diagnostics))]
     Invalid { path: PathBuf, diagnostics: Vec<Diagnostic> },
-    #[error("agent `{agent}`: {error}")]
-    Policy { agent: String, error: PolicyError },
+    #[error("{} agent policy(ies) do not load: {}", failed.len(), failed.iter().map(|(agent, error)| format!("agent `{agent}`: {error}")).collect::<Vec<_>>().join("; "))]
+    Policies { failed: Vec<(String, PolicyError)> },
 }
 
 fn errors(diagnostics: &[Diagnostic]) -> usize {
@@ -92,11 +92,17 @@ pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<LoadedAgents, Agents
     let directory = path.parent().unwrap_or(Path::new("."));
     let file = parse(&text, directory)
         .map_err(|diagnostics| AgentsError::Invalid { path: path.to_path_buf(), diagnostics })?;
+    // Every policy is read, so that `check` reports all their errors at once.
     let mut policies = Vec::with_capacity(file.agents.len());
+    let mut failed = Vec::new();
     for agent in &file.agents {
-        let loaded = policy::load_file(&agent.policy, vocabulary)
-            .map_err(|error| AgentsError::Policy { agent: agent.name.clone(), error })?;
-        policies.push(loaded);
+        match policy::load_file(&agent.policy, vocabulary) {
+            Ok(loaded) => policies.push(loaded),
+            Err(error) => failed.push((agent.name.clone(), error)),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(AgentsError::Policies { failed });
     }
     Ok(LoadedAgents { file, policies })
 }

@@ -424,9 +424,12 @@ pub fn report_agents(error: &crate::agents::AgentsError, out: &mut impl Write) -
             let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
             writeln!(out, "{}: {errors} error(s)", path.display())
         }
-        AgentsError::Policy { agent, error } => {
-            writeln!(out, "agent `{agent}`: its policy does not load:")?;
-            report(error, out)
+        AgentsError::Policies { failed } => {
+            for (agent, error) in failed {
+                writeln!(out, "agent `{agent}`: its policy does not load:")?;
+                report(error, out)?;
+            }
+            Ok(())
         }
         AgentsError::Read { .. } => writeln!(out, "{}", policy::terminal_safe(&error.to_string())),
     }

@@ -486,7 +486,9 @@ impl Roster {
         let loaded = crate::agents::load(&self.file, &vocabulary).map_err(|error| {
             let mut text = Vec::new();
             let _ = match &error {
-                crate::agents::AgentsError::Policy { error, .. } => policy::write_error(error, &mut text),
+                crate::agents::AgentsError::Policies { failed } => {
+                    failed.iter().try_for_each(|(_, error)| policy::write_error(error, &mut text))
+                }
                 crate::agents::AgentsError::Invalid { path, diagnostics } => {
                     policy::write_diagnostics(path, diagnostics, &mut text)
                 }

@@ -194,10 +194,12 @@ def test_agent_tokens_and_checking_an_agents_file(binary, tmp_path):
     checked = subprocess.run([str(binary), "check", str(broken)], capture_output=True, text=True)
     assert checked.returncode == 1 and "broken.yaml:5:5: error: two agents have the same token_sha256" in checked.stdout, checked
     lonely = tmp_path / "lonely.yaml"
-    lonely.write_text("agents:\n  - name: lonely\n    policy: missing.yaml\n    agent_key: k\n")
+    lonely.write_text("agents:\n  - name: lonely\n    policy: missing.yaml\n    agent_key: k\n"
+                      "  - name: other\n    policy: also-missing.yaml\n    agent_key: j\n")
     checked = subprocess.run([str(binary), "check", str(lonely)], capture_output=True, text=True)
+    # Every policy that does not load is reported, not only the first.
     assert checked.returncode == 1 and "agent `lonely`: its policy does not load" in checked.stdout, checked
-    assert "missing.yaml" in checked.stdout
+    assert "agent `other`: its policy does not load" in checked.stdout and "also-missing.yaml" in checked.stdout
 
 
 async def test_principal_tags_decide_and_the_role_session_names_the_agent(binary, enforcing_moto, tmp_path):
