@@ -42,6 +42,8 @@ const MAX_BODY: usize = 4096;
 pub struct ConsoleState {
     pub console: Arc<Console>,
     pub live: Arc<Live>,
+    /// Each agent served and its pipeline, as in force now (a reload changes them).
+    pub agents: Arc<dyn Fn() -> Vec<(Arc<str>, Arc<Live>)> + Send + Sync>,
     pub token: Arc<str>,
     /// Hosts the `Host` header may name (loopback names for a loopback server); `None`
     /// accepts any.
@@ -316,8 +318,26 @@ fn tokio_stream_of(live: tokio::sync::broadcast::Receiver<Arc<str>>) -> impl Str
     })
 }
 
-async fn policy(State(state): State<ConsoleState>) -> Response {
-    let pipeline = state.live.current();
+/// Whose policy to show.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Whose {
+    agent: Option<String>,
+}
+
+async fn policy(State(state): State<ConsoleState>, Query(whose): Query<Whose>) -> Response {
+    let agents = (state.agents)();
+    let names: Vec<&str> = agents.iter().map(|(name, _)| &**name).collect();
+    let chosen = match &whose.agent {
+        Some(wanted) => agents.iter().find(|(name, _)| &**name == wanted.as_str()),
+        None => agents.first(),
+    };
+    let Some((agent, live)) = chosen else {
+        let message =
+            format!("no agent `{}` is served (agents: {})", whose.agent.unwrap_or_default(), names.join(", "));
+        return refuse(StatusCode::NOT_FOUND, &message);
+    };
+    let pipeline = live.current();
     let policy = pipeline.policy();
     let document = policy.document();
     let statements: Vec<Value> = document
@@ -348,6 +368,8 @@ async fn policy(State(state): State<ConsoleState>) -> Response {
     let tools: Vec<&str> =
         crate::catalog::tools().filter(|t| policy.lists_tool(&t.iam_action())).map(|t| t.name).collect();
     let body = json!({
+        "agent": &**agent,
+        "agents": names,
         "name": policy.name(),
         "mode": policy.mode().as_str(),
         "hash": pipeline.policy_hash(),

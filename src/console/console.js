@@ -282,7 +282,14 @@ async function follow() {
 }
 
 async function refreshPolicy() {
-  const policy = await api("policy");
+  const chosen = $("policy-agent").value;
+  const policy = await api("policy" + (chosen ? "?agent=" + encodeURIComponent(chosen) : ""));
+  // One entry per agent served; the page shows the one chosen (the first at start).
+  const select = $("policy-agent");
+  if (Array.from(select.options).map((o) => o.value).join("\n") !== policy.agents.join("\n")) {
+    select.replaceChildren(...policy.agents.map((name) => new Option(name, name)));
+  }
+  select.value = policy.agent;
   $("policy-name").textContent = policy.name;
   $("policy-mode").textContent = policy.mode;
   $("policy-hash").textContent = policy.hash;
@@ -345,5 +352,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("filters").addEventListener("input", applyFilters);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
+  $("policy-agent").addEventListener("change", () => refreshPolicy().catch((error) => setStatus(error.message, true)));
+  $("policy-form").addEventListener("submit", (event) => event.preventDefault());
   if (state.token) connect();
 });

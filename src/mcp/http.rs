@@ -246,6 +246,7 @@ pub async fn serve(
         owners: Mutex::new(owners),
     });
     let live = shared.first().map(|agent| agent.live()).ok_or_else(|| "no agent to serve".to_string())?;
+    let shared_for_console = shared.clone();
     let legacy = LegacyState { shared, sessions: Arc::new(LegacySessions::default()), shutdown: shutdown.clone() };
     let streamable = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn(check_json_rpc));
     let router = Router::new()
@@ -266,6 +267,10 @@ pub async fn serve(
         (Some(console), Some(token)) => router.merge(crate::console::api::router(crate::console::api::ConsoleState {
             console,
             live,
+            agents: {
+                let shared = shared_for_console.clone();
+                Arc::new(move || shared.agents().iter().map(|a| (a.name.clone(), a.live())).collect())
+            },
             token: token.as_str().into(),
             allowed_hosts: loopback.then_some(LOOPBACK_HOSTS),
             shutdown: shutdown.clone(),

@@ -394,3 +394,18 @@ approvals:
         assert pending["approvals"] == []
     withdrawn = [r for r in read_audit(audit) if r["event"] == "approval_withdrawn"]
     assert [(r["agent"], r["why"]) for r in withdrawn] == [("reports-bot", "agent_removed")]
+
+
+def test_the_console_shows_each_agents_policy(binary, aws, tmp_path):
+    agents, _, tokens, _ = agents_setup(binary, tmp_path)
+    operator = "operator-token-0123456789abcdef"
+    env = awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=operator)
+    with http_server(binary, agents, env, tmp_path, "--console", policy_flag="--agents") as s:
+        headers = {"Authorization": f"Bearer {operator}"}
+        first = httpx.get(f"{s.base}/console/api/policy", headers=headers).json()
+        assert first["agent"] == "reports-bot" and first["agents"] == ["reports-bot", "support-bot"]
+        assert first["name"] == "reports"
+        other = httpx.get(f"{s.base}/console/api/policy", headers=headers, params={"agent": "support-bot"}).json()
+        assert other["agent"] == "support-bot" and other["name"] == "support"
+        missing = httpx.get(f"{s.base}/console/api/policy", headers=headers, params={"agent": "nobody"})
+        assert missing.status_code == 404 and "support-bot" in missing.json()["error"]
