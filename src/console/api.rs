@@ -38,12 +38,15 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 /// Largest request body the API reads.
 const MAX_BODY: usize = 4096;
 
+/// Each agent served and its pipeline, asked for at the time.
+pub type AgentsInForce = Arc<dyn Fn() -> Vec<(Arc<str>, Arc<Live>)> + Send + Sync>;
+
 #[derive(Clone)]
 pub struct ConsoleState {
     pub console: Arc<Console>,
     pub live: Arc<Live>,
     /// Each agent served and its pipeline, as in force now (a reload changes them).
-    pub agents: Arc<dyn Fn() -> Vec<(Arc<str>, Arc<Live>)> + Send + Sync>,
+    pub agents: AgentsInForce,
     pub token: Arc<str>,
     /// Hosts the `Host` header may name (loopback names for a loopback server); `None`
     /// accepts any.
