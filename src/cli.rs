@@ -74,6 +74,10 @@ pub enum Command {
         /// does not validate is refused and the running one stays.
         #[arg(long)]
         watch: bool,
+        /// This replica's name, written in every audit record as `replica` (default: the
+        /// host name).
+        #[arg(long)]
+        replica_id: Option<String>,
     },
     /// Agent keys for the sidecar.
     AgentKey {
@@ -150,8 +154,12 @@ pub enum AgentTokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check an audit log's hash chain; exit 1 naming the first record that does not verify.
-    Verify { file: PathBuf },
+    /// Check audit logs' hash chains (one per replica); exit 1 naming the first record that
+    /// does not verify.
+    Verify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Print the tightest policy that allows every call the logs' decision records show.
     Suggest {
         #[arg(required = true)]
@@ -205,6 +213,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             watch,
             console,
             console_token_file,
+            replica_id,
         } => {
             if console && transport != Transport::Http {
                 return Err(CliError::Invalid(
@@ -228,7 +237,11 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
                 (None, Some(policy)) => gateway::JudgedBy::Policy(policy),
                 (None, None) => return Err(CliError::Invalid("give `--policy FILE` or `--agents FILE`".into())),
             };
-            gateway::serve(gateway::ServeOptions { judged_by, http, audit_log, sidecar, watch })?;
+            let replica = replica_id.unwrap_or_else(host_name);
+            if replica.is_empty() || replica.len() > 128 || replica.chars().any(char::is_control) {
+                return Err(CliError::Invalid("`--replica-id` must be 1 to 128 printable characters".into()));
+            }
+            gateway::serve(gateway::ServeOptions { judged_by, http, audit_log, sidecar, watch, replica })?;
             Ok(Outcome::Ok)
         }
         Command::AgentToken { command: AgentTokenCommand::New { name } } => {
@@ -243,7 +256,16 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             writeln!(stdout, "{entry}")?;
             Ok(Outcome::Ok)
         }
-        Command::Audit { command: AuditCommand::Verify { file } } => verify_audit(&file, stdout),
+        Command::Audit { command: AuditCommand::Verify { files } } => {
+            // Each file is its own chain (each replica writes one): all are checked.
+            let mut outcome = Outcome::Ok;
+            for file in &files {
+                if verify_audit(file, stdout)? == Outcome::Failed {
+                    outcome = Outcome::Failed;
+                }
+            }
+            Ok(outcome)
+        }
         Command::Audit { command: AuditCommand::Suggest { files, generalize, agent } } => {
             suggest_policy(&files, generalize, agent.as_deref(), stdout)
         }
@@ -394,6 +416,16 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
         }
     }
     Ok(outcome)
+}
+
+/// The machine's host name, the default replica id.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "awsgate".to_string())
 }
 
 /// Checks an agents file and every policy it names.

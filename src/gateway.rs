@@ -23,6 +23,8 @@ pub struct ServeOptions {
     pub sidecar: Option<crate::sidecar::SidecarOptions>,
     /// Reload the policy when its file changes (SIGHUP always reloads it).
     pub watch: bool,
+    /// `--replica-id`, in every audit record.
+    pub replica: String,
 }
 
 /// `--policy FILE` (one agent, `default`) or `--agents FILE` (with `--agent NAME`, the
@@ -206,7 +208,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         Some(path) => AuditLog::file(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?,
         None => AuditLog::stderr(),
     };
-    let audit = Arc::new(audit);
+    let audit = Arc::new(audit.for_replica(options.replica.clone()));
     let named = matches!(options.judged_by, JudgedBy::Agents { .. });
     let identities = identity.map(|identity| Arc::new(crate::agents::Identities::new(identity)));
     // HTTP settings and agent keys are checked before any AWS call, so a bad flag fails

@@ -40,6 +40,10 @@ pub struct AuditLog {
     queue: mpsc::Sender<Job>,
     chain: Mutex<Chain>,
     feed: Arc<Feed>,
+    /// `--replica-id`: written in every record as `replica`.
+    replica: Option<String>,
+    /// Why the last write failed, until one succeeds again (for `/readyz`).
+    failing: Arc<Mutex<Option<String>>>,
 }
 
 /// Records kept for the console: the last [`RECENT`] written, and each new one as it is
@@ -132,7 +136,18 @@ impl AuditLog {
             // With no writer, every write fails: the calls are refused.
             tracing::error!(%error, "cannot start the audit writer");
         }
-        AuditLog { queue, chain: Mutex::new(chain), feed }
+        AuditLog { queue, chain: Mutex::new(chain), feed, replica: None, failing: Arc::default() }
+    }
+
+    /// Every record names `replica` (`--replica-id`).
+    pub fn for_replica(mut self, replica: String) -> AuditLog {
+        self.replica = Some(replica);
+        self
+    }
+
+    /// Why records cannot be written now, if they cannot (the last write failed).
+    pub fn trouble(&self) -> Option<String> {
+        self.failing.lock().ok().and_then(|failing| failing.clone())
     }
 
     /// The records the console shows.
@@ -143,9 +158,20 @@ impl AuditLog {
     /// Writes one record (a JSON object) as one chained line and flushes it. An error
     /// means the record may not be on disk: the caller must not go on as if it were.
     pub async fn write(&self, record: &impl Serialize) -> std::io::Result<()> {
-        let Value::Object(record) = serde_json::to_value(record).map_err(std::io::Error::other)? else {
+        let Value::Object(mut record) = serde_json::to_value(record).map_err(std::io::Error::other)? else {
             return Err(std::io::Error::other("an audit record must be a JSON object"));
         };
+        if let Some(replica) = &self.replica {
+            record.insert("replica".into(), Value::String(replica.clone()));
+        }
+        let written = self.write_object(record).await;
+        if let Ok(mut failing) = self.failing.lock() {
+            *failing = written.as_ref().err().map(|e| e.to_string());
+        }
+        written
+    }
+
+    async fn write_object(&self, record: serde_json::Map<String, Value>) -> std::io::Result<()> {
         let (done, written) = oneshot::channel();
         // One deadline for both waits: for room in the queue (a burst of calls), and for
         // the writer to confirm.

@@ -169,7 +169,7 @@ impl Shared {
     }
 
     /// The audit log every agent's calls are recorded in.
-    fn audit(&self) -> Arc<crate::audit::AuditLog> {
+    pub fn audit(&self) -> Arc<crate::audit::AuditLog> {
         self.audit.clone()
     }
 

@@ -253,6 +253,8 @@ pub async fn serve(
         .merge(streamable)
         .route("/sse", get(sse_connect))
         .route("/message", post(sse_message))
+        .route(HEALTH_PATH, get(healthz))
+        .route(READY_PATH, get(readyz))
         .with_state(legacy)
         .merge(
             Router::new()
@@ -418,6 +420,32 @@ fn challenge(identity: &crate::agents::Identity, host: Option<&str>, why: Option
     response
 }
 
+/// Liveness and readiness, for load balancers and orchestrators: no authentication.
+const HEALTH_PATH: &str = "/healthz";
+const READY_PATH: &str = "/readyz";
+
+/// 200 while the server serves.
+async fn healthz() -> Response {
+    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], r#"{"ok":true}"#)
+        .into_response()
+}
+
+/// 200 when calls can be served: a policy is in force and the audit log takes records;
+/// else 503 with the reason.
+async fn readyz(State(state): State<LegacyState>) -> Response {
+    let reason = if state.shared.first().is_none() {
+        Some("no agent's policy is in force".to_string())
+    } else {
+        state.shared.audit().trouble().map(|why| format!("the audit log cannot be written: {why}"))
+    };
+    let (status, body) = match reason {
+        None => (StatusCode::OK, serde_json::json!({ "ready": true })),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "ready": false, "reason": reason })),
+    };
+    (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
+        .into_response()
+}
+
 /// Where the RFC 9728 protected resource metadata is served.
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
@@ -461,8 +489,9 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
         }
     }
-    // How to get a token is public.
-    if request.uri().path().starts_with(METADATA_PATH) {
+    // How to get a token is public, and so are health and readiness.
+    let path = request.uri().path();
+    if path.starts_with(METADATA_PATH) || path == HEALTH_PATH || path == READY_PATH {
         return next.run(request).await;
     }
     let raw_host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);

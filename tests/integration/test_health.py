@@ -1,0 +1,60 @@
+"""Health and readiness without authentication (`/healthz`, `/readyz`), the replica id in
+every audit record, and `audit verify` of several files (one chain per replica)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import awsgate_env, http_server, read_audit, write_policy
+from test_tools import POLICY, call, seed
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "agent-token-0123456789abcdef"
+
+
+async def test_readiness_follows_the_audit_log_and_needs_no_token(binary, aws, tmp_path):
+    seed(aws)
+    policy = write_policy(tmp_path, POLICY)
+    env = awsgate_env(aws.endpoint, AWSGATE_AUTH_TOKEN=TOKEN)
+    with http_server(binary, policy, env, tmp_path, "--audit-log", "/dev/full") as s:
+        assert httpx.get(f"{s.base}/healthz").json() == {"ok": True}
+        assert httpx.get(f"{s.base}/readyz").status_code == 200
+        # Everything else still needs the token.
+        assert httpx.post(s.mcp_url, json={}).status_code == 401
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with Client(streamable_http_client(s.mcp_url, http_client=httpx2.AsyncClient(headers=headers))) as c:
+            ok, out = await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            assert ok and out["error"] == "AuditUnavailable", out
+        ready = httpx.get(f"{s.base}/readyz")
+        assert ready.status_code == 503 and "audit log cannot be written" in ready.json()["reason"], ready.text
+        assert httpx.get(f"{s.base}/healthz").status_code == 200
+
+
+async def test_every_record_names_its_replica_and_verify_checks_each_file(binary, aws, tmp_path):
+    seed(aws)
+    policy = write_policy(tmp_path, POLICY)
+    logs = [tmp_path / "replica-a.jsonl", tmp_path / "replica-b.jsonl"]
+    for replica, log in zip(("replica-a", "replica-b"), logs):
+        with http_server(binary, policy, awsgate_env(aws.endpoint), tmp_path, "--audit-log", str(log),
+                         "--replica-id", replica) as s:
+            async with Client(s.mcp_url) as c:
+                await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+        assert {r["replica"] for r in read_audit(log)} == {replica}
+    verified = subprocess.run([str(binary), "audit", "verify", *map(str, logs)], capture_output=True, text=True)
+    assert verified.returncode == 0 and verified.stdout.count(": ok,") == 2, verified
+    # One record of replica b altered: b fails, a still verifies.
+    lines = logs[1].read_text().splitlines()
+    record = json.loads(lines[0])
+    record["decision"] = "deny" if record.get("decision") == "allow" else "allow"
+    logs[1].write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    verified = subprocess.run([str(binary), "audit", "verify", *map(str, logs)], capture_output=True, text=True)
+    assert verified.returncode == 1 and "replica-a.jsonl: ok" in verified.stdout, verified
+    assert "replica-b.jsonl" in verified.stderr, verified
