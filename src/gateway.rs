@@ -448,32 +448,18 @@ impl Roster {
     /// Reloads on SIGHUP and, with `watch`, when the agents file or a policy it names
     /// changes, until `stop`.
     async fn run(mut self, watch: bool, stop: tokio_util::sync::CancellationToken) {
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let stamps = |roster: &Roster| -> Vec<_> {
             std::iter::once(&roster.file)
                 .chain(roster.agents.iter().map(|a| &a.policy))
                 .map(|p| crate::reload::stamp(p))
                 .collect()
         };
-        let mut seen = stamps(&self);
-        let mut ticks = tokio::time::interval(crate::reload::WATCH_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let trigger = tokio::select! {
-                () = stop.cancelled() => return,
-                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
-                _ = ticks.tick(), if watch => {
-                    let now = stamps(&self);
-                    if now == seen {
-                        continue;
-                    }
-                    seen = now;
-                    "watch"
-                }
-            };
+        let mut triggers = crate::reload::Triggers::new(watch, stamps(&self));
+        while let Some(trigger) = triggers.next(&stop, || stamps(&self)).await {
             match self.reload(trigger).await {
                 Ok(true) => {
-                    seen = stamps(&self);
+                    // The new file may name other policies: watch those from now on.
+                    triggers.saw(stamps(&self));
                     tracing::info!(trigger, agents = self.agents.len(), "agents file reloaded");
                 }
                 Ok(false) => tracing::info!(trigger, "the agents file and its policies are unchanged"),

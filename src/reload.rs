@@ -128,29 +128,8 @@ pub async fn run<F, Fut>(
     F: Fn(Reloaded) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(signal) => Some(signal),
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; the policy reloads only with --watch");
-            None
-        }
-    };
-    let mut seen = stamp(&path);
-    let mut ticks = tokio::time::interval(WATCH_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let trigger = tokio::select! {
-            () = stop.cancelled() => return,
-            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
-            _ = ticks.tick(), if watch => {
-                let now = stamp(&path);
-                if now == seen {
-                    continue;
-                }
-                seen = now;
-                "watch"
-            }
-        };
+    let mut triggers = Triggers::new(watch, vec![stamp(&path)]);
+    while let Some(trigger) = triggers.next(&stop, || vec![stamp(&path)]).await {
         match reload(&path, &live, trigger).await {
             Ok(Some(reloaded)) => {
                 tracing::info!(trigger, old = %reloaded.old_hash, new = %reloaded.new_hash, "policy reloaded");
@@ -159,6 +138,56 @@ pub async fn run<F, Fut>(
             Ok(None) => tracing::info!(trigger, "the policy file is unchanged"),
             Err(why) => tracing::error!(trigger, "policy reload refused: {why}"),
         }
+    }
+}
+
+/// What starts a reload: SIGHUP, or with `--watch` a change to what `stamps` says of the
+/// files (looked at every [`WATCH_EVERY`]).
+pub struct Triggers<S> {
+    hangup: Option<tokio::signal::unix::Signal>,
+    ticks: tokio::time::Interval,
+    watch: bool,
+    seen: S,
+}
+
+impl<S: PartialEq> Triggers<S> {
+    pub fn new(watch: bool, seen: S) -> Triggers<S> {
+        let hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGHUP; reloads happen only with --watch");
+                None
+            }
+        };
+        let mut ticks = tokio::time::interval(WATCH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Triggers { hangup, ticks, watch, seen }
+    }
+
+    /// The next trigger (`SIGHUP` or `watch`), or `None` once `stop` is cancelled.
+    pub async fn next(
+        &mut self,
+        stop: &tokio_util::sync::CancellationToken,
+        stamps: impl Fn() -> S,
+    ) -> Option<&'static str> {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                Some(()) = async { match self.hangup.as_mut() { Some(h) => h.recv().await, None => None } } => return Some("SIGHUP"),
+                _ = self.ticks.tick(), if self.watch => {
+                    let now = stamps();
+                    if now != self.seen {
+                        self.seen = now;
+                        return Some("watch");
+                    }
+                }
+            }
+        }
+    }
+
+    /// What the files are after a reload that took effect (it may watch more of them).
+    pub fn saw(&mut self, stamps: S) {
+        self.seen = stamps;
     }
 }
 
