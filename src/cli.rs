@@ -78,6 +78,9 @@ pub enum Command {
         /// host name).
         #[arg(long)]
         replica_id: Option<String>,
+        /// Serve Prometheus metrics at `/metrics` (and `/healthz`, `/readyz`) on this address.
+        #[arg(long)]
+        metrics_listen: Option<String>,
     },
     /// Agent keys for the sidecar.
     AgentKey {
@@ -214,6 +217,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             console,
             console_token_file,
             replica_id,
+            metrics_listen,
         } => {
             if console && transport != Transport::Http {
                 return Err(CliError::Invalid(
@@ -241,7 +245,15 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             if replica.is_empty() || replica.len() > 128 || replica.chars().any(char::is_control) {
                 return Err(CliError::Invalid("`--replica-id` must be 1 to 128 printable characters".into()));
             }
-            gateway::serve(gateway::ServeOptions { judged_by, http, audit_log, sidecar, watch, replica })?;
+            gateway::serve(gateway::ServeOptions {
+                judged_by,
+                http,
+                audit_log,
+                sidecar,
+                watch,
+                replica,
+                metrics: metrics_listen,
+            })?;
             Ok(Outcome::Ok)
         }
         Command::AgentToken { command: AgentTokenCommand::New { name } } => {

@@ -25,6 +25,8 @@ pub struct ServeOptions {
     pub watch: bool,
     /// `--replica-id`, in every audit record.
     pub replica: String,
+    /// `--metrics-listen`: Prometheus metrics, health and readiness on their own address.
+    pub metrics: Option<String>,
 }
 
 /// `--policy FILE` (one agent, `default`) or `--agents FILE` (with `--agent NAME`, the
@@ -242,6 +244,10 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         None => None,
     };
     let entries: Vec<crate::agents::Agent> = agents.iter().map(|(agent, _)| agent.clone()).collect();
+    let metrics_listener = match &options.metrics {
+        Some(address) => Some(crate::metrics::bind(address).await.map_err(ServeError::Http)?),
+        None => None,
+    };
     let mut built = Vec::with_capacity(agents.len());
     for (agent, loaded) in agents {
         built.push(build(agent, loaded, audit.clone(), named).await?);
@@ -311,6 +317,22 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     }
     let served: Vec<(Arc<str>, Arc<Live>)> = built.iter().map(|a| (a.name.clone(), a.live.clone())).collect();
     let shared = Arc::new(Shared::new(served, audit.clone(), console.clone()));
+    if let Some(listener) = metrics_listener {
+        let probes = crate::metrics::Probes {
+            trouble: {
+                let (shared, audit) = (shared.clone(), audit.clone());
+                Arc::new(move || match shared.first() {
+                    None => Some("no agent's policy is in force".to_string()),
+                    Some(_) => audit.trouble().map(|why| format!("the audit log cannot be written: {why}")),
+                })
+            },
+            approvals_pending: {
+                let console = console.clone();
+                Arc::new(move || console.as_ref().map_or(0, |c| c.desk.pending().len()))
+            },
+        };
+        tokio::spawn(crate::metrics::serve(listener, probes, background.clone()));
+    }
     let reloading = match &options.judged_by {
         JudgedBy::Policy(path) => {
             let shared = shared.clone();
@@ -458,12 +480,16 @@ impl Roster {
         while let Some(trigger) = triggers.next(&stop, || stamps(&self)).await {
             match self.reload(trigger).await {
                 Ok(true) => {
+                    crate::metrics::reloaded(true);
                     // The new file may name other policies: watch those from now on.
                     triggers.saw(stamps(&self));
                     tracing::info!(trigger, agents = self.agents.len(), "agents file reloaded");
                 }
                 Ok(false) => tracing::info!(trigger, "the agents file and its policies are unchanged"),
-                Err(why) => tracing::error!(trigger, "agents file reload refused: {why}; the agents in force stay"),
+                Err(why) => {
+                    crate::metrics::reloaded(false);
+                    tracing::error!(trigger, "agents file reload refused: {why}; the agents in force stay");
+                }
             }
         }
     }

@@ -39,6 +39,7 @@ pub mod guard;
 pub mod json;
 pub mod logs;
 pub mod mcp;
+pub mod metrics;
 pub mod oidc;
 pub mod pipeline;
 pub mod policy;

@@ -587,6 +587,17 @@ impl<'p> Call<'p> {
             aws_request_id: request_id,
             duration_ms: outcome.map(|_| (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
         };
+        if let ("result", Some(outcome)) = (event, outcome) {
+            crate::metrics::call_ended(
+                record.agent.unwrap_or("-"),
+                record.action.unwrap_or(self.tool),
+                record.decision.unwrap_or("none"),
+                outcome,
+                record.transport,
+                self.started.elapsed().as_secs_f64(),
+                error,
+            );
+        }
         let written = pipeline.audit.write(&record).await;
         if let Err(error) = &written {
             tracing::error!(%error, call_id = %self.call_id, "cannot write the audit log");

@@ -132,11 +132,15 @@ pub async fn run<F, Fut>(
     while let Some(trigger) = triggers.next(&stop, || vec![stamp(&path)]).await {
         match reload(&path, &live, trigger).await {
             Ok(Some(reloaded)) => {
+                crate::metrics::reloaded(true);
                 tracing::info!(trigger, old = %reloaded.old_hash, new = %reloaded.new_hash, "policy reloaded");
                 changed(reloaded).await;
             }
             Ok(None) => tracing::info!(trigger, "the policy file is unchanged"),
-            Err(why) => tracing::error!(trigger, "policy reload refused: {why}"),
+            Err(why) => {
+                crate::metrics::reloaded(false);
+                tracing::error!(trigger, "policy reload refused: {why}");
+            }
         }
     }
 }

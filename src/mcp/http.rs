@@ -426,8 +426,7 @@ const READY_PATH: &str = "/readyz";
 
 /// 200 while the server serves.
 async fn healthz() -> Response {
-    ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], r#"{"ok":true}"#)
-        .into_response()
+    crate::metrics::health(None)
 }
 
 /// 200 when calls can be served: a policy is in force and the audit log takes records;
@@ -438,12 +437,7 @@ async fn readyz(State(state): State<LegacyState>) -> Response {
     } else {
         state.shared.audit().trouble().map(|why| format!("the audit log cannot be written: {why}"))
     };
-    let (status, body) = match reason {
-        None => (StatusCode::OK, serde_json::json!({ "ready": true })),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "ready": false, "reason": reason })),
-    };
-    (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
-        .into_response()
+    crate::metrics::health(Some(reason))
 }
 
 /// Where the RFC 9728 protected resource metadata is served.

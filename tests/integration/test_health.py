@@ -58,3 +58,37 @@ async def test_every_record_names_its_replica_and_verify_checks_each_file(binary
     verified = subprocess.run([str(binary), "audit", "verify", *map(str, logs)], capture_output=True, text=True)
     assert verified.returncode == 1 and "replica-a.jsonl: ok" in verified.stdout, verified
     assert "replica-b.jsonl" in verified.stderr, verified
+
+
+async def test_metrics_count_what_the_audit_log_records(binary, aws, tmp_path):
+    """`--metrics-listen`: Prometheus text whose call counters agree with the result records,
+    labelled by agent, action, decision and outcome only; health and readiness there too."""
+    from conftest import free_port
+
+    seed(aws)
+    policy = write_policy(tmp_path, POLICY)
+    audit = tmp_path / "audit.jsonl"
+    port = free_port()
+    with http_server(binary, policy, awsgate_env(aws.endpoint), tmp_path, "--audit-log", str(audit),
+                     "--metrics-listen", f"127.0.0.1:{port}") as s:
+        async with Client(s.mcp_url) as c:
+            await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            await call(c, "s3_get_object", bucket="denied-bucket", key="x")
+            await call(c, "s3_get_object", bucket="allowed-bucket", key="missing")
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"ready": True}
+    results = [r for r in read_audit(audit) if r["event"] == "result"]
+    counted: dict = {}
+    for r in results:
+        key = (r["agent"], r["action"], r["decision"], r["outcome"])
+        counted[key] = counted.get(key, 0) + 1
+    for (agent, action, decision, outcome), n in counted.items():
+        line = (f'awsgate_calls_total{{agent="{agent}",action="{action}",decision="{decision}",'
+                f'outcome="{outcome}"}} {n}')
+        assert line in text, (line, text)
+    assert 'awsgate_aws_errors_total{code="NoSuchKey"} 1' in text, text
+    assert 'awsgate_build_info{version="' in text and "awsgate_approvals_pending 0" in text
+    assert 'awsgate_call_duration_seconds_count{transport="http"} 4' in text
+    # No label holds a resource, a key or a client's name.
+    assert "read.txt" not in text and "denied-bucket" not in text and 'client' not in text
