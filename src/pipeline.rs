@@ -590,7 +590,9 @@ impl<'p> Call<'p> {
         if let ("result", Some(outcome)) = (event, outcome) {
             crate::metrics::call_ended(
                 record.agent.unwrap_or("-"),
-                record.action.unwrap_or(self.tool),
+                // Never the tool name a client sent (an unknown tool has no action): only
+                // actions of the catalog and the models make a series.
+                record.action.unwrap_or("-"),
                 record.decision.unwrap_or("none"),
                 outcome,
                 record.transport,

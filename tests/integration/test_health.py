@@ -76,19 +76,24 @@ async def test_metrics_count_what_the_audit_log_records(binary, aws, tmp_path):
             await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
             await call(c, "s3_get_object", bucket="denied-bucket", key="x")
             await call(c, "s3_get_object", bucket="allowed-bucket", key="missing")
+            # An unknown tool name is the client's own string: it makes no series of its own.
+            await call(c, "no_such_tool_x1", bucket="b")
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"ready": True}
     results = [r for r in read_audit(audit) if r["event"] == "result"]
     counted: dict = {}
     for r in results:
-        key = (r["agent"], r["action"], r["decision"], r["outcome"])
+        key = (r["agent"], r.get("action"), r.get("decision"), r["outcome"])
         counted[key] = counted.get(key, 0) + 1
+    assert "no_such_tool_x1" not in text
     for (agent, action, decision, outcome), n in counted.items():
+        action = action or "-"
+        decision = decision or "none"
         line = (f'awsgate_calls_total{{agent="{agent}",action="{action}",decision="{decision}",'
                 f'outcome="{outcome}"}} {n}')
         assert line in text, (line, text)
     assert 'awsgate_aws_errors_total{code="NoSuchKey"} 1' in text, text
     assert 'awsgate_build_info{version="' in text and "awsgate_approvals_pending 0" in text
-    assert 'awsgate_call_duration_seconds_count{transport="http"} 4' in text
+    assert 'awsgate_call_duration_seconds_count{transport="http"} 5' in text
     # No label holds a resource, a key or a client's name.
     assert "read.txt" not in text and "denied-bucket" not in text and 'client' not in text
