@@ -81,6 +81,10 @@ pub enum Command {
         /// Serve Prometheus metrics at `/metrics` (and `/healthz`, `/readyz`) on this address.
         #[arg(long)]
         metrics_listen: Option<String>,
+        /// Share state with other replicas in Redis or Valkey 7+: `redis://HOST:PORT[/DB]`,
+        /// or `rediss://` for TLS. Without it, the state is this process's (one replica).
+        #[arg(long, env = "AWSGATE_STORE", hide_env_values = true)]
+        store: Option<String>,
     },
     /// Agent keys for the sidecar.
     AgentKey {
@@ -218,6 +222,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             console_token_file,
             replica_id,
             metrics_listen,
+            store,
         } => {
             if console && transport != Transport::Http {
                 return Err(CliError::Invalid(
@@ -253,6 +258,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
                 watch,
                 replica,
                 metrics: metrics_listen,
+                store,
             })?;
             Ok(Outcome::Ok)
         }

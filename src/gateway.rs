@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub replica: String,
     /// `--metrics-listen`: Prometheus metrics, health and readiness on their own address.
     pub metrics: Option<String>,
+    /// `--store`: the address of the Redis or Valkey the replicas share state in.
+    pub store: Option<String>,
 }
 
 /// `--policy FILE` (one agent, `default`) or `--agents FILE` (with `--agent NAME`, the
@@ -64,6 +66,8 @@ pub enum ServeError {
     Agents(#[from] crate::agents::AgentsError),
     #[error("{0}")]
     AgentsUse(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The derived session policy, or why it cannot be sent.
@@ -155,6 +159,7 @@ async fn build(
     agent: crate::agents::Agent,
     loaded: policy::Loaded,
     audit: Arc<AuditLog>,
+    store: Option<Arc<crate::store::Store>>,
     named: bool,
 ) -> Result<Built, ServeError> {
     let policy = loaded.policy;
@@ -178,6 +183,7 @@ async fn build(
         scope: scope.clone(),
         audit,
         caller,
+        store,
     })));
     Ok(Built {
         name: agent.name.into(),
@@ -211,6 +217,10 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
         None => AuditLog::stderr(),
     };
     let audit = Arc::new(audit.for_replica(options.replica.clone()));
+    let store = match &options.store {
+        Some(address) => Some(Arc::new(crate::store::Store::open(address, &options.replica)?)),
+        None => None,
+    };
     let named = matches!(options.judged_by, JudgedBy::Agents { .. });
     let identities = identity.map(|identity| Arc::new(crate::agents::Identities::new(identity)));
     // HTTP settings and agent keys are checked before any AWS call, so a bad flag fails
@@ -221,7 +231,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     };
     // The console serves approvals for both front doors, so it is made before either.
     let console = match http.as_ref().and_then(|h| h.console_token()) {
-        Some(_) => Some(Arc::new(crate::console::Console::new().map_err(ServeError::Http)?)),
+        Some(_) => Some(Arc::new(crate::console::Console::new(store.clone()).map_err(ServeError::Http)?)),
         None => None,
     };
     let sidecar_setup = match &options.sidecar {
@@ -250,7 +260,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     };
     let mut built = Vec::with_capacity(agents.len());
     for (agent, loaded) in agents {
-        built.push(build(agent, loaded, audit.clone(), named).await?);
+        built.push(build(agent, loaded, audit.clone(), store.clone(), named).await?);
     }
     let Some(first) = built.first() else {
         return Err(ServeError::AgentsUse("no agent to serve".into()));
@@ -315,20 +325,20 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
             background.cancel();
         });
     }
+    if let Some(store) = &store {
+        share_state(store, &audit, console.as_ref(), &background);
+    }
     let served: Vec<(Arc<str>, Arc<Live>)> = built.iter().map(|a| (a.name.clone(), a.live.clone())).collect();
-    let shared = Arc::new(Shared::new(served, audit.clone(), console.clone()));
+    let shared = Arc::new(Shared::new(served, audit.clone(), console.clone(), store.clone()));
     if let Some(listener) = metrics_listener {
         let probes = crate::metrics::Probes {
             trouble: {
-                let (shared, audit) = (shared.clone(), audit.clone());
-                Arc::new(move || match shared.first() {
-                    None => Some("no agent's policy is in force".to_string()),
-                    Some(_) => audit.trouble().map(|why| format!("the audit log cannot be written: {why}")),
-                })
+                let shared = shared.clone();
+                Arc::new(move || shared.trouble())
             },
             approvals_pending: {
                 let console = console.clone();
-                Arc::new(move || console.as_ref().map_or(0, |c| c.desk.pending().len()))
+                Arc::new(move || console.as_ref().map_or(0, |c| c.desk.waiting_here()))
             },
         };
         tokio::spawn(crate::metrics::serve(listener, probes, background.clone()));
@@ -362,6 +372,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                 identities: identities.clone(),
                 sidecar: sidecar.clone(),
                 audit: audit.clone(),
+                store: store.clone(),
                 console: console.clone(),
                 console_token: http.as_ref().and_then(|h| h.console_token()).map(str::to_string),
             };
@@ -412,6 +423,35 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
     }
 }
 
+/// Runs the store's side of this replica until `background` ends: reachability, the
+/// approvals decided elsewhere waking the calls waiting here, and the console's feed (this
+/// replica's records out, the others' in).
+fn share_state(
+    store: &Arc<crate::store::Store>,
+    audit: &Arc<AuditLog>,
+    console: Option<&Arc<crate::console::Console>>,
+    background: &tokio_util::sync::CancellationToken,
+) {
+    // Bounded: a burst beyond them is skipped; the polls and the audit files have it all.
+    let (events, decided) = tokio::sync::mpsc::channel(1024);
+    let (records, others) = tokio::sync::mpsc::channel(1024);
+    tokio::spawn(store.clone().run(events, records, background.clone()));
+    if let Some(console) = console {
+        let console = console.clone();
+        tokio::spawn({
+            let background = background.clone();
+            async move { console.follow_store(decided, background).await }
+        });
+    }
+    let (audit_in, mut others) = (audit.clone(), others);
+    tokio::spawn(async move {
+        while let Some(line) = others.recv().await {
+            audit_in.feed().show(line.into());
+        }
+    });
+    audit.feed().forward(store.feed());
+}
+
 /// The SHA-256 of a file's bytes, hex.
 fn file_hash(path: &std::path::Path) -> Option<String> {
     use sha2::Digest;
@@ -430,6 +470,7 @@ struct Roster {
     identities: Option<Arc<crate::agents::Identities>>,
     sidecar: Option<Arc<crate::sidecar::Sidecar>>,
     audit: Arc<AuditLog>,
+    store: Option<Arc<crate::store::Store>>,
     console: Option<Arc<crate::console::Console>>,
     /// The operator's token: no agent may be given it.
     console_token: Option<String>,
@@ -555,7 +596,7 @@ impl Roster {
             }
             let Some(served) = self.shared.agent(&agent.name) else {
                 let entry = agent.clone();
-                let built = build(agent, policy, self.audit.clone(), true).await.map_err(|e| e.to_string())?;
+                let built = build(agent, policy, self.audit.clone(), self.store.clone(), true).await.map_err(|e| e.to_string())?;
                 let upstream = self.upstream_for(&built, &entry)?;
                 next.push(Next::Added { built, upstream });
                 continue;

@@ -46,3 +46,4 @@ pub mod policy;
 pub mod reload;
 pub mod sidecar;
 pub mod slots;
+pub mod store;

@@ -64,6 +64,7 @@ struct Metrics {
     approvals_pending: Gauge,
     rate_limited: Family<AgentLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
+    store_errors: Counter,
     codes: Mutex<HashSet<String>>,
 }
 
@@ -82,7 +83,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let rate_limited = Family::<AgentLabels, Counter>::default();
     registry.register("awsgate_rate_limited", "Calls refused by calls_per_minute, by agent", rate_limited.clone());
     let store_errors = Counter::<u64>::default();
-    registry.register("awsgate_store_errors", "Failed requests to the shared store", store_errors);
+    registry.register("awsgate_store_errors", "Failed requests to the shared store", store_errors.clone());
     let reloads = Family::<ResultLabels, Counter>::default();
     registry.register("awsgate_policy_reloads", "Reloads of the policy or agents file, by result", reloads.clone());
     let build = Family::<VersionLabels, Gauge>::default();
@@ -96,6 +97,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         approvals_pending,
         rate_limited,
         reloads,
+        store_errors,
         codes: Mutex::default(),
     }
 });
@@ -122,12 +124,18 @@ pub fn call_ended(
     if outcome == "rate_limited" {
         metrics.rate_limited.get_or_create(&AgentLabels { agent: agent.to_string() }).inc();
     }
+    // Only AWS's codes: awsgate's own refusals have their own series.
     if outcome == "error"
-        && let Some(code) = error
+        && let Some(code) = error.filter(|code| !matches!(*code, "Unavailable" | "AuditUnavailable"))
     {
         let code = bounded_code(metrics, code);
         metrics.aws_errors.get_or_create(&CodeLabels { code }).inc();
     }
+}
+
+/// A request to the shared store failed.
+pub fn store_error() {
+    METRICS.store_errors.inc();
 }
 
 /// A reload of the policy or the agents file: `ok` or `refused`.

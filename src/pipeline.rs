@@ -39,6 +39,9 @@ pub struct Pipeline {
     caller: Caller,
     /// Tags, key schemas and ARNs looked up for the gate.
     facts: Arc<FactCache>,
+    /// The replicas' shared store (`--store`): the rate-limit windows are kept there, and
+    /// without it no call runs.
+    store: Option<Arc<crate::store::Store>>,
 }
 
 /// The pipeline in force. Each call takes it once, at its start, and finishes under it
@@ -86,11 +89,12 @@ pub struct Parts {
     /// Shared by every agent's pipeline.
     pub audit: Arc<AuditLog>,
     pub caller: Caller,
+    pub store: Option<Arc<crate::store::Store>>,
 }
 
 impl Pipeline {
     pub fn new(parts: Parts) -> Pipeline {
-        let Parts { policy, policy_hash, aws, session_policy, scope, audit, caller } = parts;
+        let Parts { policy, policy_hash, aws, session_policy, scope, audit, caller, store } = parts;
         Pipeline {
             aws_writes: aws.without_retries(),
             aws,
@@ -102,6 +106,7 @@ impl Pipeline {
             caller,
             policy,
             policy_hash,
+            store,
         }
     }
 
@@ -126,6 +131,7 @@ impl Pipeline {
             caller: self.caller.clone(),
             policy,
             policy_hash,
+            store: self.store.clone(),
         }
     }
 
@@ -176,8 +182,27 @@ impl Pipeline {
         }
     }
 
-    /// Counts a call against `calls_per_minute`; `Err(seconds)` says when to retry.
-    fn admit(&self, session: &str) -> Result<(), u64> {
+    /// Counts a call against `calls_per_minute`, in the shared store when there is one.
+    async fn admit(&self, who: &str) -> Result<(), CallError> {
+        let limit = self.policy.document().limits.calls_per_minute;
+        let over = |retry_after| CallError::RateLimited { limit, retry_after };
+        let Some(store) = &self.store else { return self.admit_here(who).map_err(over) };
+        // Without the store, nothing runs: not unlimited, not unapproved.
+        if let Some(why) = store.trouble() {
+            return Err(CallError::Unavailable(why));
+        }
+        if limit == 0 {
+            return Ok(());
+        }
+        match store.admit(who, limit).await {
+            Ok(admitted) => admitted.map_err(over),
+            Err(why) => Err(CallError::Unavailable(why)),
+        }
+    }
+
+    /// Counts a call against `calls_per_minute` in this process; `Err(seconds)` says when
+    /// to retry.
+    fn admit_here(&self, session: &str) -> Result<(), u64> {
         let limit = self.policy.document().limits.calls_per_minute as usize;
         if limit == 0 {
             return Ok(());
@@ -231,6 +256,8 @@ pub enum CallError {
         failure: AwsFailure,
     },
     AuditUnavailable,
+    /// The replicas' shared store cannot be reached: nothing runs until it can.
+    Unavailable(String),
     AccessDenied {
         action: String,
         resource: String,
@@ -264,6 +291,7 @@ impl CallError {
             CallError::InvalidArgument(_) => "InvalidArgument",
             CallError::LookupFailed { failure, .. } | CallError::Aws(failure) => &failure.code,
             CallError::AuditUnavailable => "AuditUnavailable",
+            CallError::Unavailable(_) => "Unavailable",
             CallError::AccessDenied { .. } => "AccessDenied",
             CallError::ApprovalDenied { .. } => "ApprovalDenied",
             CallError::MfaRequired { .. } => "MfaRequired",
@@ -288,6 +316,9 @@ impl CallError {
             CallError::AuditUnavailable => {
                 "the audit log cannot be written, so awsgate refuses the call; nothing was sent to AWS".into()
             }
+            CallError::Unavailable(why) => format!(
+                "awsgate cannot reach the state its replicas share, so it refuses the call; nothing was sent to AWS: {why}"
+            ),
             CallError::AccessDenied { action, resource, reason, .. } => {
                 format!("awsgate denied `{action}` on `{resource}`: {reason}")
             }
@@ -307,7 +338,10 @@ impl CallError {
             CallError::ApprovalDenied { .. } | CallError::MfaRequired { .. } => "approval_denied",
             CallError::ApprovalPending { .. } => "approval_pending",
             CallError::Cancelled { .. } => "cancelled",
-            CallError::LookupFailed { .. } | CallError::AuditUnavailable | CallError::Aws(_) => "error",
+            CallError::LookupFailed { .. }
+            | CallError::AuditUnavailable
+            | CallError::Unavailable(_)
+            | CallError::Aws(_) => "error",
         }
     }
 
@@ -353,11 +387,10 @@ impl<'p> Call<'p> {
     pub async fn admit(&mut self) -> Result<(), CallError> {
         // The agent's budget, whatever session or client name it calls from.
         let key = self.origin.agent.as_deref().unwrap_or(&self.origin.session);
-        if let Err(retry_after) = self.pipeline.admit(key) {
-            let limit = self.pipeline.policy.document().limits.calls_per_minute;
-            return Err(self.fail(CallError::RateLimited { limit, retry_after }).await);
+        match self.pipeline.admit(key).await {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self.fail(error).await),
         }
-        Ok(())
     }
 
     /// Judges the call in `region` (`aws:RequestedRegion`, and the ARNs the front door

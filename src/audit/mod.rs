@@ -52,6 +52,9 @@ pub struct AuditLog {
 pub struct Feed {
     recent: Mutex<VecDeque<Arc<str>>>,
     live: broadcast::Sender<Arc<str>>,
+    /// Where each record written here also goes (the replicas' shared feed), never
+    /// waiting: a full queue skips it.
+    forward: std::sync::OnceLock<mpsc::Sender<String>>,
 }
 
 /// Records the console can show from before it connected.
@@ -61,7 +64,17 @@ impl Feed {
     fn new(earlier: Vec<Arc<str>>) -> Feed {
         let mut recent = VecDeque::with_capacity(RECENT);
         recent.extend(earlier.into_iter().rev().take(RECENT).rev());
-        Feed { recent: Mutex::new(recent), live: broadcast::channel(256).0 }
+        Feed { recent: Mutex::new(recent), live: broadcast::channel(256).0, forward: std::sync::OnceLock::new() }
+    }
+
+    /// Sends each record written from now on to `forward` too.
+    pub fn forward(&self, forward: mpsc::Sender<String>) {
+        let _ = self.forward.set(forward);
+    }
+
+    /// Shows a record written elsewhere (by another replica) to the live feed's readers.
+    pub fn show(&self, line: Arc<str>) {
+        let _ = self.live.send(line);
     }
 
     fn push(&self, line: &[u8]) {
@@ -71,6 +84,9 @@ impl Feed {
                 recent.pop_front();
             }
             recent.push_back(text.clone());
+        }
+        if let Some(forward) = self.forward.get() {
+            let _ = forward.try_send(text.to_string());
         }
         let _ = self.live.send(text);
     }

@@ -143,7 +143,10 @@ async fn check_api(State(state): State<ConsoleState>, request: Request, next: Ne
 }
 
 async fn approvals(State(state): State<ConsoleState>) -> Response {
-    reply(StatusCode::OK, &json!({ "approvals": state.console.desk.pending() }))
+    match state.console.desk.pending().await {
+        Ok(pending) => reply(StatusCode::OK, &json!({ "approvals": pending })),
+        Err(why) => refuse(StatusCode::SERVICE_UNAVAILABLE, &why),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,8 +219,9 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
     let desk = &state.console.desk;
     // Reserved, recorded, then applied: a decision that cannot be audited is not made, and
     // of two decisions sent at once only the one reserved first is recorded.
-    let summary = match desk.reserve(&id, decision.approve, decision.mfa_code.as_deref()) {
+    let summary = match desk.reserve(&id, decision.approve, decision.mfa_code.as_deref()).await {
         Ok(summary) => summary,
+        Err(super::desk::DecideError::Unavailable(why)) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &why),
         Err(error @ super::desk::DecideError::NotFound(_)) => return refuse(StatusCode::NOT_FOUND, &error.to_string()),
         Err(error @ super::desk::DecideError::Decided(_)) => return refuse(StatusCode::CONFLICT, &error.to_string()),
         Err(error) => return refuse(StatusCode::BAD_REQUEST, &error.to_string()),
@@ -238,11 +242,12 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
     };
     if let Err(error) = state.live.current().audit().write(&record).await {
         tracing::error!(%error, approval = %id, "cannot write the audit log; the decision is not made");
-        desk.release(&id);
+        desk.release(&id).await;
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written, so the decision is not made");
     }
-    match desk.decide(&id, decision.approve, decision.mfa_code.as_deref(), reason.as_deref()) {
+    match desk.decide(&id, decision.approve, decision.mfa_code.as_deref(), reason.as_deref()).await {
         Ok(summary) => reply(StatusCode::OK, &json!({ "approval": summary })),
+        Err(super::desk::DecideError::Unavailable(why)) => refuse(StatusCode::SERVICE_UNAVAILABLE, &why),
         Err(error) => refuse(StatusCode::CONFLICT, &error.to_string()),
     }
 }
@@ -287,8 +292,17 @@ async fn audit(State(state): State<ConsoleState>, Query(filter): Query<Filter>, 
         let live = feed.subscribe();
         return Sse::new(follow(live, filter, state.shutdown.clone())).keep_alive(KeepAlive::default()).into_response();
     }
-    let records: Vec<Value> = feed
-        .recent()
+    // With a shared store, the latest records of every replica; else (or while the store is
+    // away) this replica's.
+    let shared = match &state.console.store {
+        Some(store) => store.recent().await.ok(),
+        None => None,
+    };
+    let lines: Vec<Arc<str>> = match shared {
+        Some(lines) => lines.into_iter().map(Arc::from).collect(),
+        None => feed.recent(),
+    };
+    let records: Vec<Value> = lines
         .iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|record| filter.keeps(record))

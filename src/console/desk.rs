@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use tokio::sync::watch;
 
 /// Most approvals one session may have open at once.
@@ -19,8 +19,9 @@ pub const MAX_PER_SESSION: usize = 16;
 /// Most approvals open at once.
 pub const MAX_OPEN: usize = 256;
 
-/// What the operator sees of a call that waits.
-#[derive(Debug, Clone, Serialize)]
+/// What the operator sees of a call that waits. (Read back from the shared store, where
+/// an approval keeps it as JSON.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub id: String,
     /// The MCP tool, or the sidecar's API operation.
@@ -30,6 +31,7 @@ pub struct Summary {
     pub statement: Option<String>,
     /// The arguments that matter, long values only by their size.
     pub arguments: String,
+    #[serde(deserialize_with = "transport_of")]
     pub transport: &'static str,
     pub session: String,
     pub agent: Option<String>,
@@ -46,7 +48,26 @@ pub struct Summary {
     /// The role needs an MFA code, which the operator gives with the approval.
     pub needs_mfa: bool,
     /// `pending`, `approved`, `denied` or `withdrawn`.
+    #[serde(deserialize_with = "status_of")]
     pub status: &'static str,
+}
+
+/// One of the names `words` holds, as its static string.
+fn one_of<'de, D: Deserializer<'de>>(deserializer: D, words: &[&'static str]) -> Result<&'static str, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    words
+        .iter()
+        .find(|w| **w == text)
+        .copied()
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown value `{text}`")))
+}
+
+fn transport_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    one_of(deserializer, &["stdio", "http", "sse", "sidecar"])
+}
+
+fn status_of<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    one_of(deserializer, &["pending", "approved", "denied", "withdrawn"])
 }
 
 /// Where an approval stands.
@@ -101,11 +122,118 @@ pub enum DecideError {
     NeedsMfa,
     #[error("`mfa_code` must be 6 digits")]
     BadMfa,
+    /// The shared store could not be asked.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
-/// The open approvals.
+/// The open approvals: in this process, or in the shared store (`--store`).
+#[derive(Debug)]
+pub enum Desk {
+    Local(Local),
+    Shared(std::sync::Arc<super::shared::SharedDesk>),
+}
+
+impl Default for Desk {
+    fn default() -> Desk {
+        Desk::Local(Local::default())
+    }
+}
+
+impl Desk {
+    pub async fn ask(&self, fingerprint: &str, summary: Summary, timeout: Duration) -> Result<Ticket, String> {
+        match self {
+            Desk::Local(local) => local.ask(fingerprint, summary, timeout),
+            Desk::Shared(shared) => shared.ask(fingerprint, summary, timeout).await,
+        }
+    }
+
+    /// `Err` when the shared store could not be asked.
+    pub async fn take(&self, id: &str) -> Result<Option<State>, String> {
+        match self {
+            Desk::Local(local) => Ok(local.take(id)),
+            Desk::Shared(shared) => shared.take(id).await,
+        }
+    }
+
+    pub async fn reserve(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<Summary, DecideError> {
+        match self {
+            Desk::Local(local) => local.reserve(id, approve, mfa_code),
+            Desk::Shared(shared) => {
+                let code = code_of(mfa_code)?;
+                shared.reserve(id, approve, code.is_some()).await
+            }
+        }
+    }
+
+    pub async fn release(&self, id: &str) {
+        match self {
+            Desk::Local(local) => local.release(id),
+            Desk::Shared(shared) => shared.release(id).await,
+        }
+    }
+
+    pub async fn decide(
+        &self,
+        id: &str,
+        approve: bool,
+        mfa_code: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<Summary, DecideError> {
+        match self {
+            Desk::Local(local) => local.decide(id, approve, mfa_code, reason),
+            Desk::Shared(shared) => {
+                let code = code_of(mfa_code)?;
+                shared.decide(id, approve, code.as_deref(), reason).await
+            }
+        }
+    }
+
+    /// As [`Local::leave`].
+    pub async fn leave(&self, id: &str, abandoned: bool) -> Option<Summary> {
+        match self {
+            Desk::Local(local) => local.leave(id, abandoned),
+            Desk::Shared(shared) => shared.leave(id, abandoned).await,
+        }
+    }
+
+    pub async fn withdraw_agent(&self, agent: &str) -> Vec<Summary> {
+        match self {
+            Desk::Local(local) => local.withdraw_agent(agent),
+            Desk::Shared(shared) => shared.withdraw_agent(agent).await,
+        }
+    }
+
+    /// Approvals waiting for a decision (of every replica, with a store), oldest first.
+    pub async fn pending(&self) -> Result<Vec<Summary>, String> {
+        match self {
+            Desk::Local(local) => Ok(local.pending()),
+            Desk::Shared(shared) => shared.pending().await,
+        }
+    }
+
+    /// For the metrics: the approvals waiting here (with a store, those calls of this
+    /// replica wait on, so that replicas' figures add up).
+    pub fn waiting_here(&self) -> usize {
+        match self {
+            Desk::Local(local) => local.pending().len(),
+            Desk::Shared(shared) => shared.waited_on(),
+        }
+    }
+}
+
+/// A given MFA code, trimmed: 6 digits, or none.
+fn code_of(mfa_code: Option<&str>) -> Result<Option<String>, DecideError> {
+    match mfa_code.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(code.to_string())),
+        Some(_) => Err(DecideError::BadMfa),
+        None => Ok(None),
+    }
+}
+
+/// The open approvals, in this process.
 #[derive(Debug, Default)]
-pub struct Desk {
+pub struct Local {
     entries: Mutex<HashMap<String, Entry>>,
     /// The ids decided lately (the last [`RECALLED`]), so that a decision sent after
     /// another is told the approval was decided (409) even once its call took it.
@@ -115,7 +243,7 @@ pub struct Desk {
 /// How many decided ids the desk remembers.
 const RECALLED: usize = 1024;
 
-impl Desk {
+impl Local {
     /// The approval for a call: one given or denied earlier for the same fingerprint is
     /// used up; one open for it is joined; else a new one opens, unless too many are open.
     pub fn ask(&self, fingerprint: &str, summary: Summary, timeout: Duration) -> Result<Ticket, String> {
@@ -188,7 +316,7 @@ impl Desk {
     }
 
     /// Reserves the approval for this decision, which is then recorded and made by
-    /// [`Desk::decide`] or given back by [`Desk::release`]. Of two decisions sent at once
+    /// [`Local::decide`] or given back by [`Local::release`]. Of two decisions sent at once
     /// for one approval, only the first is reserved: the other gets [`DecideError::Decided`].
     pub fn reserve(&self, id: &str, approve: bool, mfa_code: Option<&str>) -> Result<Summary, DecideError> {
         let mut entries = self.entries.lock().map_err(|_| DecideError::NotFound(id.to_string()))?;
@@ -306,11 +434,7 @@ fn checked(entry: &Entry, id: &str, approve: bool, mfa_code: Option<&str>) -> Re
     if *entry.state.borrow() != State::Pending {
         return Err(DecideError::Decided(id.to_string()));
     }
-    let code = match mfa_code.map(str::trim).filter(|c| !c.is_empty()) {
-        Some(code) if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) => Some(code.to_string()),
-        Some(_) => return Err(DecideError::BadMfa),
-        None => None,
-    };
+    let code = code_of(mfa_code)?;
     if approve && entry.summary.needs_mfa && code.is_none() {
         return Err(DecideError::NeedsMfa);
     }
@@ -366,7 +490,7 @@ mod tests {
 
     #[test]
     fn an_approval_lets_exactly_one_matching_call_run() {
-        let desk = Desk::default();
+        let desk = Local::default();
         let (id, decided, opened) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         assert!(opened);
         // The same call asked again joins the open approval.
@@ -385,7 +509,7 @@ mod tests {
 
     #[test]
     fn of_two_decisions_at_once_only_the_first_is_reserved() {
-        let desk = Desk::default();
+        let desk = Local::default();
         let (id, decided, _) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         desk.reserve(&id, true, None).unwrap();
         assert_eq!(desk.reserve(&id, false, None).unwrap_err(), DecideError::Decided(id.clone()));
@@ -398,7 +522,7 @@ mod tests {
 
     #[test]
     fn an_abandoned_approval_is_withdrawn_once_no_call_waits_on_it() {
-        let desk = Desk::default();
+        let desk = Local::default();
         let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         let (_, _, joined) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         assert!(!joined);
@@ -417,7 +541,7 @@ mod tests {
 
     #[test]
     fn a_waiting_call_takes_its_approval_once() {
-        let desk = Desk::default();
+        let desk = Local::default();
         let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", false), MINUTE).unwrap());
         assert_eq!(desk.take(&id), None);
         desk.decide(&id, true, None, None).unwrap();
@@ -430,7 +554,7 @@ mod tests {
 
     #[test]
     fn a_denial_is_told_once_and_mfa_needs_six_digits() {
-        let desk = Desk::default();
+        let desk = Local::default();
         let (id, _, _) = wait_id(desk.ask("call-a", summary("s1", true), MINUTE).unwrap());
         assert_eq!(desk.decide(&id, true, None, None).unwrap_err(), DecideError::NeedsMfa);
         assert_eq!(desk.decide(&id, true, Some("12345"), None).unwrap_err(), DecideError::BadMfa);
@@ -445,7 +569,7 @@ mod tests {
 
     #[test]
     fn open_approvals_are_bounded_and_time_out() {
-        let desk = Desk::default();
+        let desk = Local::default();
         for n in 0..MAX_PER_SESSION {
             desk.ask(&format!("call-{n}"), summary("s1", false), MINUTE).unwrap();
         }

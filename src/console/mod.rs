@@ -2,12 +2,14 @@
 //! the page at `/console` or its JSON API, the live audit feed, and the policy in force.
 //! Operators use their own token, never an agent's, so an agent cannot approve itself.
 //!
-//! * [`desk`]: the open approvals, bounded, each with its timeout.
+//! * [`desk`]: the open approvals, bounded, each with its timeout; [`shared`]: the same in
+//!   the replicas' shared store.
 //! * [`api`]: the HTTP routes (the page, `/console/api/...`) and their guard.
 //! * [`webhook`]: a POST per new approval, which never decides or loses one.
 
 pub mod api;
 pub mod desk;
+pub mod shared;
 pub mod webhook;
 
 use std::future::Future;
@@ -28,6 +30,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Console {
     pub desk: Desk,
+    /// The replicas' shared store, whose feed holds every replica's records.
+    pub store: Option<Arc<crate::store::Store>>,
     webhook: webhook::Sender,
     /// Cancelled when awsgate shuts down: calls still waiting are answered at once.
     closing: CancellationToken,
@@ -60,14 +64,37 @@ pub enum Waited {
 }
 
 impl Console {
-    pub fn new() -> Result<Console, String> {
-        Ok(Console { desk: Desk::default(), webhook: webhook::Sender::new()?, closing: CancellationToken::new() })
+    /// The console; its approvals in `store` when replicas share one.
+    pub fn new(store: Option<Arc<crate::store::Store>>) -> Result<Console, String> {
+        let desk = match &store {
+            Some(store) => Desk::Shared(Arc::new(shared::SharedDesk::new(store.clone()))),
+            None => Desk::default(),
+        };
+        Ok(Console { desk, store, webhook: webhook::Sender::new()?, closing: CancellationToken::new() })
+    }
+
+    /// With a shared store: moves the calls waiting here when their approval is decided or
+    /// withdrawn on any replica (`events` names each), and re-reads them every second in
+    /// case a message was lost, until `stop`.
+    pub async fn follow_store(&self, mut events: tokio::sync::mpsc::Receiver<String>, stop: CancellationToken) {
+        let Desk::Shared(shared) = &self.desk else { return };
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                event = events.recv() => match event {
+                    Some(id) => shared.refresh(Some(&id)).await,
+                    None => return,
+                },
+                _ = every.tick() => shared.refresh(None).await,
+            }
+        }
     }
 
     /// A reload removed `agent`: its approvals are withdrawn (`why: agent_removed`), so no
     /// one later given its name can use them.
     pub async fn withdraw_agent(&self, agent: &str, audit: &AuditLog) -> Result<(), std::io::Error> {
-        for summary in self.desk.withdraw_agent(agent) {
+        for summary in self.desk.withdraw_agent(agent).await {
             audit.write(&Withdrawn::of(summary, "agent_removed")).await?;
         }
         Ok(())
@@ -100,7 +127,7 @@ impl Console {
         Fut: Future<Output = ()>,
     {
         let timeout = Duration::from_secs(settings.timeout_seconds);
-        let ticket = match self.desk.ask(fingerprint, summary.clone(), timeout) {
+        let ticket = match self.desk.ask(fingerprint, summary.clone(), timeout).await {
             Ok(ticket) => ticket,
             Err(why) => return Waited::Unavailable(why),
         };
@@ -128,12 +155,15 @@ impl Console {
                 }
                 desk::State::Approved { .. } | desk::State::Denied { .. } => {
                     waiting.left = true;
-                    return match self.desk.take(&id) {
-                        Some(desk::State::Approved { mfa_code }) => Waited::Approved { id, mfa_code },
-                        Some(desk::State::Denied { reason }) => Waited::Denied { id, reason },
-                        Some(_) => Waited::Denied { id, reason: None },
-                        None => Waited::Unavailable(format!(
+                    return match self.desk.take(&id).await {
+                        Ok(Some(desk::State::Approved { mfa_code })) => Waited::Approved { id, mfa_code },
+                        Ok(Some(desk::State::Denied { reason })) => Waited::Denied { id, reason },
+                        Ok(Some(_)) => Waited::Denied { id, reason: None },
+                        Ok(None) => Waited::Unavailable(format!(
                             "approval `{id}` was used by another call with the same arguments; call again to ask anew"
+                        )),
+                        Err(why) => Waited::Unavailable(format!(
+                            "approval `{id}` was decided, but awsgate cannot take it from the shared store now ({why}); call again with the same arguments"
                         )),
                     };
                 }
@@ -142,7 +172,7 @@ impl Console {
                 biased;
                 () = self.closing.cancelled() => {
                     waiting.left = true;
-                    if let Some(summary) = self.desk.leave(&id, true) {
+                    if let Some(summary) = self.desk.leave(&id, true).await {
                         let record = Withdrawn::of(summary, "shutdown");
                         if let Err(error) = waiting.audit.write(&record).await {
                             tracing::error!(%error, approval = %id, "cannot record a withdrawn approval");
@@ -166,7 +196,7 @@ impl Console {
                 () = tokio::time::sleep_until(deadline) => {
                     // The agent calls again once it is approved: the approval stays open.
                     waiting.left = true;
-                    self.desk.leave(&id, false);
+                    self.desk.leave(&id, false).await;
                     return Waited::Pending { id };
                 }
                 _ = ticks.tick() => progress(started.elapsed().as_secs()).await,
@@ -195,18 +225,31 @@ struct Waiting<'d> {
 impl Waiting<'_> {
     fn abandon(&mut self, why: &'static str) {
         self.left = true;
-        if let Some(summary) = self.desk.leave(&self.id, true) {
-            let audit = self.audit.clone();
-            let record = Withdrawn::of(summary, why);
-            // Written in the background: a dropped call cannot wait for it.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let audit = self.audit.clone();
+        // In the background: a dropped call cannot wait for it.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let withdrawn = match self.desk {
+            Desk::Local(local) => local.leave(&self.id, true),
+            Desk::Shared(shared) => {
+                let (shared, id) = (shared.clone(), self.id.clone());
                 runtime.spawn(async move {
-                    if let Err(error) = audit.write(&record).await {
-                        tracing::error!(%error, approval = %record.approval_id, "cannot record a withdrawn approval");
+                    if let Some(summary) = shared.leave(&id, true).await {
+                        record_withdrawn(&audit, summary, why).await;
                     }
                 });
+                return;
             }
+        };
+        if let Some(summary) = withdrawn {
+            runtime.spawn(async move { record_withdrawn(&audit, summary, why).await });
         }
+    }
+}
+
+async fn record_withdrawn(audit: &AuditLog, summary: Summary, why: &'static str) {
+    let record = Withdrawn::of(summary, why);
+    if let Err(error) = audit.write(&record).await {
+        tracing::error!(%error, approval = %record.approval_id, "cannot record a withdrawn approval");
     }
 }
 

@@ -39,9 +39,13 @@ pub const MAX_PENDING: usize = 256;
 /// digest of its call, never the arguments themselves) and the elicitations open with
 /// older clients. Both count against per-session and total caps, so a client that never
 /// answers cannot grow the server.
+///
+/// With a shared store (`--store`), the tokens are kept there instead, so that any replica
+/// can continue an exchange another began; each is still taken once.
 #[derive(Debug, Default)]
 pub struct Approvals {
     state: Mutex<State>,
+    store: Option<std::sync::Arc<crate::store::Store>>,
 }
 
 #[derive(Debug, Default)]
@@ -108,9 +112,31 @@ fn digest(fingerprint: &str) -> [u8; 32] {
     sha2::Sha256::digest(fingerprint.as_bytes()).into()
 }
 
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Approvals {
+    /// Approvals whose tokens are kept in `store`, when replicas share one.
+    pub fn new(store: Option<std::sync::Arc<crate::store::Store>>) -> Approvals {
+        Approvals { state: Mutex::default(), store }
+    }
+
     /// A token for the call with this fingerprint, unless too many are waiting.
-    pub fn issue(&self, session: &str, fingerprint: &str) -> Result<String, &'static str> {
+    pub async fn issue(&self, session: &str, fingerprint: &str) -> Result<String, String> {
+        if let Some(store) = &self.store {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let digest = hex(&digest(fingerprint));
+            store
+                .issue_token(&token, &digest, session, MAX_PENDING_PER_SESSION, MAX_PENDING, APPROVAL_TIMEOUT)
+                .await?
+                .map_err(str::to_string)?;
+            return Ok(token);
+        }
+        self.issue_here(session, fingerprint).map_err(str::to_string)
+    }
+
+    fn issue_here(&self, session: &str, fingerprint: &str) -> Result<String, &'static str> {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let mut state = self.state.lock().map_err(|_| "the approval state is unavailable")?;
         state.admit(session)?;
@@ -133,7 +159,24 @@ impl Approvals {
 
     /// Takes the token back (it is single-use) and checks that it was issued for this
     /// very call and has not expired.
-    pub fn redeem(&self, token: &str, fingerprint: &str) -> Result<(), &'static str> {
+    pub async fn redeem(&self, token: &str, fingerprint: &str) -> Result<(), String> {
+        if let Some(store) = &self.store {
+            // Tokens are uuids: anything else was never issued, and never reaches the store.
+            if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("the approval token is unknown or was already used".into());
+            }
+            return match store.redeem_token(token).await? {
+                None => Err("the approval token is unknown, was already used or timed out".into()),
+                Some(bound) if bound != hex(&digest(fingerprint)) => {
+                    Err("the approval was given for a different call".into())
+                }
+                Some(_) => Ok(()),
+            };
+        }
+        self.redeem_here(token, fingerprint).map_err(str::to_string)
+    }
+
+    fn redeem_here(&self, token: &str, fingerprint: &str) -> Result<(), &'static str> {
         let pending = self.state.lock().ok().and_then(|mut s| s.tokens.remove(token));
         match pending {
             None => Err("the approval token is unknown or was already used"),
@@ -269,12 +312,12 @@ mod tests {
     #[test]
     fn tokens_are_single_use_and_bound_to_their_call() {
         let approvals = Approvals::default();
-        let token = approvals.issue("s", "call-1").unwrap();
-        assert_eq!(approvals.redeem(&token, "call-2"), Err("the approval was given for a different call"));
-        let token = approvals.issue("s", "call-1").unwrap();
-        assert_eq!(approvals.redeem(&token, "call-1"), Ok(()));
-        assert!(approvals.redeem(&token, "call-1").is_err());
-        assert!(approvals.redeem("forged", "call-1").is_err());
+        let token = approvals.issue_here("s", "call-1").unwrap();
+        assert_eq!(approvals.redeem_here(&token, "call-2"), Err("the approval was given for a different call"));
+        let token = approvals.issue_here("s", "call-1").unwrap();
+        assert_eq!(approvals.redeem_here(&token, "call-1"), Ok(()));
+        assert!(approvals.redeem_here(&token, "call-1").is_err());
+        assert!(approvals.redeem_here("forged", "call-1").is_err());
     }
 
     #[test]
@@ -282,10 +325,10 @@ mod tests {
         let approvals = Approvals::default();
         let mut open = Vec::new();
         for i in 0..MAX_PENDING_PER_SESSION / 2 {
-            approvals.issue("a", &format!("call-{i}")).unwrap();
+            approvals.issue_here("a", &format!("call-{i}")).unwrap();
             open.push(approvals.ask("a").unwrap());
         }
-        assert!(approvals.issue("a", "one more").is_err());
+        assert!(approvals.issue_here("a", "one more").is_err());
         assert!(approvals.ask("a").is_err());
         // An answered question frees its place.
         open.pop();
@@ -298,7 +341,7 @@ mod tests {
             }
         }
         assert_eq!(
-            approvals.issue("fresh", "x"),
+            approvals.issue_here("fresh", "x"),
             Err("the server already has the most approvals that may wait at once")
         );
     }

@@ -49,6 +49,8 @@ pub struct Shared {
     listeners: Arc<tokio::sync::Semaphore>,
     /// The operator console, when it is served: approvals for clients that cannot elicit.
     console: Option<Arc<Console>>,
+    /// The replicas' shared store, when there is one.
+    store: Option<Arc<crate::store::Store>>,
 }
 
 /// One agent as the MCP door serves it: its pipeline and the tools its policy lists.
@@ -118,11 +120,13 @@ impl Shared {
         agents: Vec<(Arc<str>, Arc<Live>)>,
         audit: Arc<crate::audit::AuditLog>,
         console: Option<Arc<Console>>,
+        store: Option<Arc<crate::store::Store>>,
     ) -> Shared {
         Shared {
             agents: RwLock::new(served(agents)),
             audit,
-            approvals: Approvals::default(),
+            approvals: Approvals::new(store.clone()),
+            store,
             peers: Mutex::default(),
             reloads: tokio::sync::watch::Sender::new(0),
             listeners: Arc::new(tokio::sync::Semaphore::new(MAX_LISTENERS)),
@@ -166,6 +170,18 @@ impl Shared {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// Why calls cannot be served now, if they cannot (`/readyz`): no policy in force, the
+    /// audit log failing, or the shared store out of reach.
+    pub fn trouble(&self) -> Option<String> {
+        if self.first().is_none() {
+            return Some("no agent's policy is in force".to_string());
+        }
+        if let Some(why) = self.audit.trouble() {
+            return Some(format!("the audit log cannot be written: {why}"));
+        }
+        self.store.as_ref().and_then(|store| store.trouble()).map(|why| format!("the shared store: {why}"))
     }
 
     /// The audit log every agent's calls are recorded in.
@@ -537,8 +553,8 @@ impl Gateway {
         let modern = context.protocol_version().is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         if modern {
             if let (Some(token), Some(answers)) = (params.request_state.as_deref(), params.input_responses.as_ref()) {
-                if let Err(why) = self.shared.approvals.redeem(token, fingerprint) {
-                    return Some(Step::Refuse("declined", why.to_string()));
+                if let Err(why) = self.shared.approvals.redeem(token, fingerprint).await {
+                    return Some(Step::Refuse("declined", why));
                 }
                 let approved = answers.get(approval::INPUT_KEY).is_some_and(approval::approved_response);
                 if questions.approval.is_some() && !approved {
@@ -560,9 +576,9 @@ impl Gateway {
                 let request = ElicitRequest::new(approval::mfa_request(message.clone()));
                 requests.insert(approval::MFA_KEY.into(), InputRequest::Elicitation(request));
             }
-            let token = match self.shared.approvals.issue(session, fingerprint) {
+            let token = match self.shared.approvals.issue(session, fingerprint).await {
                 Ok(token) => token,
-                Err(why) => return Some(Step::Refuse("unavailable", why.into())),
+                Err(why) => return Some(Step::Refuse("unavailable", why)),
             };
             return Some(Step::Ask(InputRequiredResult::new(Some(requests), Some(token))));
         }

@@ -429,15 +429,10 @@ async fn healthz() -> Response {
     crate::metrics::health(None)
 }
 
-/// 200 when calls can be served: a policy is in force and the audit log takes records;
-/// else 503 with the reason.
+/// 200 when calls can be served: a policy is in force, the audit log takes records and the
+/// shared store (if any) answers; else 503 with the reason.
 async fn readyz(State(state): State<LegacyState>) -> Response {
-    let reason = if state.shared.first().is_none() {
-        Some("no agent's policy is in force".to_string())
-    } else {
-        state.shared.audit().trouble().map(|why| format!("the audit log cannot be written: {why}"))
-    };
-    crate::metrics::health(Some(reason))
+    crate::metrics::health(Some(state.shared.trouble()))
 }
 
 /// Where the RFC 9728 protected resource metadata is served.

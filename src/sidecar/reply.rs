@@ -37,6 +37,7 @@ impl Refusal {
             CallError::RateLimited { .. } => (429, "Throttling".to_string()),
             CallError::InvalidArgument(_) => (400, "InvalidArgument".to_string()),
             CallError::AuditUnavailable => (503, "AuditUnavailable".to_string()),
+            CallError::Unavailable(_) => (503, "ServiceUnavailable".to_string()),
             CallError::Cancelled { .. } => (499, "RequestCancelled".to_string()),
             CallError::LookupFailed { failure, .. } => (400, failure.code.clone()),
             CallError::Aws(failure) => match failure.code.as_str() {
