@@ -596,7 +596,9 @@ impl Roster {
             }
             let Some(served) = self.shared.agent(&agent.name) else {
                 let entry = agent.clone();
-                let built = build(agent, policy, self.audit.clone(), self.store.clone(), true).await.map_err(|e| e.to_string())?;
+                let built = build(agent, policy, self.audit.clone(), self.store.clone(), true)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let upstream = self.upstream_for(&built, &entry)?;
                 next.push(Next::Added { built, upstream });
                 continue;

@@ -126,7 +126,8 @@ impl Store {
                 "the store must be a `redis://HOST:PORT[/DB]` or `rediss://` (TLS) address of Redis or Valkey".into(),
             ));
         }
-        let client = redis::Client::open(address).map_err(|e| refuse(format!("not a Redis address ({})", e.kind_name())))?;
+        let client =
+            redis::Client::open(address).map_err(|e| refuse(format!("not a Redis address ({})", e.kind_name())))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -155,7 +156,8 @@ impl Store {
 
     /// Why calls cannot be served now, if the store is the reason.
     pub fn trouble(&self) -> Option<String> {
-        let trouble = self.trouble.lock().map(|t| t.clone()).unwrap_or_else(|_| Some("the store's state is lost".into()));
+        let trouble =
+            self.trouble.lock().map(|t| t.clone()).unwrap_or_else(|_| Some("the store's state is lost".into()));
         trouble.map(|why| format!("{why} ({})", self.shown))
     }
 
@@ -163,7 +165,9 @@ impl Store {
         if let Ok(mut trouble) = self.trouble.lock() {
             match (&*trouble, &why) {
                 (Some(_), None) => tracing::info!(store = %self.shown, "the store answers again"),
-                (None, Some(why)) => tracing::error!(store = %self.shown, why, "the store cannot be used; calls are refused"),
+                (None, Some(why)) => {
+                    tracing::error!(store = %self.shown, why, "the store cannot be used; calls are refused")
+                }
                 _ => {}
             }
             *trouble = why;
@@ -265,7 +269,12 @@ impl Store {
         }
     }
 
-    async fn subscribe_once(&self, events: &mpsc::Sender<String>, records: &mpsc::Sender<String>, stop: &CancellationToken) {
+    async fn subscribe_once(
+        &self,
+        events: &mpsc::Sender<String>,
+        records: &mpsc::Sender<String>,
+        stop: &CancellationToken,
+    ) {
         use futures_util::StreamExt;
         let connected = tokio::time::timeout(CONNECT_TIMEOUT * 2, self.client.get_async_pubsub()).await;
         let Ok(Ok(mut pubsub)) = connected else { return };
@@ -310,8 +319,9 @@ impl Store {
     pub async fn admit(&self, who: &str, limit: u32) -> Result<Result<(), u64>, String> {
         let member = format!("{}-{}", self.replica, self.members.fetch_add(1, Ordering::Relaxed));
         let mut connection = self.connection();
-        let wait: u64 =
-            self.noted(ADMIT.key(format!("awsgate:rate:{who}")).arg(limit).arg(member).invoke_async(&mut connection).await)?;
+        let wait: u64 = self.noted(
+            ADMIT.key(format!("awsgate:rate:{who}")).arg(limit).arg(member).invoke_async(&mut connection).await,
+        )?;
         Ok(if wait == 0 { Ok(()) } else { Err(wait) })
     }
 

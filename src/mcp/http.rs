@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::{RoleServer, RxJsonRpcMessage, TxJsonRpcMessage};
@@ -625,7 +625,7 @@ impl Drop for SessionGuard {
 async fn sse_connect(
     State(state): State<LegacyState>,
     Extension(agent): Extension<crate::agents::Authenticated>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_handler, inbox) = mpsc::channel(64);
     let (outbox, to_client) = mpsc::channel::<ServerJsonRpcMessage>(64);
@@ -645,6 +645,7 @@ async fn sse_connect(
     });
     let guard = SessionGuard { sessions: state.sessions.clone(), id: id.clone() };
     let endpoint = Event::default().event("endpoint").data(format!("/message?sessionId={id}"));
+    let session_header = id.clone();
     let answers = stream::unfold((to_client, guard), |(mut receiver, guard)| async move {
         let message = receiver.recv().await?;
         Some((serde_json::to_string(&message).unwrap_or_default(), (receiver, guard)))
@@ -659,7 +660,7 @@ async fn sse_connect(
     let events = stream::select(answers, errors.map(Some).chain(stream::pending()))
         .take_while(|data| std::future::ready(data.is_some()))
         .filter_map(std::future::ready)
-        .map(|data| Ok(Event::default().event("message").data(data)));
+        .map(|data| Ok::<_, Infallible>(Event::default().event("message").data(data)));
     // The stream ends on shutdown, and when a reload removes its agent.
     let removed = {
         let (shared, agent) = (state.shared.clone(), agent_name.clone());
@@ -669,7 +670,10 @@ async fn sse_connect(
         .chain(events)
         .take_until(state.shutdown.cancelled_owned())
         .take_until(removed);
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    // The session's id in a header too, as the streamable transport sends it: a load
+    // balancer in front of replicas pins the session's POSTs (`?sessionId=`) by it.
+    let header = [(axum::http::HeaderName::from_static("mcp-session-id"), session_header)];
+    (header, Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,408 @@
+"""Replicas sharing their state in Redis (`serve --store`), behind HAProxy with the
+documented configuration (`docs/deploy/haproxy.cfg`): rate limits exact across replicas,
+approvals asked on one replica and decided on another and used once, a replica killed
+while its call waits, the store stopped and started again, and Prometheus scraping the
+replicas. Debian's `redis-server`, `haproxy` and `prometheus`, each on a free loopback port
+and stopped by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import ROOT, awsgate_env, free_port, http_server, read_audit, stop, wait_for_port, write_policy
+from test_tools import call, seed
+
+pytestmark = pytest.mark.anyio
+
+OPERATOR = "operator-token-0123456789abcdef"
+
+
+def require(program: str) -> str:
+    path = shutil.which(program)
+    assert path, f"`{program}` is missing: `make test` installs it (scripts/replica-env.sh)"
+    return path
+
+
+class Redis:
+    """`redis-server` on a free loopback port, without persistence; restartable on it."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [require("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path):
+    redis = Redis(workdir)
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+@contextlib.contextmanager
+def haproxy(workdir: Path, replicas: list[str]):
+    """HAProxy with the documented configuration, the addresses given in its environment."""
+    port = free_port()
+    env = {"AWSGATE_LB_BIND": f"127.0.0.1:{port}", "PATH": "/usr/sbin:/usr/bin:/bin"}
+    for n, base in enumerate(replicas, start=1):
+        env[f"AWSGATE_REPLICA{n}"] = base.removeprefix("http://")
+    config = ROOT / "docs" / "deploy" / "haproxy.cfg"
+    checked = subprocess.run([require("haproxy"), "-c", "-f", str(config)], env=env, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    log = (workdir / "haproxy.log").open("wb")
+    process = subprocess.Popen([require("haproxy"), "-db", "-f", str(config)], env=env, stdout=log, stderr=log,
+                               stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and httpx.get(f"{base}/readyz").status_code != 200:
+            time.sleep(0.1)
+        # Its health checks reach the replicas (none is taken out).
+        time.sleep(2.2)
+        assert "DOWN" not in (workdir / "haproxy.log").read_text(), (workdir / "haproxy.log").read_text()
+        yield base
+    finally:
+        stop(process)
+        log.close()
+
+
+@contextlib.contextmanager
+def replicas(binary, aws, tmp_path, policy_text: str, redis: Redis, count: int = 3, *extra: str):
+    policy = write_policy(tmp_path, policy_text)
+    env = awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=OPERATOR)
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for n in range(1, count + 1):
+            metrics = free_port()
+            server = stack.enter_context(http_server(
+                binary, policy, env, tmp_path, "--store", redis.url, "--replica-id", f"replica-{n}", "--console",
+                "--audit-log", str(tmp_path / f"audit-{n}.jsonl"), "--metrics-listen", f"127.0.0.1:{metrics}", *extra))
+            server.metrics = f"127.0.0.1:{metrics}"
+            server.log = tmp_path / f"audit-{n}.jsonl"
+            servers.append(server)
+        yield servers
+
+
+def records(servers) -> list[dict]:
+    return [r for s in servers for r in read_audit(s.log)]
+
+
+def results(servers, action: str) -> list[dict]:
+    return [r for r in records(servers) if r.get("event") == "result" and r.get("action") == action]
+
+
+def client(url: str) -> Client:
+    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(timeout=60)))
+
+
+def operator(base: str):
+    return {"Authorization": f"Bearer {OPERATOR}"}
+
+
+LIMITED = """
+version: 1
+name: limited
+region: us-east-1
+account: "123456789012"
+limits:
+  calls_per_minute: 5
+statements:
+  - sid: Reads
+    effect: allow
+    actions: ["s3:GetObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/*"]
+"""
+
+
+async def test_a_rate_limit_holds_exactly_across_replicas(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, LIMITED, redis) as servers, \
+            haproxy(tmp_path, [s.base for s in servers]) as lb:
+        outcomes = []
+        # Through each replica directly, and through the load balancer: 15 calls in all.
+        for url in [s.mcp_url for s in servers] + [f"{lb}/mcp", f"{lb}/mcp"]:
+            async with client(url) as c:
+                for _ in range(3):
+                    is_error, out = await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+                    outcomes.append("limited" if is_error and out["error"] == "RateLimited" else "ran")
+        assert outcomes.count("ran") == 5, outcomes
+        ran = [r for r in results(servers, "s3:GetObject") if r["outcome"] != "rate_limited"]
+        assert len(ran) == 5 and len({r["replica"] for r in records(servers)}) == 3
+
+
+APPROVED = """
+version: 1
+name: approved
+region: us-east-1
+account: "123456789012"
+limits:
+  calls_per_minute: 0
+statements:
+  - sid: Uploads
+    effect: allow
+    actions: ["s3:PutObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/*"]
+    approval: required
+approvals:
+  via: [console]
+  wait_seconds: {wait}
+  timeout_seconds: 120
+"""
+
+
+async def pending_for(base: str, key: str, seconds: float = 15) -> dict:
+    async with httpx.AsyncClient(headers=operator(base)) as http:
+        for _ in range(int(seconds * 20)):
+            listed = (await http.get(f"{base}/console/api/approvals")).json()["approvals"]
+            mine = [a for a in listed if f'key = "{key}"' in a["arguments"]]
+            if mine:
+                return mine[0]
+            await anyio.sleep(0.05)
+    raise AssertionError(f"no approval for {key} appeared on {base}")
+
+
+async def decide(base: str, approval_id: str, approve: bool = True) -> int:
+    async with httpx.AsyncClient(headers=operator(base)) as http:
+        response = await http.post(f"{base}/console/api/approvals/{approval_id}", json={"approve": approve})
+        return response.status_code
+
+
+async def test_an_approval_asked_on_one_replica_is_decided_on_another_and_used_once(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, APPROVED.format(wait=30), redis) as servers:
+        a, b, c = servers
+        async with client(a.mcp_url) as agent:
+            outcome = {}
+
+            async def upload():
+                outcome["a"] = await call(agent, "s3_put_object", bucket="allowed-bucket", key="one.txt", body="1")
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(upload)
+                listed = await pending_for(b.base, "one.txt")
+                # Every replica's console lists it.
+                assert (await pending_for(c.base, "one.txt"))["id"] == listed["id"]
+                assert listed["waiting"] is True
+                assert await decide(b.base, listed["id"]) == 200
+                assert await decide(c.base, listed["id"]) == 409
+            is_error, out = outcome["a"]
+            assert not is_error, out
+        ran = [r for r in results(servers, "s3:PutObject") if r["outcome"] == "ok"]
+        assert len(ran) == 1 and ran[0]["replica"] == "replica-1", ran
+        decided = [r for r in records(servers) if r.get("event") == "approval_decided"]
+        assert [r["replica"] for r in decided] == ["replica-2"], decided
+
+        # 200 trials, each with its own call asked through a random replica, the decision
+        # sent twice at once to two random replicas: one decision is taken, one call runs.
+        trials = 200
+        conflicts = []
+
+        async def trial(n: int, agents: list) -> None:
+            key = f"trial-{n}.txt"
+            asked_on = random.randrange(3)
+            outcome = {}
+
+            async def upload():
+                outcome["done"] = await call(agents[asked_on], "s3_put_object", bucket="allowed-bucket", key=key,
+                                             body=str(n))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(upload)
+                listed = await pending_for(servers[random.randrange(3)].base, key)
+                codes = []
+
+                async def send(to):
+                    codes.append(await decide(servers[to].base, listed["id"]))
+
+                async with anyio.create_task_group() as deciding:
+                    for to in random.sample(range(3), 2):
+                        deciding.start_soon(send, to)
+                conflicts.append(sorted(codes))
+            is_error, out = outcome["done"]
+            assert not is_error, out
+
+        async with client(a.mcp_url) as on_a, client(b.mcp_url) as on_b, client(c.mcp_url) as on_c:
+            agents = [on_a, on_b, on_c]
+            limiter = anyio.Semaphore(8)
+
+            async def bounded(n):
+                async with limiter:
+                    await trial(n, agents)
+
+            async with anyio.create_task_group() as tasks:
+                for n in range(trials):
+                    tasks.start_soon(bounded, n)
+        assert conflicts == [[200, 409]] * trials
+        ran = [r for r in results(servers, "s3:PutObject") if r["outcome"] == "ok"]
+        keys = [r["resources"][0] for r in ran]
+        assert len(keys) == trials + 1 and len(set(keys)) == trials + 1, "a call ran twice"
+
+
+async def test_a_replica_killed_while_its_call_waits_loses_no_decision_and_runs_nothing_twice(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, APPROVED.format(wait=2), redis) as servers:
+        a, b, c = servers
+        waiting = anyio.Event()
+
+        async def doomed():
+            try:
+                async with client(c.mcp_url) as agent:
+                    waiting.set()
+                    await call(agent, "s3_put_object", bucket="allowed-bucket", key="killed.txt", body="k")
+            except Exception:  # noqa: BLE001 - its replica is killed under it
+                pass
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(doomed)
+            listed = await pending_for(a.base, "killed.txt")
+            c.process.kill()
+            c.process.wait()
+            tasks.cancel_scope.cancel()
+        # The decision is given on a surviving replica after the one that asked is gone.
+        assert await decide(a.base, listed["id"]) == 200
+        async with client(b.mcp_url) as agent:
+            # The agent's retry, through another replica, uses the decision once...
+            is_error, out = await call(agent, "s3_put_object", bucket="allowed-bucket", key="killed.txt", body="k")
+            assert not is_error, out
+            # ...and a second retry asks anew rather than running again.
+            is_error, out = await call(agent, "s3_put_object", bucket="allowed-bucket", key="killed.txt", body="k")
+            assert is_error and out["error"] == "ApprovalPending", out
+        ran = [r for r in results(servers, "s3:PutObject") if r["outcome"] == "ok"]
+        assert len(ran) == 1 and ran[0]["replica"] == "replica-2", ran
+
+
+READS = LIMITED.replace("calls_per_minute: 5", "calls_per_minute: 1000")
+
+
+async def test_without_the_store_every_replica_refuses_and_is_unready_until_it_returns(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, READS, redis) as servers, \
+            haproxy(tmp_path, [s.base for s in servers]) as lb:
+        for s in servers:
+            async with client(s.mcp_url) as agent:
+                is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+                assert not is_error, out
+        redis.stop()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if all(httpx.get(f"{s.base}/readyz").status_code == 503 for s in servers):
+                break
+            await anyio.sleep(0.1)
+        for s in servers:
+            ready = httpx.get(f"{s.base}/readyz")
+            assert ready.status_code == 503 and "store" in ready.json()["reason"], ready.text
+            assert httpx.get(f"http://{s.metrics}/readyz").status_code == 503
+            assert httpx.get(f"{s.base}/healthz").status_code == 200
+            async with client(s.mcp_url) as agent:
+                is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+                assert is_error and out["error"] == "Unavailable", out
+                assert "nothing was sent to AWS" in out["message"] and "127.0.0.1" in out["message"]
+        # HAProxy takes the unready replicas out: nothing answers through it.
+        await anyio.sleep(2.5)
+        assert httpx.get(f"{lb}/readyz").status_code == 503
+        refused = [r for r in records(servers) if r.get("event") == "result" and r.get("error") == "Unavailable"]
+        assert len(refused) == 3 and all(r["outcome"] == "error" and r["tool"] == "s3_get_object" for r in refused)
+
+        redis.start()
+        started = time.monotonic()
+        while time.monotonic() - started < 15:
+            if all(httpx.get(f"{s.base}/readyz").status_code == 200 for s in servers):
+                break
+            await anyio.sleep(0.1)
+        back = time.monotonic() - started
+        assert back < 5, f"the replicas took {back:.1f} s to use the store again"
+        # HAProxy takes them back after two passing health checks.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and httpx.get(f"{lb}/readyz").status_code != 200:
+            await anyio.sleep(0.2)
+        for url in [s.mcp_url for s in servers] + [f"{lb}/mcp"]:
+            async with client(url) as agent:
+                is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+                assert not is_error, out
+        assert all(s.process.poll() is None for s in servers), "no replica restarted"
+
+
+async def test_prometheus_scrapes_the_replicas_and_counts_what_the_audit_logs_record(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, READS, redis) as servers:
+        for n, s in enumerate(servers):
+            async with client(s.mcp_url) as agent:
+                for _ in range(n + 1):
+                    await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+                await call(agent, "s3_get_object", bucket="denied-bucket", key="x.txt")
+        port = free_port()
+        config = tmp_path / "prometheus.yml"
+        targets = json.dumps([s.metrics for s in servers])
+        config.write_text(f"""
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: awsgate
+    static_configs:
+      - targets: {targets}
+""")
+        log = (tmp_path / "prometheus.log").open("wb")
+        prometheus = subprocess.Popen(
+            [require("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        try:
+            wait_for_port(port)
+            expected = {}
+            for r in records(servers):
+                if r.get("event") == "result":
+                    group = (r["replica"], r.get("decision") or "none", r["outcome"])
+                    expected[group] = expected.get(group, 0) + 1
+            query = "sum by (instance, decision, outcome) (awsgate_calls_total)"
+            deadline = time.monotonic() + 30
+            seen = {}
+            while time.monotonic() < deadline:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}).json()
+                seen = {}
+                for row in answer["data"]["result"]:
+                    instance = row["metric"]["instance"]
+                    replica = next(f"replica-{n}" for n, s in enumerate(servers, start=1) if s.metrics == instance)
+                    seen[(replica, row["metric"]["decision"], row["metric"]["outcome"])] = int(float(row["value"][1]))
+                if seen == expected:
+                    break
+                await anyio.sleep(0.5)
+            assert seen == expected, (seen, expected)
+            up = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": "sum(up)"}).json()
+            assert up["data"]["result"][0]["value"][1] == "3"
+        finally:
+            stop(prometheus)
+            log.close()
