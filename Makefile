@@ -25,6 +25,7 @@ python-env:
 	scripts/python-env.sh
 	scripts/browser-env.sh
 	scripts/js-env.sh
+	scripts/replica-env.sh
 
 ## The binary the integration tests run is the one `cargo test` builds (with the features
 ## the dev-dependencies turn on), so `make test` compiles the AWS SDK crates once, not twice.

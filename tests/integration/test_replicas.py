@@ -31,7 +31,7 @@ OPERATOR = "operator-token-0123456789abcdef"
 
 
 def require(program: str) -> str:
-    path = shutil.which(program)
+    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin")
     assert path, f"`{program}` is missing: `make test` installs it (scripts/replica-env.sh)"
     return path
 
@@ -101,7 +101,8 @@ def haproxy(workdir: Path, replicas: list[str]):
 
 
 @contextlib.contextmanager
-def replicas(binary, aws, tmp_path, policy_text: str, redis: Redis, count: int = 3, *extra: str):
+def replicas(binary, aws, tmp_path, policy_text: str, redis: Redis, count: int = 3, first: tuple[str, ...] = ()):
+    """`count` replicas on one store; `first` are more arguments for the first alone."""
     policy = write_policy(tmp_path, policy_text)
     env = awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=OPERATOR)
     with contextlib.ExitStack() as stack:
@@ -110,7 +111,8 @@ def replicas(binary, aws, tmp_path, policy_text: str, redis: Redis, count: int =
             metrics = free_port()
             server = stack.enter_context(http_server(
                 binary, policy, env, tmp_path, "--store", redis.url, "--replica-id", f"replica-{n}", "--console",
-                "--audit-log", str(tmp_path / f"audit-{n}.jsonl"), "--metrics-listen", f"127.0.0.1:{metrics}", *extra))
+                "--audit-log", str(tmp_path / f"audit-{n}.jsonl"), "--metrics-listen", f"127.0.0.1:{metrics}",
+                *(first if n == 1 else ())))
             server.metrics = f"127.0.0.1:{metrics}"
             server.log = tmp_path / f"audit-{n}.jsonl"
             servers.append(server)
@@ -309,9 +311,21 @@ READS = LIMITED.replace("calls_per_minute: 5", "calls_per_minute: 1000")
 
 
 async def test_without_the_store_every_replica_refuses_and_is_unready_until_it_returns(binary, aws, tmp_path):
+    import botocore.exceptions
+
+    from test_sidecar import Sidecar, new_key
+
     seed(aws)
-    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, READS, redis) as servers, \
+    entry, key_id, secret = new_key(binary, "reports-agent")
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    port = free_port()
+    first = ("--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys))
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, READS, redis, first=first) as servers, \
             haproxy(tmp_path, [s.base for s in servers]) as lb:
+        s3 = Sidecar(f"http://127.0.0.1:{port}", key_id, secret, servers[0].log, servers[0].process).client("s3")
+        assert s3.get_object(Bucket="allowed-bucket", Key="read.txt")["Body"].read() == b"hello"
         for s in servers:
             async with client(s.mcp_url) as agent:
                 is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
@@ -331,11 +345,17 @@ async def test_without_the_store_every_replica_refuses_and_is_unready_until_it_r
                 is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
                 assert is_error and out["error"] == "Unavailable", out
                 assert "nothing was sent to AWS" in out["message"] and "127.0.0.1" in out["message"]
+        # The sidecar answers as an AWS service that is down, and boto3 retries it as such.
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            s3.get_object(Bucket="allowed-bucket", Key="read.txt")
+        error = raised.value.response
+        assert error["Error"]["Code"] == "ServiceUnavailable" and error["ResponseMetadata"]["HTTPStatusCode"] == 503
         # HAProxy takes the unready replicas out: nothing answers through it.
         await anyio.sleep(2.5)
         assert httpx.get(f"{lb}/readyz").status_code == 503
         refused = [r for r in records(servers) if r.get("event") == "result" and r.get("error") == "Unavailable"]
-        assert len(refused) == 3 and all(r["outcome"] == "error" and r["tool"] == "s3_get_object" for r in refused)
+        assert len([r for r in refused if r["transport"] == "http"]) == 3
+        assert all(r["outcome"] == "error" for r in refused)
 
         redis.start()
         started = time.monotonic()
@@ -353,6 +373,7 @@ async def test_without_the_store_every_replica_refuses_and_is_unready_until_it_r
             async with client(url) as agent:
                 is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
                 assert not is_error, out
+        assert s3.get_object(Bucket="allowed-bucket", Key="read.txt")["Body"].read() == b"hello"
         assert all(s.process.poll() is None for s in servers), "no replica restarted"
 
 
@@ -406,3 +427,41 @@ scrape_configs:
         finally:
             stop(prometheus)
             log.close()
+
+
+async def test_an_input_required_exchange_begun_on_one_replica_is_continued_on_another(binary, aws, tmp_path):
+    """Protocol 2026-07-28: the request state a replica gives is redeemed on any, once."""
+    from mcp_types import ElicitResult
+
+    async def human(context, params):
+        return ElicitResult(action="accept", content={"approve": True})
+
+    seed(aws)
+    text = APPROVED.format(wait=30).replace("via: [console]", "via: [elicitation]")
+    put = {"bucket": "allowed-bucket", "key": "exchange.txt", "body": "e"}
+    yes = {"awsgate_approval": {"action": "accept", "content": {"approve": True}}}
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, text, redis) as servers:
+        a, b, c = servers
+
+        def on(server):
+            return Client(streamable_http_client(server.mcp_url, http_client=httpx2.AsyncClient(timeout=60)),
+                          elicitation_callback=human)
+
+        async with on(a) as on_a, on(b) as on_b, on(c) as on_c:
+            asked = await on_a.session.call_tool("s3_put_object", put, allow_input_required=True)
+            assert asked.request_state and "awsgate_approval" in asked.input_requests
+            done = await on_b.session.call_tool("s3_put_object", put, input_responses=yes,
+                                                request_state=asked.request_state)
+            assert not done.is_error, done.structured_content
+            again = await on_c.session.call_tool("s3_put_object", put, input_responses=yes,
+                                                 request_state=asked.request_state)
+            assert again.is_error and "already used" in again.structured_content["message"]
+            # A token given for one call approves no other, on any replica.
+            asked = await on_a.session.call_tool("s3_put_object", put, allow_input_required=True)
+            other = dict(put, key="other.txt")
+            refused = await on_c.session.call_tool("s3_put_object", other, input_responses=yes,
+                                                   request_state=asked.request_state)
+            assert refused.is_error and "different call" in refused.structured_content["message"]
+        ran = [r for r in results(servers, "s3:PutObject") if r["outcome"] == "ok"]
+        assert [r["replica"] for r in ran] == ["replica-2"], ran
+        assert not aws.object_exists("allowed-bucket", "other.txt")
