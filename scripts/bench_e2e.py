@@ -124,42 +124,65 @@ class Server:
             self.process.kill()
 
 
-def http_denied_calls(binary: Path, policy: Path, env: dict[str, str], denied: dict, iterations: int):
-    """Denied calls, and pings as the baseline, over one kept-alive streamable-HTTP
-    connection. The standard library's `http.client` speaks the HTTP, so that the figure is
-    awsgate's and not a client library's (httpx adds about 0.8 ms a request here)."""
-    import http.client
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def wait_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def http_serve(binary: Path, policy: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
     process = subprocess.Popen(
         [str(binary), "serve", "--policy", str(policy), "--audit-log", os.devnull, "--transport", "http",
-         "--listen", f"127.0.0.1:{port}"],
+         "--listen", f"127.0.0.1:{port}", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
+    wait_port(port)
+    return process, port
+
+
+class McpHttp:
+    """One kept-alive streamable-HTTP connection with its MCP session, in `http.client`."""
+
+    def __init__(self, port: int):
+        import http.client
+
+        self.connection = http.client.HTTPConnection("127.0.0.1", port)
+        self.headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        self.post(INITIALIZE)
+        self.headers["mcp-protocol-version"] = "2025-06-18"
+        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def post(self, message: dict) -> bytes:
+        self.connection.request("POST", "/mcp", json.dumps(message), self.headers)
+        answer = self.connection.getresponse()
+        if answer.getheader("mcp-session-id"):
+            self.headers["mcp-session-id"] = answer.getheader("mcp-session-id")
+        return answer.read()
+
+
+def http_denied_calls(binary: Path, policy: Path, env: dict[str, str], denied: dict, iterations: int, *extra: str):
+    """Denied calls, and pings as the baseline, over one kept-alive streamable-HTTP
+    connection. The standard library's `http.client` speaks the HTTP, so that the figure is
+    awsgate's and not a client library's (httpx adds about 0.8 ms a request here)."""
+    process, port = http_serve(binary, policy, env, *extra)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        connection = http.client.HTTPConnection("127.0.0.1", port)
-        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-        def post(message: dict) -> bytes:
-            connection.request("POST", "/mcp", json.dumps(message), headers)
-            answer = connection.getresponse()
-            if answer.getheader("mcp-session-id"):
-                headers["mcp-session-id"] = answer.getheader("mcp-session-id")
-            return answer.read()
-
-        post(INITIALIZE)
-        headers["mcp-protocol-version"] = "2025-06-18"
-        post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        post = McpHttp(port).post
         call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": denied}
         ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
 
@@ -239,6 +262,72 @@ def sidecar_calls(binary: Path, policy: Path, env: dict[str, str], endpoint: str
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def start_redis() -> tuple[subprocess.Popen, str] | None:
+    """Debian's redis-server on a free loopback port, without persistence (None if absent)."""
+    import shutil
+
+    server = shutil.which("redis-server")
+    if not server:
+        return None
+    port = free_port()
+    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    wait_port(port)
+    return process, f"redis://127.0.0.1:{port}"
+
+
+def store_against_none(binary: Path, policy: Path, env: dict[str, str], denied: dict, iterations: int,
+                       store: str) -> tuple[list[float], list[float]]:
+    """The denied call over kept-alive HTTP with `--store` and without, alternating, 3 rounds
+    each; the policy has a rate limit, so each call runs the store's limit script."""
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(3):
+        for with_store in (True, False):
+            extra = ("--store", store) if with_store else ()
+            samples[with_store] += http_denied_calls(binary, policy, env, denied, iterations, *extra)[0]
+    return samples[True], samples[False]
+
+
+def _hammer(port: int, denied: dict, seconds: float) -> int:
+    """One load-generating process: denied calls on its own connection for `seconds`."""
+    client = McpHttp(port)
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": denied}
+    done = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        client.post(call)
+        done += 1
+    return done
+
+
+def throughput(ports: list[int], denied: dict, workers: int, seconds: float = 5.0) -> float:
+    """Denied calls per second, `workers` processes spread over the replicas' ports."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        counts = pool.starmap(_hammer, [(ports[n % len(ports)], denied, seconds) for n in range(workers)])
+    return sum(counts) / seconds
+
+
+def replicas_throughput(binary: Path, policy: Path, env: dict[str, str], denied: dict, store: str,
+                        workers: int = 6) -> tuple[float, float]:
+    """Three replicas on one store against one replica without, the same load generator."""
+    started = [http_serve(binary, policy, env, "--store", store, "--replica-id", f"bench-{n}") for n in range(3)]
+    try:
+        three = throughput([port for _, port in started], denied, workers)
+    finally:
+        for process, _ in started:
+            process.terminate()
+            process.wait(timeout=10)
+    process, port = http_serve(binary, policy, env)
+    try:
+        one = throughput([port], denied, workers)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return three, one
 
 
 def timed(fn, iterations: int) -> list[float]:
@@ -337,6 +426,18 @@ def main() -> None:
             server.close()
             deny_http, ping_http = http_denied_calls(binary, policy, env, denied, iterations)
             side_get, side_direct, side_deny = sidecar_calls(binary, policy, env, endpoint, s3, iterations, Path(tmp))
+            redis = start_redis()
+            limited = Path(tmp) / "limited.yaml"
+            limited.write_text(POLICY.replace("calls_per_minute: 0", "calls_per_minute: 100000000"))
+            if redis:
+                try:
+                    stored = store_against_none(binary, limited, env, denied, iterations, redis[1])
+                    replicated = replicas_throughput(binary, limited, env, denied, redis[1])
+                finally:
+                    redis[0].terminate()
+                    redis[0].wait(timeout=10)
+            else:
+                stored = replicated = None
             versus = denied_against_baseline(binary, baseline, policy, env, iterations) if baseline else None
             side_versus = (sidecar_against_baseline(binary, baseline, policy, env, endpoint, s3, iterations, Path(tmp))
                            if baseline else None)
@@ -362,6 +463,17 @@ def main() -> None:
         ("boto3 GetObject direct to moto", f"{median(side_direct):.2f} ms", f"median of {iterations}, same run"),
         ("sidecar: denied request round trip", f"{median(side_deny) * 1000:.0f} µs", f"median of {iterations}, no AWS request"),
     ]
+    if stored:
+        with_store, without = (median(v) * 1000 for v in stored)
+        three, one = replicated
+        rows += [
+            ("denied call over kept-alive HTTP, --store", f"{with_store:.0f} µs",
+             f"median of {3 * iterations}, alternating; a rate limit, so one store script a call"),
+            ("the same without a store", f"{without:.0f} µs", f"median of {3 * iterations}, same policy"),
+            ("the store's cost", f"{with_store - without:+.0f} µs", "goal: +300 µs or less"),
+            ("denied calls/s, 3 replicas on one Redis", f"{three:.0f}", "6 client processes, 5 s, one machine"),
+            ("denied calls/s, 1 replica, no store", f"{one:.0f}", "the same load generator"),
+        ]
     if versus:
         mine, theirs = (median(v) * 1000 for v in versus)
         rows += [

@@ -465,3 +465,36 @@ async def test_an_input_required_exchange_begun_on_one_replica_is_continued_on_a
         ran = [r for r in results(servers, "s3:PutObject") if r["outcome"] == "ok"]
         assert [r["replica"] for r in ran] == ["replica-2"], ran
         assert not aws.object_exists("allowed-bucket", "other.txt")
+
+
+async def test_the_store_password_never_leaks_and_a_wrong_one_serves_nothing(binary, aws, tmp_path):
+    seed(aws)
+    redis = Redis(tmp_path)
+    process = subprocess.Popen(
+        [require("redis-server"), "--port", str(redis.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--requirepass", "right-horse-battery", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(redis.port)
+        policy = write_policy(tmp_path, READS)
+        env = awsgate_env(aws.endpoint)
+        for password, works in (("wrong-staple-9", False), ("right-horse-battery", True)):
+            url = f"redis://:{password}@127.0.0.1:{redis.port}"
+            with http_server(binary, policy, env, tmp_path, "--store", url, "--audit-log",
+                             str(tmp_path / f"{password}.jsonl")) as s:
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    ready = httpx.get(f"{s.base}/readyz")
+                    if (ready.status_code == 200) == works:
+                        break
+                    await anyio.sleep(0.1)
+                assert (ready.status_code == 200) == works, ready.text
+                async with client(s.mcp_url) as agent:
+                    is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+                assert is_error != works, out
+                seen = ready.text + json.dumps(out) + s.stderr_path.read_text() + (tmp_path / f"{password}.jsonl").read_text()
+                assert password not in seen
+                if not works:
+                    assert f"redis://127.0.0.1:{redis.port}" in ready.json()["reason"]
+    finally:
+        stop(process)
