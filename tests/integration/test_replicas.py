@@ -498,3 +498,35 @@ async def test_the_store_password_never_leaks_and_a_wrong_one_serves_nothing(bin
                     assert f"redis://127.0.0.1:{redis.port}" in ready.json()["reason"]
     finally:
         stop(process)
+
+
+async def test_every_replicas_console_shows_the_records_of_all(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, READS, redis) as servers:
+        a, b, c = servers
+        following = []
+
+        async def follow():
+            async with httpx.AsyncClient(headers=operator(a.base), timeout=30) as http:
+                async with http.stream("GET", f"{a.base}/console/api/audit", params={"follow": "1"}) as stream:
+                    async for line in stream.aiter_lines():
+                        if line.startswith("data:"):
+                            following.append(json.loads(line[5:]))
+                            if any(r.get("replica") == "replica-3" and r.get("event") == "result" for r in following):
+                                return
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(follow)
+            await anyio.sleep(0.5)
+            for s in (b, c):
+                async with client(s.mcp_url) as agent:
+                    await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            with anyio.fail_after(10):
+                while not any(r.get("replica") == "replica-3" and r.get("event") == "result" for r in following):
+                    await anyio.sleep(0.05)
+        # A's live feed showed the others' records as they were written...
+        assert {"replica-2", "replica-3"} <= {r.get("replica") for r in following}
+        # ...and every console lists the latest records of all replicas.
+        for s in servers:
+            listed = httpx.get(f"{s.base}/console/api/audit", headers=operator(s.base)).json()["records"]
+            assert {"replica-2", "replica-3"} <= {r.get("replica") for r in listed}, s.base
