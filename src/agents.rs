@@ -50,6 +50,8 @@ const ALGORITHMS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS51
 pub struct Agent {
     pub name: String,
     pub policy: PathBuf,
+    /// `shadow:`: a candidate policy its calls are also judged by (only recorded).
+    pub shadow: Option<PathBuf>,
     /// The value of the OIDC agent claim in its tokens.
     pub subject: Option<String>,
     /// The SHA-256 of its static bearer token.
@@ -96,7 +98,26 @@ pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<LoadedAgents, Agents
     let mut policies = Vec::with_capacity(file.agents.len());
     let mut failed = Vec::new();
     for agent in &file.agents {
-        match policy::load_file(&agent.policy, vocabulary) {
+        let loaded = policy::load_file(&agent.policy, vocabulary).and_then(|mut loaded| {
+            if let Some(shadow) = &agent.shadow {
+                if let Some(named) = &loaded.policy.document().shadow {
+                    // Two shadows for one agent: which one is meant cannot be told.
+                    let diagnostic = Diagnostic {
+                        severity: Severity::Error,
+                        at: named.at,
+                        message: format!(
+                            "the agents file gives agent `{}` the shadow `{}`, and this policy names its own: keep one",
+                            agent.name,
+                            shadow.display()
+                        ),
+                    };
+                    return Err(PolicyError::Invalid { path: agent.policy.clone(), diagnostics: vec![diagnostic] });
+                }
+                loaded.shadow = Some(policy::load_shadow(shadow, vocabulary)?);
+            }
+            Ok(loaded)
+        });
+        match loaded {
             Ok(loaded) => policies.push(loaded),
             Err(error) => failed.push((agent.name.clone(), error)),
         }
@@ -302,6 +323,7 @@ impl Reader {
         let entries = self.mapping(node, "an agent")?;
         let (mut name, mut policy, mut subject, mut token, mut key, mut tags) =
             (None, None, None, None, None, Vec::new());
+        let mut shadow = None;
         let mut subject_at = None;
         for (field, value) in entries {
             match field.name.as_str() {
@@ -314,6 +336,7 @@ impl Reader {
                     }
                 }
                 "policy" => policy = self.text(value, "`policy`").map(|p| directory.join(p)),
+                "shadow" => shadow = self.text(value, "`shadow`").map(|p| directory.join(p)),
                 "subject" => {
                     subject = self.text(value, "`subject`");
                     subject_at = Some(value.at);
@@ -342,7 +365,7 @@ impl Reader {
                 "tags" => tags = self.tags(value),
                 other => self.error(
                     field.at,
-                    format!("unknown key `{other}` in an agent (expected `name`, `policy`, `subject`, `token_sha256`, `agent_key`, `tags`)"),
+                    format!("unknown key `{other}` in an agent (expected `name`, `policy`, `shadow`, `subject`, `token_sha256`, `agent_key`, `tags`)"),
                 ),
             }
         }
@@ -362,7 +385,7 @@ impl Reader {
                 ),
             );
         }
-        Some(Agent { name, policy, subject, token_sha256: token, agent_key: key, tags, subject_at })
+        Some(Agent { name, policy, shadow, subject, token_sha256: token, agent_key: key, tags, subject_at })
     }
 
     fn tags(&mut self, node: &Node) -> Vec<(String, String)> {

@@ -139,12 +139,22 @@ pub enum Command {
     IamPolicy {
         #[arg(long, env = "AWSGATE_POLICY")]
         policy: PathBuf,
+        /// `json` (the policy to attach on stdout, a trust policy on stderr) or `terraform`
+        /// (HCL for the role with both, on stdout).
+        #[arg(long, default_value = "json")]
+        format: IamFormat,
     },
     /// The catalog of supported actions and their tool names.
     Actions {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IamFormat {
+    Json,
+    Terraform,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +188,21 @@ pub enum AuditCommand {
         /// Only the calls of this agent (`serve --agents`); `default` for `--policy`.
         #[arg(long)]
         agent: Option<String>,
+    },
+    /// Judge every logged decision again under a candidate policy and print those that
+    /// change; exit 1 if a call that was denied would be allowed.
+    Replay {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The candidate policy.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Only the calls of this agent (`serve --agents`); `default` for `--policy`.
+        #[arg(long)]
+        agent: Option<String>,
+        /// One JSON object per changed decision, a line each.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -287,6 +312,9 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Audit { command: AuditCommand::Suggest { files, generalize, agent } } => {
             suggest_policy(&files, generalize, agent.as_deref(), stdout)
         }
+        Command::Audit { command: AuditCommand::Replay { files, policy, agent, json } } => {
+            replay(&files, &policy, agent.as_deref(), json, stdout)
+        }
         Command::Check { files } => check(&files, stdout),
         Command::Simulate { policy, action, resources, region, account, context, json } => {
             let loaded = load(&policy)?;
@@ -301,9 +329,14 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             simulate(&loaded.policy, &action, &resources, &scope, json, stdout)
         }
         Command::Tools { policy, json } => tools(&load(&policy)?.policy, json, stdout),
-        Command::IamPolicy { policy } => {
+        Command::IamPolicy { policy, format } => {
             let loaded = load(&policy)?;
             let document = loaded.policy.document();
+            if format == IamFormat::Terraform {
+                let source = policy::terminal_safe(&policy.display().to_string()).into_owned();
+                write!(stdout, "{}", policy::terraform(document, &catalog::vocabulary(), &source))?;
+                return Ok(Outcome::Ok);
+            }
             let permissions = policy::least_privilege(document, &catalog::vocabulary());
             writeln!(stdout, "{}", serde_json::to_string_pretty(&permissions).unwrap_or_default())?;
             // stdout stays one JSON document; the trust policy example goes beside it.
@@ -397,6 +430,77 @@ fn suggest_policy(
         files.iter().map(|p| policy::terminal_safe(&p.display().to_string()).into_owned()).collect();
     write!(out, "{}", calls.policy(&sources.join(", "), generalize))?;
     Ok(Outcome::Ok)
+}
+
+/// `audit replay`: the changed decisions, grouped (text) or a line each (`--json`), and a
+/// summary on stderr; `Failed` when a denied call would be allowed.
+fn replay(
+    files: &[PathBuf],
+    candidate: &Path,
+    agent: Option<&str>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<Outcome, CliError> {
+    use crate::audit::replay::{Changed, LISTED};
+    let loaded = load(candidate)?;
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let (mut narrowed, mut widened): (Vec<Changed>, Vec<Changed>) = (Vec::new(), Vec::new());
+    let replayed = crate::audit::replay::replay(&paths, &loaded.policy, agent, |changed| {
+        if json {
+            let line = serde_json::to_string(&changed).map_err(std::io::Error::other)?;
+            return writeln!(out, "{line}");
+        }
+        let group = if changed.to == "deny" { &mut narrowed } else { &mut widened };
+        if group.len() < LISTED {
+            group.push(changed);
+        }
+        Ok(())
+    })
+    .map_err(|e| CliError::Invalid(policy::terminal_safe(&e.to_string()).into_owned()))?;
+    if !json {
+        let counts = [replayed.allow_to_deny, replayed.deny_to_allow];
+        for ((title, group), count) in [("allow → deny", &narrowed), ("deny → allow", &widened)].into_iter().zip(counts)
+        {
+            if count == 0 {
+                continue;
+            }
+            writeln!(out, "{title} ({count}):")?;
+            for changed in group {
+                let was = changed.statement.as_deref().map_or("no statement".into(), |s| format!("statement `{s}`"));
+                let now =
+                    changed.new_statement.as_deref().map_or("no statement".into(), |s| format!("statement `{s}`"));
+                let line = format!(
+                    "  {}  {}  call {}{}  {} on {}\n    was {} by {was}; now {} by {now}: {}",
+                    changed.time,
+                    changed.file,
+                    changed.call_id,
+                    changed.agent.as_deref().map(|a| format!(" of agent `{a}`")).unwrap_or_default(),
+                    changed.action,
+                    changed.resources.join(", "),
+                    changed.from,
+                    changed.to,
+                    changed.reason,
+                );
+                writeln!(out, "{}", policy::terminal_safe(&line))?;
+            }
+            if count > group.len() as u64 {
+                writeln!(out, "  ... and {} more (`--json` lists every one)", count - group.len() as u64)?;
+            }
+        }
+    }
+    let shown = policy::terminal_safe(&candidate.display().to_string()).into_owned();
+    let mut summary = format!(
+        "replayed {} decision(s) under `{shown}`: {} allow → deny, {} deny → allow",
+        replayed.judged, replayed.allow_to_deny, replayed.deny_to_allow
+    );
+    if replayed.skipped > 0 {
+        summary.push_str(&format!(
+            "; {} decision record(s) skipped: they carry no `context` (written before awsgate recorded it, or refused before the gate)",
+            replayed.skipped
+        ));
+    }
+    eprintln!("{summary}");
+    Ok(if replayed.deny_to_allow > 0 { Outcome::Failed } else { Outcome::Ok })
 }
 
 fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {

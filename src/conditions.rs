@@ -161,10 +161,12 @@ pub struct LookupFailure {
 }
 
 /// Builds the call's context: globals, the arguments' keys, and the look-ups that a
-/// statement which could decide the request tests. Look-ups run one after another (a
-/// call touches one or two resources), each within `timeout`.
+/// statement which could decide the request tests, in any of `policies` (the one in force
+/// and its shadow). Look-ups run one after another (a call touches one or two resources),
+/// each within `timeout`. A look-up no statement needed is recorded as unknown (or as the
+/// cache has it), so that a replay under another policy never takes it for missing.
 pub async fn request_context(
-    policy: &Policy,
+    policies: &[&Policy],
     request: &Request<'_>,
     prepared: PreparedKeys<'_>,
     mut context: Context,
@@ -182,10 +184,18 @@ pub async fn request_context(
     if prepared.lookups.is_empty() {
         return (context, failures);
     }
-    let tested = policy.tested_keys(request);
+    let tested: Vec<(usize, String)> = policies.iter().flat_map(|policy| policy.tested_keys(request)).collect();
     for lookup in prepared.lookups {
         let wanted = tested.iter().any(|(resource, key)| *resource == lookup.resource && lookup.supplies(key));
         if !wanted {
+            match cache.get(&lookup.cache_key) {
+                Some(facts) => {
+                    for (key, values) in (lookup.finish)(&facts) {
+                        context.set_for(lookup.resource, &key, values);
+                    }
+                }
+                None => context.set_unknown(Some(lookup.resource), lookup.key),
+            }
             continue;
         }
         let facts = match cache.get(&lookup.cache_key) {

@@ -111,6 +111,7 @@ fn agents_of(
             let agent = crate::agents::Agent {
                 name: crate::agents::DEFAULT_AGENT.to_string(),
                 policy: path.clone(),
+                shadow: None,
                 subject: None,
                 token_sha256: None,
                 agent_key: None,
@@ -184,6 +185,7 @@ async fn build(
         audit,
         caller,
         store,
+        shadow: loaded.shadow,
     })));
     Ok(Built {
         name: agent.name.into(),
@@ -637,7 +639,7 @@ impl Roster {
                     .map_err(|e| e.to_string())?;
                 (Some((aws, session_policy)), config.credentials_provider())
             };
-            let pipeline = Box::new(current.reloaded(policy.policy, policy.hash, aws));
+            let pipeline = Box::new(current.reloaded(policy.policy, policy.hash, policy.shadow, aws));
             next.push(Next::Kept { live: served.live(), pipeline, credentials, upstream });
         }
         let names: Vec<&str> = loaded.file.agents.iter().map(|a| a.name.as_str()).collect();

@@ -52,6 +52,13 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShadowLabels {
+    agent: String,
+    from: String,
+    to: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: String,
 }
@@ -65,6 +72,7 @@ struct Metrics {
     rate_limited: Family<AgentLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
     store_errors: Counter,
+    shadow: Family<ShadowLabels, Counter>,
     codes: Mutex<HashSet<String>>,
 }
 
@@ -84,6 +92,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("awsgate_rate_limited", "Calls refused by calls_per_minute, by agent", rate_limited.clone());
     let store_errors = Counter::<u64>::default();
     registry.register("awsgate_store_errors", "Failed requests to the shared store", store_errors.clone());
+    let shadow = Family::<ShadowLabels, Counter>::default();
+    registry.register(
+        "awsgate_shadow_disagreements",
+        "Decisions the shadow policy would have made otherwise, by agent and from (in force) to (shadow)",
+        shadow.clone(),
+    );
     let reloads = Family::<ResultLabels, Counter>::default();
     registry.register("awsgate_policy_reloads", "Reloads of the policy or agents file, by result", reloads.clone());
     let build = Family::<VersionLabels, Gauge>::default();
@@ -98,6 +112,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         rate_limited,
         reloads,
         store_errors,
+        shadow,
         codes: Mutex::default(),
     }
 });
@@ -131,6 +146,12 @@ pub fn call_ended(
         let code = bounded_code(metrics, code);
         metrics.aws_errors.get_or_create(&CodeLabels { code }).inc();
     }
+}
+
+/// The shadow policy disagreed: the policy in force said `from`, the shadow `to`.
+pub fn shadow_disagreed(agent: &str, from: &'static str, to: &'static str) {
+    let labels = ShadowLabels { agent: agent.to_string(), from: from.to_string(), to: to.to_string() };
+    METRICS.shadow.get_or_create(&labels).inc();
 }
 
 /// A request to the shared store failed.

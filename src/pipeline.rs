@@ -42,6 +42,8 @@ pub struct Pipeline {
     /// The replicas' shared store (`--store`): the rate-limit windows are kept there, and
     /// without it no call runs.
     store: Option<Arc<crate::store::Store>>,
+    /// A candidate policy every call is also judged by; only recorded.
+    shadow: Option<crate::policy::Shadow>,
 }
 
 /// The pipeline in force. Each call takes it once, at its start, and finishes under it
@@ -90,11 +92,12 @@ pub struct Parts {
     pub audit: Arc<AuditLog>,
     pub caller: Caller,
     pub store: Option<Arc<crate::store::Store>>,
+    pub shadow: Option<crate::policy::Shadow>,
 }
 
 impl Pipeline {
     pub fn new(parts: Parts) -> Pipeline {
-        let Parts { policy, policy_hash, aws, session_policy, scope, audit, caller, store } = parts;
+        let Parts { policy, policy_hash, aws, session_policy, scope, audit, caller, store, shadow } = parts;
         Pipeline {
             aws_writes: aws.without_retries(),
             aws,
@@ -107,12 +110,19 @@ impl Pipeline {
             policy,
             policy_hash,
             store,
+            shadow,
         }
     }
 
-    /// The same pipeline under a new policy, with new AWS clients when the role's session
-    /// policy changed with it.
-    pub fn reloaded(&self, policy: Policy, policy_hash: String, aws: Option<(Aws, Option<String>)>) -> Pipeline {
+    /// The same pipeline under a new policy (and its shadow, if any), with new AWS clients
+    /// when the role's session policy changed with it.
+    pub fn reloaded(
+        &self,
+        policy: Policy,
+        policy_hash: String,
+        shadow: Option<crate::policy::Shadow>,
+        aws: Option<(Aws, Option<String>)>,
+    ) -> Pipeline {
         let ttl = policy.document().limits.tag_cache_seconds;
         let facts = if ttl == self.policy.document().limits.tag_cache_seconds {
             self.facts.clone()
@@ -132,6 +142,7 @@ impl Pipeline {
             policy,
             policy_hash,
             store: self.store.clone(),
+            shadow,
         }
     }
 
@@ -141,6 +152,10 @@ impl Pipeline {
 
     pub fn policy_hash(&self) -> &str {
         &self.policy_hash
+    }
+
+    pub fn shadow(&self) -> Option<&crate::policy::Shadow> {
+        self.shadow.as_ref()
     }
 
     pub fn session_policy(&self) -> Option<&str> {
@@ -175,6 +190,8 @@ impl Pipeline {
             action: None,
             resources: Vec::new(),
             decision: None,
+            context: None,
+            shadow: None,
             approval: None,
             refusal: None,
             region: None,
@@ -364,6 +381,10 @@ pub struct Call<'p> {
     action: Option<String>,
     resources: Vec<String>,
     decision: Option<(Decision<'p>, String)>,
+    /// The condition keys and values the gate judged by, for the decision record.
+    context: Option<crate::policy::Context>,
+    /// What the shadow policy says, when it differs.
+    shadow: Option<audit::ShadowVerdict>,
     /// How a required approval went, for the result record.
     approval: Option<&'static str>,
     /// Why awsgate denied a call the gate could not judge.
@@ -462,9 +483,12 @@ impl<'p> Call<'p> {
             account: &pipeline.scope.account,
             context: &globals,
         };
-        // Tag look-ups are reads, with the SDK's retries; a cancelled call stops here.
+        // Tag look-ups are reads, with the SDK's retries; a cancelled call stops here. The
+        // shadow's keys are learnt too, so that it judges what the policy in force judges.
+        let shadow = pipeline.shadow.as_ref().map(|s| &*s.policy);
+        let policies: Vec<&Policy> = std::iter::once(policy).chain(shadow).collect();
         let learnt = conditions::request_context(
-            policy,
+            &policies,
             &request,
             conditions::PreparedKeys::of(prepared),
             globals.clone(),
@@ -490,7 +514,20 @@ impl<'p> Call<'p> {
             reason: reason.clone(),
         });
         let allowed = Allowed { approval_required: decision.approval_required, statement: decision.statement };
+        if let Some(shadow) = shadow {
+            let judged = shadow.decide(&request);
+            if judged.effect() != decision.effect() {
+                let agent = self.origin.agent.as_deref().unwrap_or("-");
+                crate::metrics::shadow_disagreed(agent, decision.effect(), judged.effect());
+                self.shadow = Some(audit::ShadowVerdict {
+                    decision: judged.effect(),
+                    statement: judged.statement.map(str::to_string),
+                    reason: judged.explain(&request),
+                });
+            }
+        }
         self.decision = Some((decision, reason));
+        self.context = Some(call_context.clone());
         if self.write("decision", None, None, None).await.is_err() {
             return Err(CallError::AuditUnavailable);
         }
@@ -619,6 +656,8 @@ impl<'p> Call<'p> {
             error,
             aws_request_id: request_id,
             duration_ms: outcome.map(|_| (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0),
+            context: if event == "decision" { self.context.as_ref() } else { None },
+            shadow: if event == "decision" { self.shadow.as_ref() } else { None },
         };
         if let ("result", Some(outcome)) = (event, outcome) {
             crate::metrics::call_ended(

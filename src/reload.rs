@@ -40,6 +40,9 @@ struct Record<'a> {
     mode: &'static str,
     old_policy_hash: &'a str,
     new_policy_hash: &'a str,
+    /// The shadow policy's hash, when the new policy has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_policy_hash: Option<&'a str>,
     tools: usize,
 }
 
@@ -78,6 +81,7 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
         mode: loaded.policy.mode().as_str(),
         old_policy_hash: current.policy_hash(),
         new_policy_hash: &loaded.hash,
+        shadow_policy_hash: loaded.shadow.as_ref().map(|s| s.hash.as_str()),
         tools: catalog::tools().filter(|t| loaded.policy.lists_tool(&t.iam_action())).count(),
     };
     // A change that cannot be audited does not happen.
@@ -87,7 +91,7 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
         .await
         .map_err(|e| format!("the audit log cannot record the reload ({e}), so the running policy stays"))?;
     let reloaded = Reloaded { old_hash: current.policy_hash().to_string(), new_hash: loaded.hash.clone(), credentials };
-    live.replace(current.reloaded(loaded.policy, loaded.hash, aws));
+    live.replace(current.reloaded(loaded.policy, loaded.hash, loaded.shadow, aws));
     Ok(Some(reloaded))
 }
 

@@ -5,6 +5,7 @@
 //! hash-chained ([`chain`]), so an edit, a removal or a reordering can be shown.
 
 pub mod chain;
+pub mod replay;
 pub mod suggest;
 
 use std::collections::VecDeque;
@@ -289,6 +290,20 @@ pub struct Record<'a> {
     pub aws_request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<f64>,
+    /// On a decision: the condition keys and values the gate judged by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'a crate::policy::Context>,
+    /// On a decision the shadow policy would have made otherwise: what it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<&'a ShadowVerdict>,
+}
+
+/// The shadow policy's verdict, when it differs from the policy in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowVerdict {
+    pub decision: &'static str,
+    pub statement: Option<String>,
+    pub reason: String,
 }
 
 /// Now, as RFC 3339 UTC with milliseconds: `2026-11-22T05:07:30.123Z`.
@@ -394,6 +409,8 @@ mod tests {
             error: None,
             aws_request_id: None,
             duration_ms: None,
+            context: None,
+            shadow: None,
         }
     }
 

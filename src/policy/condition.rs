@@ -634,12 +634,65 @@ impl Context {
         self.entries.is_empty()
     }
 
-    /// The keys and values that hold for every resource, for the audit record.
+    /// The keys and values that hold for every resource.
     pub fn values(&self) -> impl Iterator<Item = (&str, &[String])> {
         self.entries.iter().filter_map(|e| match (&e.value, e.prefix) {
             (Known::Values(values), false) => Some((e.key.as_str(), values.as_slice())),
             _ => None,
         })
+    }
+}
+
+/// One entry of a context as a decision record carries it: a key (or a key prefix) with
+/// its values, or without values when awsgate could not learn them; for one resource of the
+/// call (by its index in `resources`) or for all.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recorded {
+    key: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    prefix: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<usize>,
+    /// Absent: unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    values: Option<Vec<String>>,
+}
+
+/// The context as the decision record writes it, so that `audit replay` judges the very
+/// keys and values the gate saw.
+impl serde::Serialize for Context {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.entries.len()))?;
+        for entry in &self.entries {
+            seq.serialize_element(&Recorded {
+                key: entry.key.clone(),
+                prefix: entry.prefix,
+                resource: entry.resource,
+                values: match &entry.value {
+                    Known::Values(values) => Some(values.clone()),
+                    Known::Unknown => None,
+                },
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Context {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Context, D::Error> {
+        let recorded = Vec::<Recorded>::deserialize(deserializer)?;
+        let mut context = Context::new();
+        for entry in recorded {
+            context.put(Entry {
+                key: entry.key.to_ascii_lowercase(),
+                prefix: entry.prefix,
+                resource: entry.resource,
+                value: entry.values.map_or(Known::Unknown, Known::Values),
+            });
+        }
+        Ok(context)
     }
 }
 

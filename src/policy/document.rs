@@ -164,6 +164,9 @@ pub struct PolicyDocument {
     pub unknown_operations: UnknownOperations,
     /// How `approval: required` reaches a human.
     pub approvals: Approvals,
+    /// `shadow: FILE`: a candidate policy every call is also judged by, whose verdict is
+    /// only recorded (relative to this policy's directory).
+    pub shadow: Option<Spanned<String>>,
 }
 
 /// `approvals`: how a call that needs a human's yes asks for it.
@@ -263,6 +266,7 @@ const NATIVE_KEYS: &[&str] = &[
     "audit",
     "sidecar",
     "approvals",
+    "shadow",
 ];
 const IAM_KEYS: &[&str] = &["Version", "Id", "Statement"];
 const CREDENTIAL_KEYS: &[&str] = &[
@@ -396,6 +400,7 @@ impl<'v> Validator<'v> {
             audit_log: AuditLog::default(),
             unknown_operations: UnknownOperations::default(),
             approvals: Approvals::default(),
+            shadow: None,
         };
         match find(entries, "version") {
             None => self.error(at, "missing `version: 1`"),
@@ -466,6 +471,13 @@ impl<'v> Validator<'v> {
         if let Some(node) = find(entries, "approvals") {
             document.approvals = self.approvals(node);
         }
+        if let Some(shadow) = find(entries, "shadow").and_then(|n| self.scalar(n, "`shadow`")) {
+            if shadow.value.trim().is_empty() {
+                self.error(shadow.at, "`shadow` names the file of a candidate policy; it is empty");
+            } else {
+                document.shadow = Some(shadow);
+            }
+        }
         self.cross_checks(&document);
         Some(document)
     }
@@ -528,6 +540,7 @@ impl<'v> Validator<'v> {
             audit_log: AuditLog::default(),
             unknown_operations: UnknownOperations::default(),
             approvals: Approvals::default(),
+            shadow: None,
         };
         self.cross_checks(&document);
         Some(document)

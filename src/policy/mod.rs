@@ -24,7 +24,9 @@ pub use document::{
 pub use document::{ApprovalChannel, Approvals as ApprovalSettings};
 pub use document::{is_account, is_region};
 pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request, partition_of, unscoped_star_requests};
-pub use iam::{IAM_POLICY_VERSION, SESSION_POLICY_MAX_CHARS, least_privilege, session_policy, trust_policy_example};
+pub use iam::{
+    IAM_POLICY_VERSION, SESSION_POLICY_MAX_CHARS, least_privilege, session_policy, terraform, trust_policy_example,
+};
 pub use pattern::{ActionPattern, ArnPattern};
 pub use source::Location;
 pub use suggest::closest;
@@ -91,6 +93,16 @@ pub struct Loaded {
     /// The hex SHA-256 of the policy's text: which policy was in force, in audit records
     /// and the console.
     pub hash: String,
+    /// The shadow policy its `shadow:` names (or the agents file gives it), loaded.
+    pub shadow: Option<Shadow>,
+}
+
+/// A candidate policy judged beside the one in force: what it says is only recorded.
+#[derive(Debug, Clone)]
+pub struct Shadow {
+    pub path: PathBuf,
+    pub policy: std::sync::Arc<Policy>,
+    pub hash: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +133,7 @@ pub fn parse(text: &str, default_name: &str, vocabulary: &Vocabulary) -> Result<
         Some(document) if errors(&diagnostics) == 0 => {
             use sha2::Digest;
             let hash = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-            Ok(Loaded { policy: Policy::compile(document, vocabulary), warnings: diagnostics, hash })
+            Ok(Loaded { policy: Policy::compile(document, vocabulary), warnings: diagnostics, hash, shadow: None })
         }
         _ => Err(diagnostics),
     }
@@ -153,6 +165,29 @@ pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyE
     let text =
         std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
     let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
-    parse(&text, default_name, vocabulary)
-        .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })
+    let mut loaded = parse(&text, default_name, vocabulary)
+        .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })?;
+    if let Some(named) = loaded.policy.document().shadow.clone() {
+        let shadow = path.parent().unwrap_or(Path::new(".")).join(&named.value);
+        loaded.shadow = Some(load_shadow(&shadow, vocabulary)?);
+    }
+    Ok(loaded)
+}
+
+/// Reads a shadow policy: a policy file like any other, which names no shadow itself.
+pub fn load_shadow(path: &Path, vocabulary: &Vocabulary) -> Result<Shadow, PolicyError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+    let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("shadow");
+    let loaded = parse(&text, default_name, vocabulary)
+        .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })?;
+    if let Some(named) = &loaded.policy.document().shadow {
+        let diagnostic = Diagnostic {
+            severity: Severity::Error,
+            at: named.at,
+            message: "a shadow policy cannot name a shadow of its own".into(),
+        };
+        return Err(PolicyError::Invalid { path: path.to_path_buf(), diagnostics: vec![diagnostic] });
+    }
+    Ok(Shadow { path: path.to_path_buf(), policy: std::sync::Arc::new(loaded.policy), hash: loaded.hash })
 }
