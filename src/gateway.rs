@@ -514,8 +514,15 @@ impl Roster {
     /// changes, until `stop`.
     async fn run(mut self, watch: bool, stop: tokio_util::sync::CancellationToken) {
         let stamps = |roster: &Roster| -> Vec<_> {
+            let shadows: Vec<std::path::PathBuf> = roster
+                .shared
+                .agents()
+                .iter()
+                .filter_map(|served| served.pipeline().shadow().map(|s| s.path.clone()))
+                .collect();
             std::iter::once(&roster.file)
                 .chain(roster.agents.iter().map(|a| &a.policy))
+                .chain(shadows.iter())
                 .map(|p| crate::reload::stamp(p))
                 .collect()
         };
@@ -558,7 +565,11 @@ impl Roster {
         let hash = file_hash(&self.file).unwrap_or_default();
         let unchanged = hash == self.hash
             && loaded.file.agents.iter().zip(&loaded.policies).all(|(agent, policy)| {
-                self.shared.agent(&agent.name).is_some_and(|served| served.pipeline().policy_hash() == policy.hash)
+                self.shared.agent(&agent.name).is_some_and(|served| {
+                    let pipeline = served.pipeline();
+                    pipeline.policy_hash() == policy.hash
+                        && pipeline.shadow().map(|s| &s.hash) == policy.shadow.as_ref().map(|s| &s.hash)
+                })
             });
         if unchanged {
             return Ok(false);

@@ -52,7 +52,8 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
     let vocabulary = catalog::vocabulary();
     let loaded = policy::load_file(path, &vocabulary).map_err(|error| describe(&error))?;
     let current = live.current();
-    if loaded.hash == current.policy_hash() {
+    let shadow_hash = |shadow: Option<&policy::Shadow>| shadow.map(|s| s.hash.clone());
+    if loaded.hash == current.policy_hash() && shadow_hash(loaded.shadow.as_ref()) == shadow_hash(current.shadow()) {
         return Ok(None);
     }
     for warning in &loaded.warnings {
@@ -132,8 +133,13 @@ pub async fn run<F, Fut>(
     F: Fn(Reloaded) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut triggers = Triggers::new(watch, vec![stamp(&path)]);
-    while let Some(trigger) = triggers.next(&stop, || vec![stamp(&path)]).await {
+    // The policy file and its shadow's, as in force.
+    let stamps = || {
+        let shadow = live.current().shadow().map(|s| s.path.clone());
+        std::iter::once(stamp(&path)).chain(shadow.map(|s| stamp(&s))).collect::<Vec<_>>()
+    };
+    let mut triggers = Triggers::new(watch, stamps());
+    while let Some(trigger) = triggers.next(&stop, stamps).await {
         match reload(&path, &live, trigger).await {
             Ok(Some(reloaded)) => {
                 crate::metrics::reloaded(true);

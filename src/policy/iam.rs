@@ -338,3 +338,17 @@ pub fn terraform(document: &PolicyDocument, vocabulary: &Vocabulary, source: &st
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_text_is_never_a_terraform_template() {
+        assert_eq!(template_literal("arn:aws:s3:::b/${aws:username}/%{x}"), "arn:aws:s3:::b/$${aws:username}/%%{x}");
+        assert_eq!(hcl_string("a \"b\" ${c}"), "\"a \\\"b\\\" $${c}\"");
+        let text = heredoc(&json!({"AWS": variable_marker("who"), "R": "${aws:username}"}), &["who"]);
+        assert!(text.contains("\"${var.who}\"") && text.contains("$${aws:username}"), "{text}");
+        assert_eq!(iam_name("reports team/ä", 64), "reports-team--");
+    }
+}

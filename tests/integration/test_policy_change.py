@@ -1,0 +1,257 @@
+"""Changing a policy safely: a shadow policy judged beside the one in force (recorded,
+counted, never changing what runs), `audit replay` of a log under a candidate policy
+(conditions included), and `iam-policy --format terraform` read back by a real HCL parser
+(python-hcl2) to the same JSON as `--format json`."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+
+import hcl2
+import httpx
+import pytest
+from mcp import Client
+
+from conftest import ROOT, awsgate_env, free_port, http_server, read_audit, write_policy
+from test_tools import call, gateway, seed
+
+pytestmark = pytest.mark.anyio
+
+IN_FORCE = """
+version: 1
+name: in-force
+region: us-east-1
+account: "123456789012"
+limits:
+  calls_per_minute: 0
+shadow: shadow.yaml
+statements:
+  - sid: Reads
+    effect: allow
+    actions: ["s3:GetObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/*"]
+  - sid: Listing
+    effect: allow
+    actions: ["s3:ListBucket"]
+    resources: ["arn:aws:s3:::allowed-bucket"]
+    conditions:
+      StringLike:
+        s3:prefix: ["reports/*", "public/*"]
+"""
+
+SHADOW = """
+version: 1
+name: candidate
+statements:
+  - sid: ReadsButNotRead
+    effect: allow
+    actions: ["s3:GetObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/*", "arn:aws:s3:::denied-bucket/*"]
+  - sid: NoReadTxt
+    effect: deny
+    actions: ["s3:GetObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/read.txt"]
+  - sid: Listing
+    effect: allow
+    actions: ["s3:ListBucket"]
+    resources: ["arn:aws:s3:::allowed-bucket"]
+    conditions:
+      StringLike:
+        s3:prefix: ["reports/*", "public/*"]
+"""
+
+
+def decisions(path) -> list[dict]:
+    return [r for r in read_audit(path) if r.get("event") == "decision"]
+
+
+async def test_a_shadow_is_recorded_both_ways_and_changes_nothing_that_runs(binary, aws, tmp_path):
+    seed(aws)
+    aws.s3.put_object(Bucket="allowed-bucket", Key="other.txt", Body=b"other")
+    policy = write_policy(tmp_path, IN_FORCE)
+    (tmp_path / "shadow.yaml").write_text(SHADOW)
+    audit = tmp_path / "audit.jsonl"
+    metrics = free_port()
+    with http_server(binary, policy, awsgate_env(aws.endpoint), tmp_path, "--audit-log", str(audit),
+                     "--metrics-listen", f"127.0.0.1:{metrics}") as s:
+        async with Client(s.mcp_url) as c:
+            # In force: allowed; the shadow would deny. It runs.
+            failed, out = await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            assert not failed and out["body"] == "hello", out
+            # In force: denied; the shadow would allow. It does not run.
+            failed, out = await call(c, "s3_get_object", bucket="denied-bucket", key="x.txt")
+            assert failed and out["error"] == "AccessDenied", out
+            # Both agree: nothing about the shadow in the record.
+            failed, _ = await call(c, "s3_get_object", bucket="allowed-bucket", key="other.txt")
+            assert not failed
+        text = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
+        assert 'awsgate_shadow_disagreements_total{agent="default",from="allow",to="deny"} 1' in text, text
+        assert 'awsgate_shadow_disagreements_total{agent="default",from="deny",to="allow"} 1' in text, text
+
+        # A reload applies to the shadow too: it now agrees on read.txt.
+        (tmp_path / "shadow.yaml").write_text(SHADOW.replace("allowed-bucket/read.txt", "allowed-bucket/none.txt"))
+        s.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(r.get("event") == "policy_reloaded" for r in read_audit(audit)):
+            time.sleep(0.05)
+        reloaded = [r for r in read_audit(audit) if r.get("event") == "policy_reloaded"]
+        assert reloaded and reloaded[0]["shadow_policy_hash"], reloaded
+        async with Client(s.mcp_url) as c:
+            await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+    records = decisions(audit)
+    read, denied, agreed, after = records
+    assert read["decision"] == "allow" and read["shadow"] == {
+        "decision": "deny", "statement": "NoReadTxt", "reason": read["shadow"]["reason"]}
+    assert "NoReadTxt" in read["shadow"]["reason"]
+    assert denied["decision"] == "deny" and denied["shadow"]["decision"] == "allow"
+    assert denied["shadow"]["statement"] == "ReadsButNotRead"
+    assert "shadow" not in agreed and "shadow" not in after
+    # What ran is what the policy in force said: one object read, the other bucket untouched.
+    results = [r["outcome"] for r in read_audit(audit) if r.get("event") == "result"]
+    assert results == ["ok", "denied", "ok", "ok"], results
+    # Each decision carries the context the gate judged by, never argument contents.
+    keys = {entry["key"] for entry in read["context"]}
+    assert {"aws:requestedregion", "aws:currenttime", "aws:securetransport"} <= keys, keys
+
+
+def test_a_broken_shadow_is_refused_like_a_broken_policy(binary, aws, tmp_path):
+    policy = write_policy(tmp_path, IN_FORCE)
+    (tmp_path / "shadow.yaml").write_text("version: 1\nstatements:\n  - effect: allow\n    actions: [s3:GetObjekt]\n"
+                                          "    resources: ['*']\n")
+    checked = subprocess.run([str(binary), "check", str(policy)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "shadow.yaml:4:" in checked.stdout + checked.stderr, checked
+    (tmp_path / "shadow.yaml").write_text(SHADOW + "shadow: other.yaml\n")
+    checked = subprocess.run([str(binary), "check", str(policy)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "cannot name a shadow of its own" in checked.stdout + checked.stderr
+
+
+NARROWED = IN_FORCE.replace('s3:prefix: ["reports/*", "public/*"]', 's3:prefix: ["reports/*"]').replace(
+    "shadow: shadow.yaml\n", "")
+WIDENED = IN_FORCE.replace('resources: ["arn:aws:s3:::allowed-bucket/*"]',
+                           'resources: ["arn:aws:s3:::allowed-bucket/*", "arn:aws:s3:::denied-bucket/*"]').replace(
+    "shadow: shadow.yaml\n", "")
+
+
+def replay(binary, log, policy, *args):
+    return subprocess.run([str(binary), "audit", "replay", str(log), "--policy", str(policy), *args],
+                          capture_output=True, text=True)
+
+
+async def test_replay_finds_exactly_the_decisions_that_change(binary, aws, tmp_path):
+    seed(aws)
+    in_force = write_policy(tmp_path, IN_FORCE.replace("shadow: shadow.yaml\n", ""), "in-force.yaml")
+    async with gateway(binary, aws, tmp_path, IN_FORCE.replace("shadow: shadow.yaml\n", "")) as c:
+        log = c.audit_path
+        await call(c, "s3_list_bucket", bucket="allowed-bucket", prefix="reports/")
+        await call(c, "s3_list_bucket", bucket="allowed-bucket", prefix="public/")
+        await call(c, "s3_list_bucket", bucket="allowed-bucket", prefix="private/")
+        await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+        await call(c, "s3_get_object", bucket="denied-bucket", key="x.txt")
+    # The policy that made the log changes nothing.
+    same = replay(binary, log, in_force)
+    assert same.returncode == 0 and same.stdout == "", same
+    assert "replayed 5 decision(s)" in same.stderr and "0 allow → deny, 0 deny → allow" in same.stderr
+
+    # A narrowed condition: exactly the listing of public/ flips, and narrowing passes.
+    narrowed = write_policy(tmp_path, NARROWED, "narrowed.yaml")
+    result = replay(binary, log, narrowed, "--json")
+    assert result.returncode == 0, result
+    changed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(changed) == 1, changed
+    (one,) = changed
+    assert set(one) == {"time", "call_id", "agent", "action", "resources", "context", "from", "to", "statement",
+                        "new_statement"}
+    assert (one["action"], one["from"], one["to"], one["statement"], one["new_statement"]) == (
+        "s3:ListBucket", "allow", "deny", "Listing", None)
+    assert {"key": "s3:prefix", "values": ["public/"]} in one["context"]
+    text = replay(binary, log, narrowed)
+    assert text.stdout.startswith("allow → deny (1):") and "s3:ListBucket on arn:aws:s3:::allowed-bucket" in text.stdout
+
+    # A widening: the denied read would be allowed, and replay fails.
+    widened = write_policy(tmp_path, WIDENED, "widened.yaml")
+    result = replay(binary, log, widened)
+    assert result.returncode == 1, result
+    assert result.stdout.startswith("deny → allow (1):") and "denied-bucket/x.txt" in result.stdout, result.stdout
+    # Only another agent's calls: nothing to judge.
+    other = replay(binary, log, widened, "--agent", "someone-else")
+    assert other.returncode == 0 and "replayed 0 decision(s)" in other.stderr
+
+
+def test_replay_refuses_what_is_not_an_audit_log(binary, tmp_path):
+    policy = write_policy(tmp_path, NARROWED)
+    log = tmp_path / "not-a-log.jsonl"
+    log.write_text('{"event":"decision", oops\n')
+    result = replay(binary, log, policy)
+    assert result.returncode == 1 and "line 1: not an audit record" in result.stderr, result
+    missing = replay(binary, tmp_path / "missing.jsonl", policy)
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+ROLE = """
+version: 1
+name: reports team
+region: us-east-1
+account: "123456789012"
+credentials:
+  role_arn: arn:aws:iam::123456789012:role/awsgate-reports
+  external_id: team-7
+  duration_seconds: 7200
+statements:
+  - sid: Homes
+    effect: allow
+    actions: ["s3:GetObject"]
+    resources: ["arn:aws:s3:::homes/*"]
+  - sid: Listing
+    effect: allow
+    actions: ["s3:ListBucket"]
+    resources: ["arn:aws:s3:::homes"]
+    conditions:
+      StringLike:
+        s3:prefix: ["%{not-a-template}/*"]
+"""
+
+
+def heredoc(value: str) -> str:
+    """The text of a `<<-EOT` heredoc as python-hcl2 gives it, as Terraform reads it."""
+    match = re.fullmatch(r'"?<<-EOT\n(.*)\n\s*EOT"?', value, re.S)
+    assert match, value
+    lines = match.group(1).split("\n")
+    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    text = "\n".join(line[indent:] for line in lines)
+    return text.replace("$${", "${").replace("%%{", "%{")
+
+
+def test_terraform_output_parses_and_carries_the_json_of_the_json_format(binary, tmp_path):
+    policy = write_policy(tmp_path, ROLE)
+    as_json = subprocess.run([str(binary), "iam-policy", "--policy", str(policy)], capture_output=True, text=True)
+    assert as_json.returncode == 0, as_json
+    permissions = json.loads(as_json.stdout)
+    trust = json.loads(as_json.stderr[as_json.stderr.index("{"):as_json.stderr.rindex("}") + 1])
+    hcl = subprocess.run([str(binary), "iam-policy", "--policy", str(policy), "--format", "terraform"],
+                         capture_output=True, text=True)
+    assert hcl.returncode == 0, hcl
+    (tmp_path / "role.tf").write_text(hcl.stdout)
+    with (tmp_path / "role.tf").open() as f:
+        parsed = hcl2.load(f)
+    resources = {list(r)[0].strip('"'): r for r in parsed["resource"]}
+    role = resources["aws_iam_role"]['"aws_iam_role"']['"awsgate"']
+    inline = resources["aws_iam_role_policy"]['"aws_iam_role_policy"']['"awsgate"']
+    assert inline["role"] == "${aws_iam_role.awsgate.id}"
+    assert json.loads(heredoc(inline["policy"])) == permissions
+    # `%{` in the policy is the policy's text, not a Terraform template.
+    assert "%%{not-a-template}" in hcl.stdout
+    assumed = json.loads(heredoc(role["assume_role_policy"]))
+    assert assumed["Statement"][0]["Principal"] == {"AWS": "${var.assuming_principal_arn}"}
+    assumed["Statement"][0]["Principal"] = trust["Statement"][0]["Principal"]
+    assert assumed == trust
+    assert role["max_session_duration"] == 7200
+    variables = {list(v)[0].strip('"') for v in parsed["variable"]}
+    assert variables == {"assuming_principal_arn", "role_name"}
+    role_name = next(v for v in parsed["variable"] if '"role_name"' in v)['"role_name"']["default"]
+    assert role_name.strip('"') == "awsgate-reports"
+    outputs = {list(o)[0].strip('"'): o for o in parsed["output"]}
+    assert outputs["role_arn"]['"role_arn"']["value"] == "${aws_iam_role.awsgate.arn}"
