@@ -330,6 +330,57 @@ def replicas_throughput(binary: Path, policy: Path, env: dict[str, str], denied:
     return three, one
 
 
+def shadow_against_none(binary: Path, policy: Path, shadowed: Path, env: dict[str, str], denied: dict,
+                        iterations: int) -> tuple[list[float], list[float]]:
+    """The denied call over stdio with a shadow policy and without, alternating, 5 rounds."""
+    samples: dict[Path, list[float]] = {shadowed: [], policy: []}
+    for _ in range(5):
+        for path in (shadowed, policy):
+            server = Server(binary, path, env)
+            server.handshake()
+            for _ in range(50):
+                server.request("tools/call", denied)
+            samples[path] += timed(lambda: server.request("tools/call", denied), iterations)
+            server.close()
+    return samples[shadowed], samples[policy]
+
+
+def replay_speed(binary: Path, policy: Path, tmp: Path, records: int = 1_000_000) -> tuple[float, int, float]:
+    """`audit replay` over a log of `records` records (a decision and a result per call, as
+    awsgate writes them, each decision with its context): seconds, bytes, records/s."""
+    log = tmp / "replay.jsonl"
+    decision = json.dumps({
+        "action": "s3:GetObject", "agent": "default", "approval": "not_required", "call_id": "CALL",
+        "client": {"name": "bench", "version": "1"},
+        "context": [{"key": "aws:currenttime", "values": ["2026-12-07T12:00:00Z"]},
+                    {"key": "aws:epochtime", "values": ["1796644800"]},
+                    {"key": "aws:requestedregion", "values": ["us-east-1"]},
+                    {"key": "aws:securetransport", "values": ["true"]},
+                    {"key": "aws:principalarn", "prefix": True},
+                    {"key": "s3:existingobjecttag/", "prefix": True, "resource": 0}],
+        "decision": "allow", "enforced": True, "event": "decision", "mode": "enforce", "policy": "bench",
+        "prev": "0" * 64, "reason": "statement `Read` allows `s3:GetObject` on `arn:aws:s3:::bench/KEY`",
+        "replica": "bench", "resources": ["arn:aws:s3:::BUCKET/KEY"], "seq": 1, "session": "s",
+        "statement": "Read", "time": "2026-12-07T12:00:00.000Z", "tool": "s3_get_object", "transport": "http",
+        "hash": "0" * 64}, separators=(",", ":"))
+    result = decision.replace('"event":"decision"', '"event":"result"').replace('"context":[', '"unused":[')
+    with log.open("w") as out:
+        for n in range(records // 2):
+            bucket = "bench" if n % 10 else "other"
+            key = f"reports/{n % 977}/object-{n}.csv"
+            for template in (decision, result):
+                out.write(template.replace("CALL", f"c-{n}").replace("BUCKET", bucket).replace("KEY", key))
+                out.write("\n")
+    started = time.perf_counter()
+    replayed = subprocess.run([str(binary), "audit", "replay", str(log), "--policy", str(policy)],
+                              capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    assert f"replayed {records // 2} decision(s)" in replayed.stderr, replayed.stderr
+    size = log.stat().st_size
+    log.unlink()
+    return seconds, size, records / seconds
+
+
 def timed(fn, iterations: int) -> list[float]:
     samples = []
     for _ in range(iterations):
@@ -438,6 +489,12 @@ def main() -> None:
                     redis[0].wait(timeout=10)
             else:
                 stored = replicated = None
+            shadow_file = Path(tmp) / "shadow.yaml"
+            shadow_file.write_text(POLICY.replace("name: bench", "name: bench-shadow"))
+            shadowed = Path(tmp) / "shadowed.yaml"
+            shadowed.write_text(POLICY.replace("statements:", f"shadow: {shadow_file.name}\nstatements:", 1))
+            shadow_cost = shadow_against_none(binary, policy, shadowed, env, denied, iterations)
+            replay_seconds, replay_bytes, replay_rate = replay_speed(binary, policy, Path(tmp))
             versus = denied_against_baseline(binary, baseline, policy, env, iterations) if baseline else None
             side_versus = (sidecar_against_baseline(binary, baseline, policy, env, endpoint, s3, iterations, Path(tmp))
                            if baseline else None)
@@ -474,6 +531,16 @@ def main() -> None:
             ("denied calls/s, 3 replicas on one Redis", f"{three:.0f}", "6 client processes, 5 s, one machine"),
             ("denied calls/s, 1 replica, no store", f"{one:.0f}", "the same load generator"),
         ]
+    with_shadow, without_shadow = (median(v) * 1000 for v in shadow_cost)
+    rows += [
+        ("denied call over stdio with a shadow policy", f"{with_shadow:.0f} µs",
+         f"median of {5 * iterations}, alternating"),
+        ("the same without", f"{without_shadow:.0f} µs", f"median of {5 * iterations}"),
+        ("the shadow's cost", f"{with_shadow - without_shadow:+.0f} µs", "same run"),
+        ("audit replay of 1,000,000 records", f"{replay_seconds:.2f} s",
+         f"{replay_bytes / 1e6:.0f} MB, 500,000 decisions judged again"),
+        ("replay speed", f"{replay_rate:,.0f}/s", "records per second; goal 200,000"),
+    ]
     if versus:
         mine, theirs = (median(v) * 1000 for v in versus)
         rows += [

@@ -256,6 +256,7 @@ async fn decide(State(state): State<ConsoleState>, Path(id): Path<String>, body:
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Filter {
+    /// `allow`, `deny`, or `shadow` for the decisions a shadow policy disagrees with.
     decision: Option<String>,
     /// Part of the tool's name (the sidecar's operation) or of the action's.
     tool: Option<String>,
@@ -277,7 +278,12 @@ impl Filter {
                 fields.iter().flatten().any(|value| value.to_lowercase().contains(&wanted))
             })
         };
-        self.decision.as_deref().is_none_or(|d| field("decision") == Some(d))
+        let decided = match self.decision.as_deref() {
+            // The decisions a shadow policy would have made otherwise.
+            Some("shadow") => record.get("shadow").is_some(),
+            wanted => wanted.is_none_or(|d| field("decision") == Some(d)),
+        };
+        decided
             && holds(&self.tool, &[field("tool"), field("action")])
             && holds(&self.session, &[field("session"), field("agent"), client, field("transport"), by])
     }

@@ -210,7 +210,9 @@ function contains(values, wanted) {
 }
 
 function keeps(record, f) {
-  if (f.decision && record.decision !== f.decision) return false;
+  if (f.decision === "shadow") {
+    if (!record.shadow) return false;
+  } else if (f.decision && record.decision !== f.decision) return false;
   if (!contains([record.tool, record.action], f.tool)) return false;
   const client = record.client && record.client.name;
   const by = record.by === "console" ? "operator" : record.by;
@@ -239,7 +241,12 @@ function addRecord(record) {
   cell(row, record.action);
   cell(row, (record.resources || []).join("\n"), "mono");
   const decided = record.event === "approval_decided" ? "" : record.decision;
-  cell(row, decided, decided === "deny" ? "deny" : decided === "allow" ? "allow" : "");
+  const shown = record.shadow ? decided + " (shadow: " + record.shadow.decision + ")" : decided;
+  const judged = cell(row, shown, decided === "deny" ? "deny" : decided === "allow" ? "allow" : "");
+  if (record.shadow) {
+    judged.classList.add("shadow");
+    judged.title = "The shadow policy would " + record.shadow.decision + ": " + record.shadow.reason;
+  }
   cell(row, outcome(record));
   row.classList.toggle("hidden", !keeps(record, filters()));
   while (tbody.rows.length > MAX_ROWS) tbody.deleteRow(tbody.rows.length - 1);

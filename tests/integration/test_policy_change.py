@@ -255,3 +255,42 @@ def test_terraform_output_parses_and_carries_the_json_of_the_json_format(binary,
     assert role_name.strip('"') == "awsgate-reports"
     outputs = {list(o)[0].strip('"'): o for o in parsed["output"]}
     assert outputs["role_arn"]['"role_arn"']["value"] == "${aws_iam_role.awsgate.arn}"
+
+
+async def test_the_console_lists_the_shadows_disagreements_and_agents_get_their_own(binary, aws, tmp_path):
+    """Per agent in the agents file: `shadow:` beside `policy:`; the console's feed filters
+    the decisions a shadow disagrees with (`decision=shadow`)."""
+    seed(aws)
+    write_policy(tmp_path, IN_FORCE.replace("shadow: shadow.yaml\n", ""), "reports.yaml")
+    (tmp_path / "candidate.yaml").write_text(SHADOW)
+    line = subprocess.run([str(binary), "agent-token", "new", "reports"], capture_output=True, text=True).stdout
+    digest = re.search(r"token_sha256: ([0-9a-f]{64})", line).group(1)
+    token = re.search(r"# ([A-Za-z0-9_-]{40,})", line).group(1)
+    agents = write_policy(tmp_path, f"""
+agents:
+  - name: reports
+    policy: reports.yaml
+    shadow: candidate.yaml
+    token_sha256: {digest}
+""", "agents.yaml")
+    checked = subprocess.run([str(binary), "check", str(agents)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked
+    operator = "operator-token-0123456789abcdef"
+    env = awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=operator)
+    with http_server(binary, agents, env, tmp_path, "--console", "--audit-log", str(tmp_path / "audit.jsonl"),
+                     policy_flag="--agents") as s:
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+        async with Client(streamable_http_client(s.mcp_url, http_client=http)) as c:
+            await call(c, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            await call(c, "s3_get_object", bucket="allowed-bucket", key="missing.txt")
+        listed = httpx.get(f"{s.base}/console/api/audit", params={"decision": "shadow"},
+                           headers={"Authorization": f"Bearer {operator}"}).json()["records"]
+        assert [(r["agent"], r["resources"], r["shadow"]["decision"]) for r in listed] == [
+            ("reports", ["arn:aws:s3:::allowed-bucket/read.txt"], "deny")], listed
+    # Both the agents file and the policy naming a shadow: which one is meant cannot be told.
+    write_policy(tmp_path, IN_FORCE.replace("shadow.yaml", "candidate.yaml"), "reports.yaml")
+    checked = subprocess.run([str(binary), "check", str(agents)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "keep one" in checked.stdout + checked.stderr, checked
