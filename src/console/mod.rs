@@ -151,6 +151,13 @@ impl Console {
                 desk::State::Pending => {}
                 desk::State::Expired => {
                     waiting.left = true;
+                    // In the shared store an approval also leaves before its time when a
+                    // call on another replica took it, or the store lost it.
+                    if matches!(self.desk, Desk::Shared(_)) && started.elapsed() < timeout {
+                        return Waited::Unavailable(format!(
+                            "approval `{id}` closed: it timed out, a call with the same arguments on another replica used it, or the shared store lost it; call again to ask anew"
+                        ));
+                    }
                     return Waited::TimedOut { id };
                 }
                 desk::State::Approved { .. } | desk::State::Denied { .. } => {
