@@ -283,7 +283,8 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
                 watch,
                 replica,
                 metrics: metrics_listen,
-                store,
+                // `AWSGATE_STORE=` (empty) means no store, as an unset variable does.
+                store: store.filter(|s| !s.trim().is_empty()),
             })?;
             Ok(Outcome::Ok)
         }

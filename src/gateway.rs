@@ -338,6 +338,10 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
                 let shared = shared.clone();
                 Arc::new(move || shared.trouble())
             },
+            replica_trouble: {
+                let shared = shared.clone();
+                Arc::new(move || shared.replica_trouble())
+            },
             approvals_pending: {
                 let console = console.clone();
                 Arc::new(move || console.as_ref().map_or(0, |c| c.desk.waiting_here()))

@@ -186,6 +186,8 @@ fn bounded_code(metrics: &Metrics, code: &str) -> String {
 pub struct Probes {
     /// Why calls cannot be served now, if they cannot (`/readyz`).
     pub trouble: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+    /// The same, of this replica alone, not counting the shared store (`/readyz/replica`).
+    pub replica_trouble: Arc<dyn Fn() -> Option<String> + Send + Sync>,
     /// How many approvals wait in the console.
     pub approvals_pending: Arc<dyn Fn() -> usize + Send + Sync>,
 }
@@ -219,11 +221,18 @@ pub async fn serve(listener: tokio::net::TcpListener, probes: Probes, shutdown: 
             }),
         )
         .route("/healthz", get(|| async { health(None) }))
-        .route(
-            "/readyz",
+        .route("/readyz", {
+            let probes = probes.clone();
             get(move || {
                 let probes = probes.clone();
                 async move { health(Some((probes.trouble)())) }
+            })
+        })
+        .route(
+            "/readyz/replica",
+            get(move || {
+                let probes = probes.clone();
+                async move { health(Some((probes.replica_trouble)())) }
             }),
         );
     let served = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });

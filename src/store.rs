@@ -71,6 +71,9 @@ pub struct Store {
     trouble: Mutex<Option<String>>,
     errors: AtomicU64,
     members: AtomicU64,
+    /// Names this process's entries in the rate-limit windows: unique, so that replicas that
+    /// share a name (or a replica restarted within the window) never overwrite each other's.
+    nonce: String,
     replica: String,
     feed: mpsc::Sender<String>,
     feed_queue: Mutex<Option<mpsc::Receiver<String>>>,
@@ -82,10 +85,12 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The address as shown: the scheme, host, port and database, never a user or password.
+/// The address as shown: the scheme, host, port and database, never a user, a password, a
+/// query or a fragment.
 pub fn shown_address(address: &str) -> String {
     match address.split_once("://") {
         Some((scheme, rest)) => {
+            let rest = rest.split(['?', '#']).next().unwrap_or("");
             let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
             format!("{scheme}://{rest}")
         }
@@ -99,6 +104,14 @@ fn failure(error: &redis::RedisError) -> String {
         "the store did not answer in time".into()
     } else if error.is_connection_refusal() || error.is_connection_dropped() || error.is_io_error() {
         "the store cannot be reached".into()
+    } else if error.kind() == redis::ErrorKind::AuthenticationFailed {
+        "the store refused awsgate's credentials (the user and password of `--store`)".into()
+    } else if let redis::ErrorKind::Server(_) = error.kind() {
+        // Redis's own words (`NOAUTH Authentication required.`, `ERR DB index is out of
+        // range`): they never repeat a password.
+        let code = error.code().unwrap_or("ERR");
+        let detail: String = error.detail().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
+        format!("the store refused: {code} {detail}").trim_end().to_string()
     } else {
         format!("the store failed: {}", error.kind_name())
     }
@@ -144,6 +157,7 @@ impl Store {
             trouble: Mutex::new(Some("the store has not answered yet".into())),
             errors: AtomicU64::new(0),
             members: AtomicU64::new(0),
+            nonce: uuid::Uuid::new_v4().simple().to_string(),
             replica: replica.to_string(),
             feed,
             feed_queue: Mutex::new(Some(queue)),
@@ -154,17 +168,16 @@ impl Store {
         &self.shown
     }
 
-    /// Why calls cannot be served now, if the store is the reason.
+    /// Why calls cannot be served now, if the store is the reason. Without the store's
+    /// address: agents and `/readyz` see this; the log names the address.
     pub fn trouble(&self) -> Option<String> {
-        let trouble =
-            self.trouble.lock().map(|t| t.clone()).unwrap_or_else(|_| Some("the store's state is lost".into()));
-        trouble.map(|why| format!("{why} ({})", self.shown))
+        self.trouble.lock().map(|t| t.clone()).unwrap_or_else(|_| Some("the store's state is lost".into()))
     }
 
     fn set_trouble(&self, why: Option<String>) {
         if let Ok(mut trouble) = self.trouble.lock() {
             match (&*trouble, &why) {
-                (Some(_), None) => tracing::info!(store = %self.shown, "the store answers again"),
+                (Some(_), None) => tracing::info!(store = %self.shown, "the store answers"),
                 (None, Some(why)) => {
                     tracing::error!(store = %self.shown, why, "the store cannot be used; calls are refused")
                 }
@@ -184,7 +197,7 @@ impl Store {
             if !matches!(error.kind(), redis::ErrorKind::Server(_)) {
                 self.set_trouble(Some(why.clone()));
             }
-            format!("{why} ({})", self.shown)
+            why
         })
     }
 
@@ -317,7 +330,7 @@ impl Store {
     /// Counts a call against `limit` calls in any 60 s for `who`: `Ok(Err(seconds))` when
     /// over it, with when to retry.
     pub async fn admit(&self, who: &str, limit: u32) -> Result<Result<(), u64>, String> {
-        let member = format!("{}-{}", self.replica, self.members.fetch_add(1, Ordering::Relaxed));
+        let member = format!("{}-{}", self.nonce, self.members.fetch_add(1, Ordering::Relaxed));
         let mut connection = self.connection();
         let wait: u64 = self.noted(
             ADMIT.key(format!("awsgate:rate:{who}")).arg(limit).arg(member).invoke_async(&mut connection).await,
@@ -462,6 +475,7 @@ mod tests {
         assert_eq!(shown_address("redis://:s3cret@cache:6379/2"), "redis://cache:6379/2");
         assert_eq!(shown_address("rediss://user:p@ss@cache:6380"), "rediss://cache:6380");
         assert_eq!(shown_address("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(shown_address("redis://h:1/2?password=secret#x"), "redis://h:1/2");
     }
 
     #[test]

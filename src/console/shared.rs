@@ -75,7 +75,8 @@ impl SharedDesk {
 
     pub async fn ask(&self, fingerprint: &str, summary: Summary, timeout: Duration) -> Result<Ticket, String> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let summary = Summary { id: id.clone(), status: "pending", ..summary };
+        let summary =
+            Summary { id: id.clone(), status: "pending", expires_at: crate::audit::rfc3339_after(timeout), ..summary };
         let json = serde_json::to_string(&summary).map_err(|e| e.to_string())?;
         let timeout_ms = timeout.as_millis().max(1).to_string();
         let answer: Vec<String> = self

@@ -175,13 +175,18 @@ impl Shared {
     /// Why calls cannot be served now, if they cannot (`/readyz`): no policy in force, the
     /// audit log failing, or the shared store out of reach.
     pub fn trouble(&self) -> Option<String> {
+        self.replica_trouble().or_else(|| {
+            self.store.as_ref().and_then(|store| store.trouble()).map(|why| format!("the shared store: {why}"))
+        })
+    }
+
+    /// Why this replica itself cannot serve (`/readyz/replica`): its policy or its audit log,
+    /// not the shared store, which every replica shares.
+    pub fn replica_trouble(&self) -> Option<String> {
         if self.first().is_none() {
             return Some("no agent's policy is in force".to_string());
         }
-        if let Some(why) = self.audit.trouble() {
-            return Some(format!("the audit log cannot be written: {why}"));
-        }
-        self.store.as_ref().and_then(|store| store.trouble()).map(|why| format!("the shared store: {why}"))
+        self.audit.trouble().map(|why| format!("the audit log cannot be written: {why}"))
     }
 
     /// The audit log every agent's calls are recorded in.

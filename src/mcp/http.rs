@@ -255,6 +255,7 @@ pub async fn serve(
         .route("/message", post(sse_message))
         .route(HEALTH_PATH, get(healthz))
         .route(READY_PATH, get(readyz))
+        .route(REPLICA_READY_PATH, get(replica_readyz))
         .with_state(legacy)
         .merge(
             Router::new()
@@ -423,6 +424,7 @@ fn challenge(identity: &crate::agents::Identity, host: Option<&str>, why: Option
 /// Liveness and readiness, for load balancers and orchestrators: no authentication.
 const HEALTH_PATH: &str = "/healthz";
 const READY_PATH: &str = "/readyz";
+const REPLICA_READY_PATH: &str = "/readyz/replica";
 
 /// 200 while the server serves.
 async fn healthz() -> Response {
@@ -433,6 +435,13 @@ async fn healthz() -> Response {
 /// shared store (if any) answers; else 503 with the reason.
 async fn readyz(State(state): State<LegacyState>) -> Response {
     crate::metrics::health(Some(state.shared.trouble()))
+}
+
+/// 200 when this replica itself can serve (its policy, its audit log), whatever the shared
+/// store says: what a load balancer checks, since the store is the same for every replica
+/// and taking them all out would turn each agent's `Unavailable` into a bare HTTP error.
+async fn replica_readyz(State(state): State<LegacyState>) -> Response {
+    crate::metrics::health(Some(state.shared.replica_trouble()))
 }
 
 /// Where the RFC 9728 protected resource metadata is served.
@@ -480,7 +489,7 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     }
     // How to get a token is public, and so are health and readiness.
     let path = request.uri().path();
-    if path.starts_with(METADATA_PATH) || path == HEALTH_PATH || path == READY_PATH {
+    if path.starts_with(METADATA_PATH) || path == HEALTH_PATH || path == READY_PATH || path == REPLICA_READY_PATH {
         return next.run(request).await;
     }
     let raw_host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
