@@ -171,6 +171,13 @@ fn audit_chain(c: &mut Criterion) {
     use awsgate::audit::{Client, Record, chain::Chain};
     let client = Client { name: "claude-desktop".into(), version: "1.4.2".into() };
     let resources = vec!["arn:aws:s3:::reports/2026/q3/summary.csv".to_string()];
+    // What a decision record carries: the global keys of every call.
+    let mut context = awsgate::policy::Context::new();
+    context.set("aws:CurrentTime", vec!["2026-12-01T03:04:05Z".into()]);
+    context.set("aws:EpochTime", vec!["1796094245".into()]);
+    context.set("aws:RequestedRegion", vec!["us-east-1".into()]);
+    context.set("aws:SecureTransport", vec!["true".into()]);
+    context.set_unknown(None, "aws:principalarn");
     let record = Record {
         time: "2026-12-01T03:04:05.678Z".into(),
         event: "decision",
@@ -193,6 +200,8 @@ fn audit_chain(c: &mut Criterion) {
         error: None,
         aws_request_id: None,
         duration_ms: None,
+        context: Some(&context),
+        shadow: None,
     };
     let mut group = c.benchmark_group("audit_record");
     group.bench_function("unchained", |b| b.iter(|| serde_json::to_vec(black_box(&record)).unwrap()));
