@@ -35,6 +35,8 @@ pub struct Console {
     webhook: webhook::Sender,
     /// Cancelled when awsgate shuts down: calls still waiting are answered at once.
     closing: CancellationToken,
+    /// Calls waiting for a decision now.
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 /// How a wait for the console ended.
@@ -70,7 +72,13 @@ impl Console {
             Some(store) => Desk::Shared(Arc::new(shared::SharedDesk::new(store.clone()))),
             None => Desk::default(),
         };
-        Ok(Console { desk, store, webhook: webhook::Sender::new()?, closing: CancellationToken::new() })
+        Ok(Console {
+            desk,
+            store,
+            webhook: webhook::Sender::new()?,
+            closing: CancellationToken::new(),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        })
     }
 
     /// With a shared store: moves the calls waiting here when their approval is decided or
@@ -106,6 +114,21 @@ impl Console {
         self.closing.cancel();
     }
 
+    /// After [`Console::close`]: resolves once no call waits any more (each has its answer),
+    /// or after `limit`, so that the server stops only after the answers are on their way.
+    pub async fn settled(&self, limit: Duration) {
+        let started = tokio::time::Instant::now();
+        let mut waited = false;
+        while self.waiting.load(std::sync::atomic::Ordering::SeqCst) > 0 && started.elapsed() < limit {
+            waited = true;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if waited {
+            // The answers leave through their connections.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Puts the call before the operator, or uses the decision already made for the same
     /// call, and waits up to `wait_seconds`. `progress(seconds_waited)` runs every
     /// [`PROGRESS_EVERY`] while it waits.
@@ -127,6 +150,7 @@ impl Console {
         Fut: Future<Output = ()>,
     {
         let timeout = Duration::from_secs(settings.timeout_seconds);
+        let _counted = Counted::new(&self.waiting);
         let ticket = match self.desk.ask(fingerprint, summary.clone(), timeout).await {
             Ok(ticket) => ticket,
             Err(why) => return Waited::Unavailable(why),
@@ -209,6 +233,22 @@ impl Console {
                 _ = ticks.tick() => progress(started.elapsed().as_secs()).await,
             }
         }
+    }
+}
+
+/// One call counted as waiting while it lives.
+struct Counted<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Counted<'a> {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Counted(count)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

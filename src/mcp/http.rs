@@ -266,6 +266,7 @@ pub async fn serve(
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(guard, check_request));
     // The console has its own guard and the operator's token, never the agents'.
+    let closing = console.clone();
     let router = match (console, &settings.console_token) {
         (Some(console), Some(token)) => router.merge(crate::console::api::router(crate::console::api::ConsoleState {
             console,
@@ -293,6 +294,12 @@ pub async fn serve(
     let signal = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        // Calls waiting for the console are answered first, and their answers sent, before
+        // the sessions and streams end.
+        if let Some(console) = closing {
+            console.close();
+            console.settled(Duration::from_secs(2)).await;
+        }
         signal.cancel();
     });
     accept_loop(listener, router, shutdown).await;

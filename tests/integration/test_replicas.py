@@ -11,6 +11,7 @@ import contextlib
 import json
 import random
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -569,3 +570,27 @@ async def test_replicas_of_one_name_and_a_restarted_replica_still_share_one_budg
                     is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
                     ran += not is_error
     assert ran == 5
+
+
+async def test_a_replica_stopped_while_its_call_waits_answers_it_and_withdraws_the_approval(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, APPROVED.format(wait=30), redis,
+                                                   count=2) as servers:
+        a, b = servers
+        outcome = {}
+
+        async def waits():
+            async with client(a.mcp_url) as agent:
+                outcome["a"] = await call(agent, "s3_put_object", bucket="allowed-bucket", key="stop.txt", body="s")
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(waits)
+            listed = await pending_for(b.base, "stop.txt")
+            a.process.send_signal(signal.SIGTERM)
+        is_error, out = outcome["a"]
+        assert is_error and "shutting down" in out["message"], out
+        withdrawn = [r for r in read_audit(a.log) if r.get("event") == "approval_withdrawn"]
+        assert [(r["approval_id"], r["why"]) for r in withdrawn] == [(listed["id"], "shutdown")], withdrawn
+        listed_now = httpx.get(f"{b.base}/console/api/approvals", headers=operator(b.base)).json()["approvals"]
+        assert listed_now == []
+        assert not aws.object_exists("allowed-bucket", "stop.txt")
