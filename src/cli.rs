@@ -504,6 +504,11 @@ fn replay(
     Ok(if replayed.deny_to_allow > 0 { Outcome::Failed } else { Outcome::Ok })
 }
 
+/// `1 statement`, `2 statements`.
+fn counted(count: usize, what: &str) -> String {
+    if count == 1 { format!("1 {what}") } else { format!("{count} {what}s") }
+}
+
 fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
     let vocabulary = catalog::vocabulary();
     let mut outcome = Outcome::Ok;
@@ -520,12 +525,17 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
                 print_diagnostics(path, &loaded.warnings, out)?;
                 let policy = &loaded.policy;
                 let tools = catalog::tools().filter(|t| policy.lists_tool(&t.iam_action())).count();
+                let shadow = loaded.shadow.as_ref().map_or(String::new(), |shadow| {
+                    let statements = shadow.policy.document().statements.len();
+                    format!(", shadow `{}` ({})", shadow.path.display(), counted(statements, "statement"))
+                });
                 writeln!(
                     out,
-                    "{}: ok ({} statements, {tools} tools, {} warnings)",
+                    "{}: ok ({}, {}, {}{shadow})",
                     path.display(),
-                    policy.document().statements.len(),
-                    loaded.warnings.len()
+                    counted(policy.document().statements.len(), "statement"),
+                    counted(tools, "tool"),
+                    counted(loaded.warnings.len(), "warning"),
                 )?;
             }
             Err(error) => {
