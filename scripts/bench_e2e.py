@@ -145,10 +145,11 @@ def wait_port(port: int) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def http_serve(binary: Path, policy: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, int]:
+def http_serve(binary: Path, policy: Path, env: dict[str, str], *extra: str,
+               audit: str = os.devnull) -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = subprocess.Popen(
-        [str(binary), "serve", "--policy", str(policy), "--audit-log", os.devnull, "--transport", "http",
+        [str(binary), "serve", "--policy", str(policy), "--audit-log", audit, "--transport", "http",
          "--listen", f"127.0.0.1:{port}", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
@@ -313,15 +314,18 @@ def throughput(ports: list[int], denied: dict, workers: int, seconds: float = 5.
 
 def replicas_throughput(binary: Path, policy: Path, env: dict[str, str], denied: dict, store: str,
                         workers: int = 6) -> tuple[float, float]:
-    """Three replicas on one store against one replica without, the same load generator."""
-    started = [http_serve(binary, policy, env, "--store", store, "--replica-id", f"bench-{n}") for n in range(3)]
+    """Three replicas on one store against one replica without, the same load generator; each
+    writes its own audit file (one writer per file)."""
+    logs = Path(policy).parent
+    started = [http_serve(binary, policy, env, "--store", store, "--replica-id", f"bench-{n}",
+                          audit=str(logs / f"replica-{n}.jsonl")) for n in range(3)]
     try:
         three = throughput([port for _, port in started], denied, workers)
     finally:
         for process, _ in started:
             process.terminate()
             process.wait(timeout=10)
-    process, port = http_serve(binary, policy, env)
+    process, port = http_serve(binary, policy, env, audit=str(logs / "single.jsonl"))
     try:
         one = throughput([port], denied, workers)
     finally:
@@ -479,7 +483,7 @@ def main() -> None:
             side_get, side_direct, side_deny = sidecar_calls(binary, policy, env, endpoint, s3, iterations, Path(tmp))
             redis = start_redis()
             limited = Path(tmp) / "limited.yaml"
-            limited.write_text(POLICY.replace("calls_per_minute: 0", "calls_per_minute: 100000000"))
+            limited.write_text(POLICY.replace("calls_per_minute: 0", "calls_per_minute: 1000000"))
             if redis:
                 try:
                     stored = store_against_none(binary, limited, env, denied, iterations, redis[1])

@@ -111,16 +111,19 @@ impl AuditLog {
         AuditLog::start(Box::new(std::io::stderr()), Chain::default(), Vec::new())
     }
 
-    /// Opens `path` for appending, creating it if needed, and continues its chain. The
-    /// file is locked for as long as awsgate runs: a second writer would fork the chain.
+    /// Opens `path` for appending, creating it if needed, and continues its chain. A
+    /// regular file is locked for as long as awsgate runs: a second writer would fork the
+    /// chain. (A device such as `/dev/null` holds no chain, and any number may write it.)
     pub fn file(path: &Path) -> std::io::Result<AuditLog> {
         let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(std::io::Error::other("another process is writing it (it is locked)"));
+        if file.metadata().is_ok_and(|m| m.file_type().is_file()) {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(std::io::Error::other("another process is writing it (it is locked)"));
+                }
+                Err(std::fs::TryLockError::Error(error)) => return Err(error),
             }
-            Err(std::fs::TryLockError::Error(error)) => return Err(error),
         }
         let (chain, newline) = Chain::resume(&mut file).map_err(std::io::Error::other)?;
         if newline {
