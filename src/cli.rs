@@ -217,6 +217,9 @@ pub enum CliError {
     Serve(#[from] gateway::ServeError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// `audit replay` could not judge: exit 2, so that exit 1 means a widening.
+    #[error("{0}")]
+    Unjudged(String),
 }
 
 /// The process outcome of a command that ran.
@@ -433,8 +436,10 @@ fn suggest_policy(
     Ok(Outcome::Ok)
 }
 
-/// `audit replay`: the changed decisions, grouped (text) or a line each (`--json`), and a
-/// summary on stderr; `Failed` when a denied call would be allowed.
+/// `audit replay`: the changed decisions, grouped by what they change from and to (text)
+/// or a line each (`--json`), and a summary on stderr. `Failed` when a call would be let
+/// through more than it was (or might be: undetermined); `Unjudged` when replay could not
+/// judge at all.
 fn replay(
     files: &[PathBuf],
     candidate: &Path,
@@ -443,56 +448,69 @@ fn replay(
     out: &mut impl Write,
 ) -> Result<Outcome, CliError> {
     use crate::audit::replay::{Changed, LISTED};
-    let loaded = load(candidate)?;
+    use std::collections::BTreeMap;
+    let loaded = match load(candidate) {
+        Ok(loaded) => loaded,
+        Err(CliError::Policy(error)) => {
+            report(&error, &mut std::io::stderr())?;
+            return Err(CliError::Unjudged("the candidate policy does not load".into()));
+        }
+        Err(other) => return Err(CliError::Unjudged(other.to_string())),
+    };
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let (mut narrowed, mut widened): (Vec<Changed>, Vec<Changed>) = (Vec::new(), Vec::new());
+    // Narrowings first, then widenings, then the undetermined.
+    let order = |changed: &Changed| -> (u8, &'static str, &'static str) {
+        let kind = match (policy::verdict_rank(changed.from), changed.to) {
+            (_, "undetermined") => 2,
+            (from, to) if policy::verdict_rank(to) < from => 0,
+            _ => 1,
+        };
+        (kind, changed.from, changed.to)
+    };
+    let mut groups: BTreeMap<(u8, &'static str, &'static str), (u64, Vec<Changed>)> = BTreeMap::new();
     let replayed = crate::audit::replay::replay(&paths, &loaded.policy, agent, |changed| {
         if json {
             let line = serde_json::to_string(&changed).map_err(std::io::Error::other)?;
             return writeln!(out, "{line}");
         }
-        let group = if changed.to == "deny" { &mut narrowed } else { &mut widened };
-        if group.len() < LISTED {
-            group.push(changed);
+        let group = groups.entry(order(&changed)).or_default();
+        group.0 += 1;
+        if group.1.len() < LISTED {
+            group.1.push(changed);
         }
         Ok(())
     })
-    .map_err(|e| CliError::Invalid(policy::terminal_safe(&e.to_string()).into_owned()))?;
-    if !json {
-        let counts = [replayed.allow_to_deny, replayed.deny_to_allow];
-        for ((title, group), count) in [("allow → deny", &narrowed), ("deny → allow", &widened)].into_iter().zip(counts)
-        {
-            if count == 0 {
-                continue;
-            }
-            writeln!(out, "{title} ({count}):")?;
-            for changed in group {
-                let was = changed.statement.as_deref().map_or("no statement".into(), |s| format!("statement `{s}`"));
-                let now =
-                    changed.new_statement.as_deref().map_or("no statement".into(), |s| format!("statement `{s}`"));
-                let line = format!(
-                    "  {}  {}  call {}{}  {} on {}\n    was {} by {was}; now {} by {now}: {}",
-                    changed.time,
-                    changed.file,
-                    changed.call_id,
-                    changed.agent.as_deref().map(|a| format!(" of agent `{a}`")).unwrap_or_default(),
-                    changed.action,
-                    changed.resources.join(", "),
-                    changed.from,
-                    changed.to,
-                    changed.reason,
-                );
-                writeln!(out, "{}", policy::terminal_safe(&line))?;
-            }
-            if count > group.len() as u64 {
-                writeln!(out, "  ... and {} more (`--json` lists every one)", count - group.len() as u64)?;
-            }
+    .map_err(|e| CliError::Unjudged(policy::terminal_safe(&e.to_string()).into_owned()))?;
+    for ((_, from, to), (count, listed)) in &groups {
+        writeln!(out, "{from} → {to} ({count}):")?;
+        for changed in listed {
+            let by = |statement: Option<&str>| statement.map_or("no statement".into(), |s| format!("statement `{s}`"));
+            let call = format!(
+                "  {}  {}  call {}{}  {} on {}",
+                changed.time,
+                changed.file,
+                changed.call_id,
+                changed.agent.as_deref().map(|a| format!(" of agent `{a}`")).unwrap_or_default(),
+                changed.action,
+                changed.resources.join(", "),
+            );
+            let why = format!(
+                "    was {from} by {}; now {to} by {}: {}",
+                by(changed.statement.as_deref()),
+                by(changed.new_statement.as_deref()),
+                changed.reason
+            );
+            writeln!(out, "{}", policy::terminal_safe(&call))?;
+            writeln!(out, "{}", policy::terminal_safe(&why))?;
+        }
+        if *count > listed.len() as u64 {
+            writeln!(out, "  ... and {} more (`--json` lists every one)", count - listed.len() as u64)?;
         }
     }
     let shown = policy::terminal_safe(&candidate.display().to_string()).into_owned();
     let mut summary = format!(
-        "replayed {} decision(s) under `{shown}`: {} allow → deny, {} deny → allow",
-        replayed.judged, replayed.allow_to_deny, replayed.deny_to_allow
+        "replayed {} decision(s) under `{shown}`: {} narrowed, {} widened, {} undetermined",
+        replayed.judged, replayed.narrowed, replayed.widened, replayed.undetermined
     );
     if replayed.skipped > 0 {
         summary.push_str(&format!(
@@ -501,7 +519,11 @@ fn replay(
         ));
     }
     eprintln!("{summary}");
-    Ok(if replayed.deny_to_allow > 0 { Outcome::Failed } else { Outcome::Ok })
+    if replayed.judged == 0 {
+        let whose = agent.map(|a| format!(" of agent `{a}`")).unwrap_or_default();
+        return Err(CliError::Unjudged(format!("the logs hold no decision{whose} that can be judged again")));
+    }
+    Ok(if replayed.widened > 0 || replayed.undetermined_not_allowed > 0 { Outcome::Failed } else { Outcome::Ok })
 }
 
 /// `1 statement`, `2 statements`.
@@ -523,6 +545,9 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
         match policy::load_file(path, &vocabulary) {
             Ok(loaded) => {
                 print_diagnostics(path, &loaded.warnings, out)?;
+                if let Some(shadow) = &loaded.shadow {
+                    print_diagnostics(&shadow.path, &shadow.warnings, out)?;
+                }
                 let policy = &loaded.policy;
                 let tools = catalog::tools().filter(|t| policy.lists_tool(&t.iam_action())).count();
                 let shadow = loaded.shadow.as_ref().map_or(String::new(), |shadow| {

@@ -163,8 +163,9 @@ pub struct LookupFailure {
 /// Builds the call's context: globals, the arguments' keys, and the look-ups that a
 /// statement which could decide the request tests, in any of `policies` (the one in force
 /// and its shadow). Look-ups run one after another (a call touches one or two resources),
-/// each within `timeout`. A look-up no statement needed is recorded as unknown (or as the
-/// cache has it), so that a replay under another policy never takes it for missing.
+/// each within `timeout`. A look-up no statement needed is not made: its keys are marked
+/// unrecorded (or taken from the cache), so that a replay under another policy never takes
+/// them for missing.
 pub async fn request_context(
     policies: &[&Policy],
     request: &Request<'_>,
@@ -194,7 +195,7 @@ pub async fn request_context(
                         context.set_for(lookup.resource, &key, values);
                     }
                 }
-                None => context.set_unknown(Some(lookup.resource), lookup.key),
+                None => context.set_unrecorded(Some(lookup.resource), lookup.key),
             }
             continue;
         }

@@ -495,6 +495,9 @@ struct AgentsReloaded<'a> {
     removed: Vec<&'a str>,
     /// Each agent's policy hash.
     policies: std::collections::BTreeMap<&'a str, &'a str>,
+    /// Each agent's shadow policy hash, for the agents that have one.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    shadows: std::collections::BTreeMap<&'a str, String>,
 }
 
 /// One agent of a reload, made but not yet in force.
@@ -601,6 +604,13 @@ impl Roster {
             verifier.fetch_keys().await.map_err(|why| format!("the new `oidc` issuer's keys cannot be had: {why}"))?;
         }
         // Everything is made first: an error leaves every agent as it was.
+        let shadows: std::collections::BTreeMap<String, String> = loaded
+            .file
+            .agents
+            .iter()
+            .zip(&loaded.policies)
+            .filter_map(|(agent, policy)| policy.shadow.as_ref().map(|s| (agent.name.clone(), s.hash.clone())))
+            .collect();
         let mut next = Vec::with_capacity(loaded.file.agents.len());
         for (agent, policy) in loaded.file.agents.iter().cloned().zip(loaded.policies) {
             if let (Some(key), Some(sidecar)) = (&agent.agent_key, &self.sidecar)
@@ -670,6 +680,7 @@ impl Roster {
             added: added.clone(),
             removed: removed.clone(),
             policies: std::collections::BTreeMap::new(),
+            shadows: std::collections::BTreeMap::new(),
         };
         let hashes: Vec<(String, String)> = loaded
             .file
@@ -684,8 +695,10 @@ impl Roster {
                 (agent.name.clone(), hash)
             })
             .collect();
+        let shadows = shadows.iter().map(|(name, hash)| (name.as_str(), hash.clone())).collect();
         let record = AgentsReloaded {
             policies: hashes.iter().map(|(name, hash)| (name.as_str(), hash.as_str())).collect(),
+            shadows,
             ..record
         };
         // A change that cannot be audited does not happen.

@@ -31,6 +31,10 @@ fn run(cli: Cli) -> ExitCode {
                 CliError::Serve(gateway::ServeError::Agents(agents_error)) => {
                     let _ = cli::report_agents(agents_error, stderr);
                 }
+                CliError::Unjudged(why) => {
+                    let _ = writeln!(stderr, "awsgate: {}", awsgate::policy::terminal_safe(why));
+                    return ExitCode::from(2);
+                }
                 other => {
                     let _ = writeln!(stderr, "awsgate: {}", awsgate::policy::terminal_safe(&other.to_string()));
                 }

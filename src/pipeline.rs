@@ -516,18 +516,22 @@ impl<'p> Call<'p> {
         let allowed = Allowed { approval_required: decision.approval_required, statement: decision.statement };
         if let Some(shadow) = shadow {
             let judged = shadow.decide(&request);
-            if judged.effect() != decision.effect() {
+            // What would come of the call: run, run once approved, or not run.
+            if judged.verdict() != decision.verdict() {
                 let agent = self.origin.agent.as_deref().unwrap_or("-");
-                crate::metrics::shadow_disagreed(agent, decision.effect(), judged.effect());
+                crate::metrics::shadow_disagreed(agent, decision.verdict(), judged.verdict());
                 self.shadow = Some(audit::ShadowVerdict {
-                    decision: judged.effect(),
+                    decision: judged.verdict(),
                     statement: judged.statement.map(str::to_string),
                     reason: judged.explain(&request),
                 });
             }
         }
         self.decision = Some((decision, reason));
-        self.context = Some(call_context.clone());
+        // The record keeps the global keys and those a statement of either policy tested;
+        // the others (argument values such as a partition key) only by name.
+        let tested: Vec<String> = policies.iter().flat_map(|p| p.tested_keys(&request)).map(|(_, key)| key).collect();
+        self.context = Some(call_context.recorded(|key| key.starts_with("aws:") || tested.iter().any(|t| t == key)));
         if self.write("decision", None, None, None).await.is_err() {
             return Err(CallError::AuditUnavailable);
         }

@@ -40,7 +40,9 @@ struct Record<'a> {
     mode: &'static str,
     old_policy_hash: &'a str,
     new_policy_hash: &'a str,
-    /// The shadow policy's hash, when the new policy has one.
+    /// The shadow policies' hashes, before and after, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old_shadow_policy_hash: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shadow_policy_hash: Option<&'a str>,
     tools: usize,
@@ -82,6 +84,7 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
         mode: loaded.policy.mode().as_str(),
         old_policy_hash: current.policy_hash(),
         new_policy_hash: &loaded.hash,
+        old_shadow_policy_hash: current.shadow().map(|s| s.hash.as_str()),
         shadow_policy_hash: loaded.shadow.as_ref().map(|s| s.hash.as_str()),
         tools: catalog::tools().filter(|t| loaded.policy.lists_tool(&t.iam_action())).count(),
     };

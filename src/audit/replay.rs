@@ -1,7 +1,10 @@
 //! `awsgate audit replay`: every decision an audit log records, judged again under a
 //! candidate policy. A decision record carries what the gate read (the action, the
 //! resources' ARNs and `context`, the condition keys and values it judged by), so the
-//! candidate judges exactly what was asked. Logs are read a line at a time.
+//! candidate judges exactly what was asked. What is compared is what comes of the call (its
+//! verdict: `deny`, `approval` or `allow`; a deny in audit mode runs, so it is `allow`). A
+//! candidate that tests a key the record left out cannot be judged exactly: such a decision
+//! is `undetermined`. Logs are read a line at a time; every line must be a record.
 
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -9,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Context, Policy, Request};
+use crate::policy::{Context, Policy, Request, verdict_rank};
 
 /// How many changed decisions of each kind the text output lists (the count is exact).
 pub const LISTED: usize = 10_000;
@@ -31,6 +34,10 @@ struct Logged<'a> {
     resources: Vec<Cow<'a, str>>,
     #[serde(borrow, default)]
     decision: Option<Cow<'a, str>>,
+    #[serde(default)]
+    enforced: Option<bool>,
+    #[serde(borrow, default)]
+    approval: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     statement: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -46,6 +53,8 @@ pub struct Changed {
     pub action: String,
     pub resources: Vec<String>,
     pub context: Context,
+    /// The verdicts: `deny`, `approval` or `allow`; `to` is `undetermined` when the
+    /// candidate tests a key the record left out.
     pub from: &'static str,
     pub to: &'static str,
     pub statement: Option<String>,
@@ -62,8 +71,15 @@ pub struct Changed {
 pub struct Replayed {
     /// Decisions judged again.
     pub judged: u64,
-    pub allow_to_deny: u64,
-    pub deny_to_allow: u64,
+    /// Changes to a less permissive verdict (allow → approval → deny).
+    pub narrowed: u64,
+    /// Changes to a more permissive one: a call would run that did not, or without the
+    /// approval it needed.
+    pub widened: u64,
+    /// Decisions the candidate cannot judge exactly (it tests a key the record left out).
+    pub undetermined: u64,
+    /// Of those, the ones not already allowed: they might be widened.
+    pub undetermined_not_allowed: u64,
     /// Decision records that could not be judged again: written before awsgate recorded
     /// the context, or refused before the gate (an operation the sidecar cannot map).
     pub skipped: u64,
@@ -77,12 +93,15 @@ pub enum ReplayError {
     Record { path: String, line: u64, why: String },
 }
 
-/// Where a decision record's key text appears: a line that lacks it is no decision (JSON
-/// escapes every quote inside a string, so it cannot appear inside a value).
-const DECISION: &[u8] = br#""event":"decision""#;
-
-fn has(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// The verdict a decision record shows.
+fn recorded_verdict(decision: &str, enforced: Option<bool>, approval: Option<&str>) -> &'static str {
+    if decision == "deny" && enforced != Some(false) {
+        "deny"
+    } else if approval == Some("required") {
+        "approval"
+    } else {
+        "allow"
+    }
 }
 
 /// The account a call was judged in: the candidate's `account`, else the first resource
@@ -118,13 +137,11 @@ pub fn replay(
                 break;
             }
             number += 1;
-            if !has(&line, DECISION) {
-                continue;
-            }
+            // Every line must be a record: a damaged one could hide a decision.
             let record: Logged<'_> = serde_json::from_slice(&line).map_err(|error| ReplayError::Record {
                 path: shown.clone(),
                 line: number,
-                why: error.to_string(),
+                why: if line.iter().all(u8::is_ascii_whitespace) { "an empty line".into() } else { error.to_string() },
             })?;
             if record.event != "decision" || agent.is_some_and(|a| record.agent.as_deref() != Some(a)) {
                 continue;
@@ -148,15 +165,22 @@ pub fn replay(
                 context,
             };
             let judged = policy.decide(&request);
-            let to = judged.effect();
-            if to == decision.as_ref() {
+            let from = recorded_verdict(decision, record.enforced, record.approval.as_deref());
+            let undetermined = context.leaves_out()
+                && policy.tested_keys(&request).iter().any(|(resource, key)| context.is_unrecorded(key, *resource));
+            let to = if undetermined { "undetermined" } else { judged.verdict() };
+            if to == from {
                 continue;
             }
-            let from: &'static str = if decision == "allow" { "allow" } else { "deny" };
-            if to == "deny" {
-                replayed.allow_to_deny += 1;
+            if undetermined {
+                replayed.undetermined += 1;
+                if from != "allow" {
+                    replayed.undetermined_not_allowed += 1;
+                }
+            } else if verdict_rank(to) > verdict_rank(from) {
+                replayed.widened += 1;
             } else {
-                replayed.deny_to_allow += 1;
+                replayed.narrowed += 1;
             }
             let entry = Changed {
                 time: record.time.to_string(),
@@ -168,8 +192,21 @@ pub fn replay(
                 from,
                 to,
                 statement: record.statement.as_deref().map(str::to_string),
-                new_statement: judged.statement.map(str::to_string),
-                reason: judged.explain(&request),
+                new_statement: if undetermined { None } else { judged.statement.map(str::to_string) },
+                reason: if undetermined {
+                    let left_out: Vec<String> = policy
+                        .tested_keys(&request)
+                        .into_iter()
+                        .filter(|(resource, key)| context.is_unrecorded(key, *resource))
+                        .map(|(_, key)| format!("`{key}`"))
+                        .collect();
+                    format!(
+                        "the candidate tests {}, which the record left out (no statement in force tested it), so it cannot be judged exactly",
+                        left_out.join(", ")
+                    )
+                } else {
+                    judged.explain(&request)
+                },
                 file: shown.clone(),
             };
             changed(entry).map_err(|source| ReplayError::Read { path: "the output".into(), source })?;

@@ -544,6 +544,10 @@ pub enum Found<'a> {
 enum Known {
     Values(Vec<String>),
     Unknown,
+    /// Known to the gate but left out of the record (no statement tested it, and it came
+    /// from the call's arguments or a look-up): judged as unknown, and `audit replay` says a
+    /// candidate that tests it cannot be judged exactly.
+    Unrecorded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -619,7 +623,7 @@ impl Context {
             }
             let found = match &entry.value {
                 Known::Values(values) => Found::Values(values),
-                Known::Unknown => Found::Unknown,
+                Known::Unknown | Known::Unrecorded => Found::Unknown,
             };
             match entry.resource {
                 Some(r) if r == resource => return found,
@@ -632,6 +636,48 @@ impl Context {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Marks every key starting with `prefix` as left out of the record.
+    pub fn set_unrecorded(&mut self, resource: Option<usize>, prefix: &str) {
+        self.put(Entry { key: prefix.to_ascii_lowercase(), prefix: true, resource, value: Known::Unrecorded });
+    }
+
+    /// Was `key` (lowercase) of resource `resource` left out of the record?
+    pub fn is_unrecorded(&self, key: &str, resource: usize) -> bool {
+        let mut general = false;
+        for entry in &self.entries {
+            let named = if entry.prefix { key.starts_with(&entry.key) } else { entry.key == key };
+            if !named {
+                continue;
+            }
+            let unrecorded = entry.value == Known::Unrecorded;
+            match entry.resource {
+                Some(r) if r == resource => return unrecorded,
+                Some(_) => {}
+                None => general = unrecorded,
+            }
+        }
+        general
+    }
+
+    /// Does the context leave anything out?
+    pub fn leaves_out(&self) -> bool {
+        self.entries.iter().any(|e| e.value == Known::Unrecorded)
+    }
+
+    /// The context as the decision record keeps it: the values of the keys `kept` says yes
+    /// to; every other key with values is kept by name only, as unrecorded.
+    pub fn recorded(&self, kept: impl Fn(&str) -> bool) -> Context {
+        let entries = self
+            .entries
+            .iter()
+            .map(|entry| match &entry.value {
+                Known::Values(_) if !kept(&entry.key) => Entry { value: Known::Unrecorded, ..entry.clone() },
+                _ => entry.clone(),
+            })
+            .collect();
+        Context { entries }
     }
 
     /// The keys and values that hold for every resource.
@@ -654,9 +700,20 @@ struct Recorded {
     prefix: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resource: Option<usize>,
-    /// Absent: unknown.
+    /// Absent: unknown (or not recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     values: Option<Vec<String>>,
+    /// `false`: the gate knew it but the record leaves it out.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    recorded: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// The context as the decision record writes it, so that `audit replay` judges the very
@@ -672,8 +729,9 @@ impl serde::Serialize for Context {
                 resource: entry.resource,
                 values: match &entry.value {
                     Known::Values(values) => Some(values.clone()),
-                    Known::Unknown => None,
+                    Known::Unknown | Known::Unrecorded => None,
                 },
+                recorded: entry.value != Known::Unrecorded,
             })?;
         }
         seq.end()
@@ -689,7 +747,11 @@ impl<'de> serde::Deserialize<'de> for Context {
                 key: entry.key.to_ascii_lowercase(),
                 prefix: entry.prefix,
                 resource: entry.resource,
-                value: entry.values.map_or(Known::Unknown, Known::Values),
+                value: match (entry.values, entry.recorded) {
+                    (Some(values), _) => Known::Values(values),
+                    (None, true) => Known::Unknown,
+                    (None, false) => Known::Unrecorded,
+                },
             });
         }
         Ok(context)

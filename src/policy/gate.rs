@@ -103,6 +103,15 @@ pub struct Decision<'p> {
     pub condition_doubt: Truth,
 }
 
+/// How permissive a verdict is: a change to a higher rank widens.
+pub fn verdict_rank(verdict: &str) -> u8 {
+    match verdict {
+        "deny" => 0,
+        "approval" => 1,
+        _ => 2,
+    }
+}
+
 impl Decision<'_> {
     /// Whether the call goes ahead (before any approval): allowed, or audit mode.
     pub fn permits_call(&self) -> bool {
@@ -111,6 +120,16 @@ impl Decision<'_> {
 
     pub fn effect(&self) -> &'static str {
         if self.allowed { "allow" } else { "deny" }
+    }
+
+    /// What comes of the call: `deny` (it does not run), `approval` (it runs once a human
+    /// says yes) or `allow` (it runs). A deny in audit mode runs: `allow`.
+    pub fn verdict(&self) -> &'static str {
+        match (self.permits_call(), self.approval_required) {
+            (false, _) => "deny",
+            (true, true) => "approval",
+            (true, false) => "allow",
+        }
     }
 
     /// The resource that decided a denial, if one did.

@@ -289,6 +289,14 @@ pub fn terraform(document: &PolicyDocument, vocabulary: &Vocabulary, source: &st
         .as_deref()
         .and_then(|arn| arn.rsplit('/').next())
         .map_or_else(|| iam_name(&format!("awsgate-{}", document.name), 64), |name| iam_name(name, 64));
+    // `role/agents/web-role` lives at path `/agents/`: the role made must have the ARN the
+    // policy names.
+    let role_path = credentials
+        .role_arn
+        .as_deref()
+        .and_then(|arn| arn.split_once(":role/"))
+        .and_then(|(_, rest)| rest.rsplit_once('/'))
+        .map(|(path, _)| format!("/{path}/"));
     let mut out = String::new();
     out.push_str(&format!(
         "# The role awsgate assumes for policy `{}`, with the least privilege it needs.\n\
@@ -321,10 +329,16 @@ pub fn terraform(document: &PolicyDocument, vocabulary: &Vocabulary, source: &st
         hcl_string(&role_name)
     ));
     out.push_str("resource \"aws_iam_role\" \"awsgate\" {\n  name                 = var.role_name\n");
-    out.push_str(&format!(
-        "  description          = {}\n",
-        hcl_string(&format!("Assumed by awsgate for policy {}", document.name))
-    ));
+    if let Some(path) = &role_path {
+        out.push_str(&format!("  path                 = {}\n", hcl_string(path)));
+    }
+    // IAM takes Latin-1 in a description.
+    let description: String = format!("Assumed by awsgate for policy {}", document.name)
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) || ('\u{a1}'..='\u{ff}').contains(&c) { c } else { '?' })
+        .take(1000)
+        .collect();
+    out.push_str(&format!("  description          = {}\n", hcl_string(&description)));
     // A role session may last as long as the policy asks, within IAM's 12 hours.
     let longest = credentials.duration_seconds.max(3600);
     out.push_str(&format!("  max_session_duration = {longest}\n"));

@@ -23,7 +23,9 @@ pub use document::{
 };
 pub use document::{ApprovalChannel, Approvals as ApprovalSettings};
 pub use document::{is_account, is_region};
-pub use gate::{ApprovalSummary, Decision, Policy, Reason, Request, partition_of, unscoped_star_requests};
+pub use gate::{
+    ApprovalSummary, Decision, Policy, Reason, Request, partition_of, unscoped_star_requests, verdict_rank,
+};
 pub use iam::{
     IAM_POLICY_VERSION, SESSION_POLICY_MAX_CHARS, least_privilege, session_policy, terraform, trust_policy_example,
 };
@@ -103,6 +105,8 @@ pub struct Shadow {
     pub path: PathBuf,
     pub policy: std::sync::Arc<Policy>,
     pub hash: String,
+    /// Its own warnings, and the settings a shadow does not use.
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,5 +193,26 @@ pub fn load_shadow(path: &Path, vocabulary: &Vocabulary) -> Result<Shadow, Polic
         };
         return Err(PolicyError::Invalid { path: path.to_path_buf(), diagnostics: vec![diagnostic] });
     }
-    Ok(Shadow { path: path.to_path_buf(), policy: std::sync::Arc::new(loaded.policy), hash: loaded.hash })
+    let mut warnings = loaded.warnings;
+    let document = loaded.policy.document();
+    let unused: Vec<&str> = [
+        ("credentials", document.credentials.is_some()),
+        ("region", document.region.is_some()),
+        ("account", document.account.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    if !unused.is_empty() {
+        warnings.push(Diagnostic {
+            severity: Severity::Warning,
+            at: Location { line: 1, column: 1 },
+            message: format!(
+                "a shadow only judges: its {} {} not used (the policy in force's are)",
+                unused.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+                if unused.len() == 1 { "is" } else { "are" }
+            ),
+        });
+    }
+    Ok(Shadow { path: path.to_path_buf(), policy: std::sync::Arc::new(loaded.policy), hash: loaded.hash, warnings })
 }

@@ -154,7 +154,11 @@ async def test_replay_finds_exactly_the_decisions_that_change(binary, aws, tmp_p
     # The policy that made the log changes nothing.
     same = replay(binary, log, in_force)
     assert same.returncode == 0 and same.stdout == "", same
-    assert "replayed 5 decision(s)" in same.stderr and "0 allow → deny, 0 deny → allow" in same.stderr
+    assert "replayed 5 decision(s)" in same.stderr and "0 narrowed, 0 widened, 0 undetermined" in same.stderr
+    # The same log as another tool writes JSON (spaces after colons, keys in another order).
+    respaced = tmp_path / "respaced.jsonl"
+    respaced.write_text("".join(json.dumps(dict(reversed(list(r.items())))) + "\n" for r in read_audit(log)))
+    assert replay(binary, respaced, in_force).stderr == same.stderr.replace(str(log), str(respaced))
 
     # A narrowed condition: exactly the listing of public/ flips, and narrowing passes.
     narrowed = write_policy(tmp_path, NARROWED, "narrowed.yaml")
@@ -176,19 +180,33 @@ async def test_replay_finds_exactly_the_decisions_that_change(binary, aws, tmp_p
     result = replay(binary, log, widened)
     assert result.returncode == 1, result
     assert result.stdout.startswith("deny → allow (1):") and "denied-bucket/x.txt" in result.stdout, result.stdout
-    # Only another agent's calls: nothing to judge.
+    # What comes of the call is compared: in audit mode a denied call runs, a widening.
+    audit_mode = write_policy(tmp_path, NARROWED.replace("version: 1", "version: 1\nmode: audit"), "audit.yaml")
+    result = replay(binary, log, audit_mode)
+    # Both denied calls (the private/ listing, the other bucket's read) would run.
+    assert result.returncode == 1 and "deny → allow (2):" in result.stdout, result
+    # Only another agent's calls: nothing to judge, which replay will not call a pass.
     other = replay(binary, log, widened, "--agent", "someone-else")
-    assert other.returncode == 0 and "replayed 0 decision(s)" in other.stderr
+    assert other.returncode == 2 and "no decision of agent `someone-else`" in other.stderr, other
 
 
 def test_replay_refuses_what_is_not_an_audit_log(binary, tmp_path):
+    """A line that is not a record could hide a decision: replay stops (exit 2, so that
+    exit 1 always means a widening)."""
     policy = write_policy(tmp_path, NARROWED)
     log = tmp_path / "not-a-log.jsonl"
-    log.write_text('{"event":"decision", oops\n')
-    result = replay(binary, log, policy)
-    assert result.returncode == 1 and "line 1: not an audit record" in result.stderr, result
+    for damaged, why in (('{"event":"decision", oops\n', "line 1: not an audit record"),
+                         ('{"event":"result"}\n\n', "line 2: not an audit record (an empty line)"),
+                         ('{"event": "decision", "action": "s3:GetObj', "line 1: not an audit record")):
+        log.write_text(damaged)
+        result = replay(binary, log, policy)
+        assert result.returncode == 2 and why in result.stderr, result
     missing = replay(binary, tmp_path / "missing.jsonl", policy)
-    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    broken = write_policy(tmp_path, "version: 1\nstatements: nope\n", "broken.yaml")
+    log.write_text("")
+    result = replay(binary, log, broken)
+    assert result.returncode == 2 and "broken.yaml:2:" in result.stderr, result
 
 
 ROLE = """
@@ -255,6 +273,17 @@ def test_terraform_output_parses_and_carries_the_json_of_the_json_format(binary,
     assert role_name.strip('"') == "awsgate-reports"
     outputs = {list(o)[0].strip('"'): o for o in parsed["output"]}
     assert outputs["role_arn"]['"role_arn"']["value"] == "${aws_iam_role.awsgate.arn}"
+    # A role under a path is made under it, so that its ARN is the policy's; a description
+    # holds only what IAM takes (Latin-1).
+    nested = write_policy(tmp_path, ROLE.replace("role/awsgate-reports", "role/agents/web-role").replace(
+        "name: reports team", "name: 报告 team"), "nested.yaml")
+    hcl = subprocess.run([str(binary), "iam-policy", "--policy", str(nested), "--format", "terraform"],
+                         capture_output=True, text=True)
+    (tmp_path / "nested.tf").write_text(hcl.stdout)
+    with (tmp_path / "nested.tf").open() as f:
+        role = {list(r)[0].strip('"'): r for r in hcl2.load(f)["resource"]}["aws_iam_role"]['"aws_iam_role"']['"awsgate"']
+    assert role["path"].strip('"') == "/agents/", role
+    assert role["description"].strip('"') == "Assumed by awsgate for policy ?? team", role
 
 
 async def test_the_console_lists_the_shadows_disagreements_and_agents_get_their_own(binary, aws, tmp_path):
@@ -294,3 +323,54 @@ agents:
     write_policy(tmp_path, IN_FORCE.replace("shadow.yaml", "candidate.yaml"), "reports.yaml")
     checked = subprocess.run([str(binary), "check", str(agents)], capture_output=True, text=True)
     assert checked.returncode == 1 and "keep one" in checked.stdout + checked.stderr, checked
+
+
+APPROVING = """
+version: 1
+name: approving
+region: us-east-1
+account: "123456789012"
+statements:
+  - sid: Uploads
+    effect: allow
+    actions: ["s3:PutObject"]
+    resources: ["arn:aws:s3:::allowed-bucket/*"]
+    approval: required
+  - sid: Tables
+    effect: allow
+    actions: ["dynamodb:GetItem"]
+    resources: ["arn:aws:dynamodb:us-east-1:123456789012:table/allowed-table"]
+approvals:
+  via: [elicitation]
+"""
+
+
+async def test_replay_compares_approvals_and_never_guesses_what_the_record_left_out(binary, aws, tmp_path):
+    seed(aws)
+    async with gateway(binary, aws, tmp_path, APPROVING) as c:
+        log = c.audit_path
+        await call(c, "s3_put_object", bucket="allowed-bucket", key="a.txt", body="secret body")
+        await call(c, "dynamodb_get_item", table="allowed-table", key={"pk": "bob@example.com"})
+        await call(c, "dynamodb_get_item", table="denied-table", key={"pk": "eve@example.com"})
+    text = log.read_text()
+    # The partition key is an argument no statement tested: the record names the key only.
+    assert "bob@example.com" not in text and "secret body" not in text
+    get = [r for r in decisions(log) if r["action"] == "dynamodb:GetItem"][0]
+    assert {"key": "dynamodb:leadingkeys", "recorded": False} in get["context"], get["context"]
+
+    # Without the approval, the upload would run unasked: a widening.
+    unasked = write_policy(tmp_path, APPROVING.replace("    approval: required\n", ""), "unasked.yaml")
+    result = replay(binary, log, unasked)
+    assert result.returncode == 1 and result.stdout.startswith("approval → allow (1):"), result
+
+    # A candidate that tests the partition key cannot be judged exactly: undetermined, and
+    # for the call that was denied, possibly a widening.
+    keyed = write_policy(tmp_path, APPROVING.replace(
+        '    resources: ["arn:aws:dynamodb:us-east-1:123456789012:table/allowed-table"]',
+        '    resources: ["arn:aws:dynamodb:us-east-1:123456789012:table/*"]\n'
+        '    conditions:\n      ForAllValues:StringEquals:\n        dynamodb:LeadingKeys: ["eve@example.com"]'),
+        "keyed.yaml")
+    result = replay(binary, log, keyed, "--json")
+    changed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted((c["from"], c["to"]) for c in changed) == [("allow", "undetermined"), ("deny", "undetermined")]
+    assert result.returncode == 1 and "2 undetermined" in result.stderr, result
