@@ -835,6 +835,27 @@ mod tests {
     }
 
     #[test]
+    fn a_context_reads_back_as_it_was_recorded() {
+        let mut context = Context::new();
+        context.set("aws:RequestedRegion", vec!["us-east-1".into()]);
+        context.set("dynamodb:LeadingKeys", vec!["bob@example.com".into()]);
+        context.set_for(1, "s3:ExistingObjectTag/class", vec!["secret".into()]);
+        context.set_unknown(None, "aws:principalarn");
+        context.set_unrecorded(Some(0), "aws:resourcetag/");
+        let text = serde_json::to_string(&context).unwrap();
+        let back: Context = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, context);
+        // What the record keeps: the kept keys' values; the others by name only.
+        let kept = context.recorded(|key| key.starts_with("aws:"));
+        assert!(!serde_json::to_string(&kept).unwrap().contains("bob@example.com"));
+        assert!(kept.is_unrecorded("dynamodb:leadingkeys", 0) && kept.leaves_out());
+        assert_eq!(kept.get("dynamodb:leadingkeys", 0), Found::Unknown);
+        assert_eq!(kept.get("aws:requestedregion", 0), Found::Values(&["us-east-1".to_string()]));
+        assert!(kept.is_unrecorded("aws:resourcetag/team", 0) && !kept.is_unrecorded("aws:resourcetag/team", 1));
+        assert!(!kept.is_unrecorded("aws:principalarn", 0));
+    }
+
+    #[test]
     fn operator_errors_are_clear() {
         assert!(Operator::parse("StringEqual").unwrap_err().contains("unknown condition operator"));
         assert!(Operator::parse("NullIfExists").unwrap_err().contains("Null"));
