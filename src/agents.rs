@@ -89,8 +89,7 @@ pub struct LoadedAgents {
 
 /// Reads `path`, then every policy it names (relative to the file's directory).
 pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<LoadedAgents, AgentsError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| AgentsError::Read { path: path.to_path_buf(), source })?;
+    let text = policy::read_text(path).map_err(|source| AgentsError::Read { path: path.to_path_buf(), source })?;
     let directory = path.parent().unwrap_or(Path::new("."));
     let file = parse(&text, directory)
         .map_err(|diagnostics| AgentsError::Invalid { path: path.to_path_buf(), diagnostics })?;

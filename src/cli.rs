@@ -535,7 +535,7 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
     let vocabulary = catalog::vocabulary();
     let mut outcome = Outcome::Ok;
     for path in files {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = policy::read_text(path).unwrap_or_default();
         if crate::agents::is_agents_file(&text) {
             if check_agents(path, &vocabulary, out)? == Outcome::Failed {
                 outcome = Outcome::Failed;

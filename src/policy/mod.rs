@@ -166,22 +166,54 @@ pub fn write_diagnostics(
 /// Reads, validates and compiles a policy file. A policy with no `name` is named after
 /// the file.
 pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+    let text = read_text(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
     let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
     let mut loaded = parse(&text, default_name, vocabulary)
         .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })?;
     if let Some(named) = loaded.policy.document().shadow.clone() {
         let shadow = path.parent().unwrap_or(Path::new(".")).join(&named.value);
-        loaded.shadow = Some(load_shadow(&shadow, vocabulary)?);
+        loaded.shadow = Some(load_shadow(&shadow, vocabulary).map_err(|error| match error {
+            // Said where the shadow is named, since the file itself cannot be read.
+            PolicyError::Read { source, .. } => PolicyError::Invalid {
+                path: path.to_path_buf(),
+                diagnostics: vec![Diagnostic {
+                    severity: Severity::Error,
+                    at: named.at,
+                    message: format!("cannot read the shadow policy `{}`: {source}", shadow.display()),
+                }],
+            },
+            invalid => invalid,
+        })?);
     }
     Ok(loaded)
 }
 
+/// Largest policy or agents file awsgate reads (a 10,000-statement policy is about 2 MiB).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// A policy or agents file's text: a regular file of at most [`MAX_FILE_BYTES`] (a device
+/// such as `/dev/zero` would never end).
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    Ok(text)
+}
+
 /// Reads a shadow policy: a policy file like any other, which names no shadow itself.
 pub fn load_shadow(path: &Path, vocabulary: &Vocabulary) -> Result<Shadow, PolicyError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+    let text = read_text(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
     let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("shadow");
     let loaded = parse(&text, default_name, vocabulary)
         .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })?;
