@@ -338,10 +338,12 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             let document = loaded.policy.document();
             if format == IamFormat::Terraform {
                 let source = policy::terminal_safe(&policy.display().to_string()).into_owned();
-                write!(stdout, "{}", policy::terraform(document, &catalog::vocabulary(), &source))?;
+                let shadow = loaded.shadow.as_ref().map(|s| s.policy.document());
+                write!(stdout, "{}", policy::terraform(document, &catalog::vocabulary(), shadow, &source))?;
                 return Ok(Outcome::Ok);
             }
-            let permissions = policy::least_privilege(document, &catalog::vocabulary());
+            let shadow = loaded.shadow.as_ref().map(|s| s.policy.document());
+            let permissions = policy::least_privilege(document, &catalog::vocabulary(), shadow);
             writeln!(stdout, "{}", serde_json::to_string_pretty(&permissions).unwrap_or_default())?;
             // stdout stays one JSON document; the trust policy example goes beside it.
             let stderr = &mut std::io::stderr();
@@ -358,7 +360,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             writeln!(stderr, "# A trust policy for {role} that lets awsgate's source identity assume it:")?;
             let trust = policy::trust_policy_example(document);
             writeln!(stderr, "{}", serde_json::to_string_pretty(&trust).unwrap_or_default())?;
-            if let Err(length) = policy::session_policy(document, &catalog::vocabulary()) {
+            if let Err(length) = policy::session_policy(document, &catalog::vocabulary(), shadow) {
                 writeln!(
                     stderr,
                     "# warning: as a session policy this is {length} characters; AWS allows {}",

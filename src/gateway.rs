@@ -71,8 +71,12 @@ pub enum ServeError {
 }
 
 /// The derived session policy, or why it cannot be sent.
-pub fn derived_session_policy(document: &policy::PolicyDocument) -> Result<Option<String>, ServeError> {
-    crate::aws::derived_session_policy(document).map_err(ServeError::SessionPolicyTooLarge)
+pub fn derived_session_policy(
+    document: &policy::PolicyDocument,
+    shadow: Option<&policy::Shadow>,
+) -> Result<Option<String>, ServeError> {
+    crate::aws::derived_session_policy(document, shadow.map(|s| s.policy.document()))
+        .map_err(ServeError::SessionPolicyTooLarge)
 }
 
 /// Loads the policy (refusing to start on one that does not validate), connects to AWS,
@@ -164,7 +168,7 @@ async fn build(
     named: bool,
 ) -> Result<Built, ServeError> {
     let policy = loaded.policy;
-    let session_policy = derived_session_policy(policy.document())?;
+    let session_policy = derived_session_policy(policy.document(), loaded.shadow.as_ref())?;
     // With `--agents`, a role session names its agent (SourceIdentity) and carries its tags.
     let principal = named.then(|| crate::aws::Principal { name: agent.name.clone(), tags: agent.tags.clone() });
     let (aws, config) = Aws::connect(policy.document(), session_policy.clone(), principal).await?;
@@ -654,7 +658,8 @@ impl Roster {
             let current = served.pipeline();
             crate::reload::restart_only(current.policy().document(), policy.policy.document())
                 .map_err(|why| format!("agent `{}`: {why}", agent.name))?;
-            let session_policy = derived_session_policy(policy.policy.document()).map_err(|e| e.to_string())?;
+            let session_policy =
+                derived_session_policy(policy.policy.document(), policy.shadow.as_ref()).map_err(|e| e.to_string())?;
             let (aws, credentials) = if session_policy.as_deref() == current.session_policy() {
                 (None, None)
             } else {

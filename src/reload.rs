@@ -62,8 +62,11 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
         tracing::warn!("{}:{warning}", path.display());
     }
     restart_only(current.policy().document(), loaded.policy.document())?;
-    let session_policy = crate::aws::derived_session_policy(loaded.policy.document())
-        .map_err(|length| format!("the derived session policy is {length} characters, more than AWS allows"))?;
+    let session_policy = crate::aws::derived_session_policy(
+        loaded.policy.document(),
+        loaded.shadow.as_ref().map(|s| s.policy.document()),
+    )
+    .map_err(|length| format!("the derived session policy is {length} characters, more than AWS allows"))?;
     let mut credentials = None;
     let aws = if session_policy.as_deref() == current.session_policy() {
         None

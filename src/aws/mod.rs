@@ -74,10 +74,13 @@ pub fn https_connector()
 /// With a role and `session_policy: derived` (the default), the AssumeRole request carries
 /// the policy's own least-privilege IAM policy, so AWS enforces the same boundary. `Err`:
 /// its length, over what AWS allows.
-pub fn derived_session_policy(document: &PolicyDocument) -> Result<Option<String>, usize> {
+pub fn derived_session_policy(
+    document: &PolicyDocument,
+    shadow: Option<&PolicyDocument>,
+) -> Result<Option<String>, usize> {
     match &document.credentials {
         Some(c) if c.role_arn.is_some() && c.session_policy == crate::policy::SessionPolicy::Derived => {
-            crate::policy::session_policy(document, &crate::catalog::vocabulary()).map(Some)
+            crate::policy::session_policy(document, &crate::catalog::vocabulary(), shadow).map(Some)
         }
         _ => Ok(None),
     }

@@ -13,8 +13,12 @@ pub const IAM_POLICY_VERSION: &str = "2012-10-17";
 pub const SESSION_POLICY_MAX_CHARS: usize = 2048;
 
 /// The derived session policy as minified JSON, or its length when it is over the limit.
-pub fn session_policy(document: &PolicyDocument, vocabulary: &Vocabulary) -> Result<String, usize> {
-    let text = least_privilege(document, vocabulary).to_string();
+pub fn session_policy(
+    document: &PolicyDocument,
+    vocabulary: &Vocabulary,
+    shadow: Option<&PolicyDocument>,
+) -> Result<String, usize> {
+    let text = least_privilege(document, vocabulary, shadow).to_string();
     if text.chars().count() > SESSION_POLICY_MAX_CHARS { Err(text.chars().count()) } else { Ok(text) }
 }
 
@@ -92,7 +96,10 @@ fn exported_conditions(statement: &super::document::Statement) -> Option<Option<
 /// it. Deny statements are kept as written, since a broader deny is always safe. Resources
 /// are kept as written, and so are conditions, except those on keys that only the gate can
 /// judge (see [`GATE_ONLY_KEYS`]). Sids are made alphanumeric and unique, as IAM requires.
-pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Value {
+///
+/// With a shadow, the look-ups its conditions need are allowed too: it judges every call
+/// beside the policy, with the same role session.
+pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary, shadow: Option<&PolicyDocument>) -> Value {
     let mut statements = Vec::new();
     let mut sids: Vec<String> = Vec::new();
     for statement in &document.statements {
@@ -163,7 +170,7 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
         }
         statements.push(Value::Object(entry));
     }
-    if let Some(lookups) = lookup_statement(document) {
+    if let Some(lookups) = lookup_statement(std::iter::once(document).chain(shadow)) {
         statements.push(lookups);
     }
     json!({ "Version": IAM_POLICY_VERSION, "Statement": statements })
@@ -172,10 +179,10 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary) -> Va
 /// The reads awsgate makes to learn condition keys (tags, a table's key schema), on the
 /// resources of the statements that test them: without them the role could not answer the
 /// look-ups and every such condition would fail closed.
-fn lookup_statement(document: &PolicyDocument) -> Option<Value> {
+fn lookup_statement<'d>(documents: impl Iterator<Item = &'d PolicyDocument>) -> Option<Value> {
     let mut actions: Vec<&str> = Vec::new();
     let mut resources: Vec<String> = Vec::new();
-    for statement in &document.statements {
+    for statement in documents.flat_map(|document| &document.statements) {
         let services: Vec<String> = statement
             .actions
             .iter()
@@ -265,7 +272,12 @@ fn iam_name(text: &str, max: usize) -> String {
 /// with the least-privilege policy inline, variables for what the policy file does not
 /// know (who assumes the role), and the role's ARN as an output. The JSON inside is
 /// [`trust_policy_example`] and [`least_privilege`], byte for byte but for the variables.
-pub fn terraform(document: &PolicyDocument, vocabulary: &Vocabulary, source: &str) -> String {
+pub fn terraform(
+    document: &PolicyDocument,
+    vocabulary: &Vocabulary,
+    shadow: Option<&PolicyDocument>,
+    source: &str,
+) -> String {
     let credentials = document.credentials.clone().unwrap_or_default();
     let web_identity = credentials.web_identity_token_file.is_some();
     let mut trust = trust_policy_example(document);
@@ -283,7 +295,7 @@ pub fn terraform(document: &PolicyDocument, vocabulary: &Vocabulary, source: &st
             statement["Principal"] = json!({ "AWS": variable_marker("assuming_principal_arn") });
         }
     }
-    let permissions = least_privilege(document, vocabulary);
+    let permissions = least_privilege(document, vocabulary, shadow);
     let role_name = credentials
         .role_arn
         .as_deref()

@@ -374,3 +374,25 @@ async def test_replay_compares_approvals_and_never_guesses_what_the_record_left_
     changed = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted((c["from"], c["to"]) for c in changed) == [("allow", "undetermined"), ("deny", "undetermined")]
     assert result.returncode == 1 and "2 undetermined" in result.stderr, result
+
+
+def test_the_role_allows_the_look_ups_its_shadow_needs(binary, tmp_path):
+    """The shadow judges with the same role session: its tag look-ups must be allowed too."""
+    policy = write_policy(tmp_path, ROLE.replace("statements:", "shadow: candidate.yaml\nstatements:", 1))
+    (tmp_path / "candidate.yaml").write_text("""
+version: 1
+statements:
+  - sid: Tagged
+    effect: allow
+    actions: ["s3:GetObject"]
+    resources: ["arn:aws:s3:::homes/*"]
+    conditions:
+      StringEquals:
+        s3:ExistingObjectTag/class: public
+""")
+    as_json = subprocess.run([str(binary), "iam-policy", "--policy", str(policy)], capture_output=True, text=True)
+    statements = json.loads(as_json.stdout)["Statement"]
+    lookups = [s for s in statements if s.get("Sid") == "AwsgateConditionLookups"]
+    assert lookups and lookups[0]["Action"] == ["s3:GetObjectTagging"], statements
+    # Only the look-ups: the shadow's own permissions are not granted.
+    assert [s["Sid"] for s in statements] == ["Homes", "Listing", "AwsgateConditionLookups"], statements
