@@ -190,7 +190,8 @@ pub enum AuditCommand {
         agent: Option<String>,
     },
     /// Judge every logged decision again under a candidate policy and print those that
-    /// change; exit 1 if a call that was denied would be allowed.
+    /// change; exit 1 if a call would be let through more than it was (or might be), 2 if
+    /// the logs cannot be judged.
     Replay {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -497,7 +498,7 @@ fn replay(
                 changed.resources.join(", "),
             );
             let why = format!(
-                "    was {from} by {}; now {to} by {}: {}",
+                "    was {from} ({}); now {to} ({}): {}",
                 by(changed.statement.as_deref()),
                 by(changed.new_statement.as_deref()),
                 changed.reason
@@ -514,10 +515,10 @@ fn replay(
         "replayed {} decision(s) under `{shown}`: {} narrowed, {} widened, {} undetermined",
         replayed.judged, replayed.narrowed, replayed.widened, replayed.undetermined
     );
-    if replayed.skipped > 0 {
+    if replayed.refused > 0 {
         summary.push_str(&format!(
-            "; {} decision record(s) skipped: they carry no `context` (written before awsgate recorded it, or refused before the gate)",
-            replayed.skipped
+            "; {} call(s) refused before the gate left as they were (no policy decides an operation awsgate cannot map)",
+            replayed.refused
         ));
     }
     eprintln!("{summary}");

@@ -531,7 +531,8 @@ impl<'p> Call<'p> {
         // The record keeps the global keys and those a statement of either policy tested;
         // the others (argument values such as a partition key) only by name.
         let tested: Vec<String> = policies.iter().flat_map(|p| p.tested_keys(&request)).map(|(_, key)| key).collect();
-        self.context = Some(call_context.recorded(|key| key.starts_with("aws:") || tested.iter().any(|t| t == key)));
+        self.context =
+            Some(call_context.recorded(|key| crate::policy::recorded_untested(key) || tested.iter().any(|t| t == key)));
         if self.write("decision", None, None, None).await.is_err() {
             return Err(CallError::AuditUnavailable);
         }

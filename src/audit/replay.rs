@@ -7,7 +7,7 @@
 //! is `undetermined`. Logs are read a line at a time; every line must be a record.
 
 use std::borrow::Cow;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,10 @@ use crate::policy::{Context, Policy, Request, verdict_rank};
 
 /// How many changed decisions of each kind the text output lists (the count is exact).
 pub const LISTED: usize = 10_000;
+
+/// The longest line replay reads: far beyond any record awsgate writes, and a bound on
+/// the memory an input without line breaks (`/dev/zero`, a binary file) can take.
+const LONGEST_LINE: u64 = 64 << 20;
 
 /// What replay reads of a record; the rest is skipped unparsed.
 #[derive(Deserialize)]
@@ -31,7 +35,7 @@ struct Logged<'a> {
     #[serde(borrow, default)]
     action: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    resources: Vec<Cow<'a, str>>,
+    resources: Option<Vec<Cow<'a, str>>>,
     #[serde(borrow, default)]
     decision: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -59,10 +63,9 @@ pub struct Changed {
     pub to: &'static str,
     pub statement: Option<String>,
     pub new_statement: Option<String>,
-    /// Why the candidate decides as it does.
-    #[serde(skip)]
+    /// Why the candidate decides as it does (for `undetermined`, the keys left out).
     pub reason: String,
-    #[serde(skip)]
+    /// The log the record is in.
     pub file: String,
 }
 
@@ -80,9 +83,9 @@ pub struct Replayed {
     pub undetermined: u64,
     /// Of those, the ones not already allowed: they might be widened.
     pub undetermined_not_allowed: u64,
-    /// Decision records that could not be judged again: written before awsgate recorded
-    /// the context, or refused before the gate (an operation the sidecar cannot map).
-    pub skipped: u64,
+    /// Calls awsgate refused before the gate (an operation the sidecar cannot map): no
+    /// policy decides them, so no candidate changes them.
+    pub refused: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,13 +133,18 @@ pub fn replay(
         let mut number = 0u64;
         loop {
             line.clear();
-            let read = reader
+            let read = (&mut reader)
+                .take(LONGEST_LINE + 1)
                 .read_until(b'\n', &mut line)
                 .map_err(|source| ReplayError::Read { path: shown.clone(), source })?;
             if read == 0 {
                 break;
             }
             number += 1;
+            if read as u64 > LONGEST_LINE {
+                let why = format!("longer than {} MiB", LONGEST_LINE >> 20);
+                return Err(ReplayError::Record { path: shown, line: number, why });
+            }
             // Every line must be a record: a damaged one could hide a decision.
             let record: Logged<'_> = serde_json::from_slice(&line).map_err(|error| ReplayError::Record {
                 path: shown.clone(),
@@ -146,13 +154,30 @@ pub fn replay(
             if record.event != "decision" || agent.is_some_and(|a| record.agent.as_deref() != Some(a)) {
                 continue;
             }
-            let (Some(action), Some(decision), Some(context)) = (&record.action, &record.decision, &record.context)
-            else {
-                replayed.skipped += 1;
-                continue;
+            let damaged = |why: String| ReplayError::Record { path: shown.clone(), line: number, why };
+            let Some(action) = &record.action else {
+                return Err(damaged("a decision record without `action`".into()));
+            };
+            let Some(logged_resources) = &record.resources else {
+                return Err(damaged("a decision record without `resources`".into()));
+            };
+            let decision = match record.decision.as_deref() {
+                Some(decision @ ("allow" | "deny")) => decision,
+                Some(other) => return Err(damaged(format!("a decision `{other}`, neither `allow` nor `deny`"))),
+                None => return Err(damaged("a decision record without `decision`".into())),
+            };
+            let Some(context) = &record.context else {
+                // A call refused before the gate is a deny by no statement, with nothing read.
+                if decision == "deny" && record.statement.is_none() && record.enforced == Some(true) {
+                    replayed.refused += 1;
+                    continue;
+                }
+                return Err(damaged(
+                    "a decision record without `context`, which only an awsgate older than replay or an edit leaves out: it cannot be judged again".into(),
+                ));
             };
             replayed.judged += 1;
-            let resources: Vec<&str> = record.resources.iter().map(|r| &**r).collect();
+            let resources: Vec<&str> = logged_resources.iter().map(|r| &**r).collect();
             let region = match context.get("aws:requestedregion", 0) {
                 crate::policy::Found::Values([region, ..]) => region.as_str(),
                 _ => policy.document().region.as_deref().unwrap_or(""),
@@ -161,7 +186,7 @@ pub fn replay(
                 action,
                 resources: &resources,
                 region,
-                account: account_of(policy, &record.resources),
+                account: account_of(policy, logged_resources),
                 context,
             };
             let judged = policy.decide(&request);
@@ -187,7 +212,7 @@ pub fn replay(
                 call_id: record.call_id.to_string(),
                 agent: record.agent.as_deref().map(str::to_string),
                 action: action.to_string(),
-                resources: record.resources.iter().map(|r| r.to_string()).collect(),
+                resources: logged_resources.iter().map(|r| r.to_string()).collect(),
                 context: context.clone(),
                 from,
                 to,
@@ -204,6 +229,8 @@ pub fn replay(
                         "the candidate tests {}, which the record left out (no statement in force tested it), so it cannot be judged exactly",
                         left_out.join(", ")
                     )
+                } else if judged.effect() == "deny" && !judged.enforced {
+                    format!("the candidate is in audit mode, so the call would run: {}", judged.explain(&request))
                 } else {
                     judged.explain(&request)
                 },

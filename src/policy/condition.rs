@@ -689,6 +689,15 @@ impl Context {
     }
 }
 
+/// Does a decision record keep this key's values even when no statement tests it? The
+/// global keys about the request and its principal (`aws:SourceIp`, `aws:CurrentTime`,
+/// `aws:PrincipalArn`, ...) yes; tags (`aws:ResourceTag/...`, `aws:RequestTag/...`,
+/// `aws:PrincipalTag/...`), the request's tag keys and every service key come from the
+/// resources and arguments, and their values can be secrets: only a tested one is kept.
+pub fn recorded_untested(key: &str) -> bool {
+    key.starts_with("aws:") && !key.contains('/') && key != "aws:tagkeys"
+}
+
 /// One entry of a context as a decision record carries it: a key (or a key prefix) with
 /// its values, or without values when awsgate could not learn them; for one resource of the
 /// call (by its index in `resources`) or for all.
@@ -846,8 +855,11 @@ mod tests {
         let back: Context = serde_json::from_str(&text).unwrap();
         assert_eq!(back, context);
         // What the record keeps: the kept keys' values; the others by name only.
-        let kept = context.recorded(|key| key.starts_with("aws:"));
-        assert!(!serde_json::to_string(&kept).unwrap().contains("bob@example.com"));
+        context.set_for(0, "aws:ResourceTag/apikey", vec!["TAGSECRET".into()]);
+        let kept = context.recorded(recorded_untested);
+        let text = serde_json::to_string(&kept).unwrap();
+        assert!(!text.contains("bob@example.com") && !text.contains("TAGSECRET"), "{text}");
+        assert!(kept.is_unrecorded("aws:resourcetag/apikey", 0));
         assert!(kept.is_unrecorded("dynamodb:leadingkeys", 0) && kept.leaves_out());
         assert_eq!(kept.get("dynamodb:leadingkeys", 0), Found::Unknown);
         assert_eq!(kept.get("aws:requestedregion", 0), Found::Values(&["us-east-1".to_string()]));

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub use condition::{
     ConditionKey, Context, EMPTY_CONTEXT, Found, GLOBAL_KEYS, KeyType, Truth, UNKNOWABLE_GLOBAL_KEYS, parse_date,
+    recorded_untested,
 };
 pub use document::{
     Approval, AuditLog, Credentials, Diagnostic, Effect, Format, Limits, Mode, PolicyDocument, SessionPolicy, Severity,

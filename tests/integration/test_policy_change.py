@@ -168,7 +168,8 @@ async def test_replay_finds_exactly_the_decisions_that_change(binary, aws, tmp_p
     assert len(changed) == 1, changed
     (one,) = changed
     assert set(one) == {"time", "call_id", "agent", "action", "resources", "context", "from", "to", "statement",
-                        "new_statement"}
+                        "new_statement", "reason", "file"}
+    assert one["file"] == str(log) and "s3:prefix" in one["reason"], one
     assert (one["action"], one["from"], one["to"], one["statement"], one["new_statement"]) == (
         "s3:ListBucket", "allow", "deny", "Listing", None)
     assert {"key": "s3:prefix", "values": ["public/"]} in one["context"]
@@ -201,12 +202,68 @@ def test_replay_refuses_what_is_not_an_audit_log(binary, tmp_path):
         log.write_text(damaged)
         result = replay(binary, log, policy)
         assert result.returncode == 2 and why in result.stderr, result
+    # A decision record that lacks what the gate judged by is refused, never passed over.
+    whole = {"event": "decision", "time": "2026-12-07T10:00:00Z", "call_id": "c-1", "action": "s3:GetObject",
+             "resources": ["arn:aws:s3:::denied-bucket/x"], "decision": "deny", "enforced": True,
+             "statement": "Deny", "context": []}
+    for field, why in (("action", "without `action`"), ("decision", "without `decision`"),
+                       ("resources", "without `resources`"), ("context", "without `context`")):
+        log.write_text(json.dumps(whole) + "\n" + json.dumps({k: v for k, v in whole.items() if k != field}) + "\n")
+        result = replay(binary, log, policy)
+        assert result.returncode == 2 and f"line 2: not an audit record (a decision record {why}" in result.stderr, result
+    log.write_text(json.dumps({**whole, "decision": "maybe"}) + "\n")
+    result = replay(binary, log, policy)
+    assert result.returncode == 2 and "a decision `maybe`, neither `allow` nor `deny`" in result.stderr, result
+    # A call refused before the gate (no statement, nothing read) is counted, not judged.
+    refused = {k: v for k, v in whole.items() if k not in ("statement", "context")}
+    log.write_text(json.dumps(whole) + "\n" + json.dumps(refused) + "\n")
+    result = replay(binary, log, policy)
+    assert result.returncode == 0 and "1 call(s) refused before the gate" in result.stderr, result
+    # Input without line breaks takes bounded memory and is refused.
+    endless = replay(binary, "/dev/zero", policy)
+    assert endless.returncode == 2 and "line 1: not an audit record (longer than 64 MiB)" in endless.stderr, endless
     missing = replay(binary, tmp_path / "missing.jsonl", policy)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
     broken = write_policy(tmp_path, "version: 1\nstatements: nope\n", "broken.yaml")
     log.write_text("")
     result = replay(binary, log, broken)
     assert result.returncode == 2 and "broken.yaml:2:" in result.stderr, result
+
+
+TAGGED = """
+version: 1
+region: us-east-1
+account: "123456789012"
+services: [dynamodb]
+limits:
+  calls_per_minute: 0
+statements:
+  - sid: TaggedForAgents
+    effect: allow
+    actions: [dynamodb:DescribeTable]
+    resources: ["arn:aws:dynamodb:us-east-1:123456789012:table/*"]
+    conditions:
+      StringEquals: {"aws:ResourceTag/agent": "allowed"}
+"""
+
+
+async def test_a_record_keeps_the_tags_a_statement_tested_and_no_other_tags_value(binary, aws, tmp_path):
+    """A resource's tags are its contents: the tag a statement tests keeps its value, every
+    other tag (here one holding a secret) only its name."""
+    arn = aws.dynamodb.create_table(
+        TableName="orders", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]["TableArn"]
+    aws.dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "agent", "Value": "allowed"},
+                                                     {"Key": "apikey", "Value": "TAGSECRET-999"}])
+    async with gateway(binary, aws, tmp_path, TAGGED) as c:
+        failed, out = await call(c, "dynamodb_describe_table", table="orders")
+        assert not failed, out
+    log = tmp_path / "audit.jsonl"
+    assert "TAGSECRET" not in log.read_text()
+    (record,) = decisions(log)
+    assert {"key": "aws:resourcetag/agent", "resource": 0, "values": ["allowed"]} in record["context"], record
+    assert {"key": "aws:resourcetag/apikey", "resource": 0, "recorded": False} in record["context"], record
 
 
 ROLE = """
