@@ -81,8 +81,9 @@ pub enum Command {
         /// Serve Prometheus metrics at `/metrics` (and `/healthz`, `/readyz`) on this address.
         #[arg(long)]
         metrics_listen: Option<String>,
-        /// Share state with other replicas in Redis or Valkey 7+: `redis://HOST:PORT[/DB]`,
-        /// or `rediss://` for TLS. Without it, the state is this process's (one replica).
+        /// Share state with other replicas in Redis or Valkey 7+:
+        /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` (port 6379 by default), or `rediss://`
+        /// for TLS; empty means none. Without it, the state is this process's (one replica).
         #[arg(long, env = "AWSGATE_STORE", hide_env_values = true)]
         store: Option<String>,
     },
@@ -393,7 +394,14 @@ fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic], out: &mut impl Wri
 
 fn verify_audit(path: &Path, out: &mut impl Write) -> Result<Outcome, CliError> {
     let shown = policy::terminal_safe(&path.display().to_string()).into_owned();
-    let file = std::fs::File::open(path).map_err(|e| CliError::Invalid(format!("cannot read `{shown}`: {e}")))?;
+    // A file that cannot be read fails the check, and the other files are still checked.
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) => {
+            writeln!(std::io::stderr(), "{shown}: cannot read it: {error}")?;
+            return Ok(Outcome::Failed);
+        }
+    };
     match crate::audit::chain::verify(std::io::BufReader::new(file)) {
         Ok(verified) => {
             writeln!(

@@ -389,6 +389,9 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
             tokio::spawn(roster.run(options.watch, background.clone()))
         }
     };
+    if let Some(store) = &store {
+        store.first_answer().await;
+    }
     for agent in shared.agents() {
         let pipeline = agent.pipeline();
         tracing::info!(

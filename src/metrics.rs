@@ -87,7 +87,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let aws_errors = Family::<CodeLabels, Counter>::default();
     registry.register("awsgate_aws_errors", "Errors AWS answered, by code", aws_errors.clone());
     let approvals_pending = Gauge::default();
-    registry.register("awsgate_approvals_pending", "Approvals waiting in the console", approvals_pending.clone());
+    registry.register(
+        "awsgate_approvals_pending",
+        "Approvals open in the console (with --store, those this replica's calls wait on, so that the replicas add up)",
+        approvals_pending.clone(),
+    );
     let rate_limited = Family::<AgentLabels, Counter>::default();
     registry.register("awsgate_rate_limited", "Calls refused by calls_per_minute, by agent", rate_limited.clone());
     let store_errors = Counter::<u64>::default();

@@ -51,6 +51,9 @@ pub const FEED_KEPT: isize = 500;
 /// (the audit file has them all).
 const FEED_QUEUE: usize = 1024;
 
+/// The trouble of a store not yet asked.
+const NOT_YET: &str = "the store has not answered yet";
+
 const APPROVALS: &str = "awsgate:approvals";
 const EVENTS: &str = "awsgate:events";
 pub const FEED: &str = "awsgate:feed";
@@ -106,12 +109,18 @@ fn failure(error: &redis::RedisError) -> String {
         "the store cannot be reached".into()
     } else if error.kind() == redis::ErrorKind::AuthenticationFailed {
         "the store refused awsgate's credentials (the user and password of `--store`)".into()
-    } else if let redis::ErrorKind::Server(_) = error.kind() {
+    } else if let Some(code) = error.code() {
         // Redis's own words (`NOAUTH Authentication required.`, `ERR DB index is out of
         // range`): they never repeat a password.
-        let code = error.code().unwrap_or("ERR");
         let detail: String = error.detail().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
-        format!("the store refused: {code} {detail}").trim_end().to_string()
+        let hint = match code {
+            "NOAUTH" => " (`--store` names no password, and the store wants one)",
+            "WRONGPASS" => " (the user and password of `--store`)",
+            _ => "",
+        };
+        format!("the store refused: {code} {detail}").trim_end().to_string() + hint
+    } else if error.kind() == redis::ErrorKind::Parse {
+        "the store's answer is not Redis's protocol (is `--store` the address of Redis or Valkey?)".into()
     } else {
         format!("the store failed: {}", error.kind_name())
     }
@@ -136,8 +145,21 @@ impl Store {
         let scheme = address.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
         if !matches!(scheme.as_deref(), Some("redis" | "rediss")) {
             return Err(refuse(
-                "the store must be a `redis://HOST:PORT[/DB]` or `rediss://` (TLS) address of Redis or Valkey".into(),
+                "the store must be a `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` or `rediss://` (TLS) address of Redis or Valkey".into(),
             ));
+        }
+        let rest = address.split_once("://").map_or("", |(_, rest)| rest);
+        if rest.contains(['?', '#']) {
+            return Err(refuse(
+                "the address takes no query or fragment: name the database after the port (`/5`) and the password before the host (`redis://:PASSWORD@HOST`)".into(),
+            ));
+        }
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        if let Some((_, db)) = host.split_once('/')
+            && !db.is_empty()
+            && db.parse::<u32>().is_err()
+        {
+            return Err(refuse(format!("the database `{db}` is not a number 0 or more (`redis://HOST:PORT/DB`)")));
         }
         let client =
             redis::Client::open(address).map_err(|e| refuse(format!("not a Redis address ({})", e.kind_name())))?;
@@ -154,7 +176,7 @@ impl Store {
             client,
             connection,
             shown,
-            trouble: Mutex::new(Some("the store has not answered yet".into())),
+            trouble: Mutex::new(Some(NOT_YET.into())),
             errors: AtomicU64::new(0),
             members: AtomicU64::new(0),
             nonce: uuid::Uuid::new_v4().simple().to_string(),
@@ -162,6 +184,16 @@ impl Store {
             feed,
             feed_queue: Mutex::new(Some(queue)),
         })
+    }
+
+    /// Waits for the store's first answer (or first failure), at most the first ping's
+    /// timeout, so that the calls a client makes as soon as awsgate is ready are not
+    /// refused while it connects. A store still silent stays the trouble `/readyz` reports.
+    pub async fn first_answer(&self) {
+        let deadline = tokio::time::Instant::now() + RESPONSE_TIMEOUT * 2;
+        while self.trouble().as_deref() == Some(NOT_YET) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub fn address(&self) -> &str {
@@ -176,9 +208,11 @@ impl Store {
 
     fn set_trouble(&self, why: Option<String>) {
         if let Ok(mut trouble) = self.trouble.lock() {
+            // Each change is logged: the first answer, a failure (from the start too, so that
+            // a wrong address or password is said at once) and a failure's new reason.
             match (&*trouble, &why) {
                 (Some(_), None) => tracing::info!(store = %self.shown, "the store answers"),
-                (None, Some(why)) => {
+                (old, Some(why)) if old.as_deref() != Some(why.as_str()) => {
                     tracing::error!(store = %self.shown, why, "the store cannot be used; calls are refused")
                 }
                 _ => {}
@@ -481,8 +515,13 @@ mod tests {
     #[test]
     fn only_redis_addresses_are_taken() {
         let refused = Store::open("http://cache:6379", "r1").unwrap_err().to_string();
-        assert!(refused.contains("redis://HOST:PORT"), "{refused}");
+        assert!(refused.contains("redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"), "{refused}");
         let refused = Store::open("memcached://:pw@cache", "r1").unwrap_err().to_string();
         assert!(!refused.contains("pw"), "{refused}");
+        // What would be silently dropped, or fail only later, is refused at once.
+        let refused = Store::open("redis://cache:6379/0?password=pw", "r1").unwrap_err().to_string();
+        assert!(refused.contains("no query") && !refused.contains("pw"), "{refused}");
+        let refused = Store::open("redis://:p/w@cache:6379/-1", "r1").unwrap_err().to_string();
+        assert!(refused.contains("the database `-1`") && !refused.contains("p/w"), "{refused}");
     }
 }

@@ -19,8 +19,8 @@ pub struct Calls {
     /// The `policy` names the records were judged under.
     policies: BTreeSet<String>,
     records: u64,
-    /// Calls a deny statement refused: (action, resources, statement).
-    explicitly_denied: Vec<(String, Vec<String>, String)>,
+    /// Calls a deny statement refused: (action, resources, statement), and how many times.
+    explicitly_denied: BTreeMap<(String, Vec<String>, String), u64>,
     /// Only the records of this agent, when given.
     agent: Option<String>,
 }
@@ -69,7 +69,7 @@ impl Calls {
             let statement = record.get("statement").and_then(Value::as_str);
             if let (Some("deny"), Some(statement)) = (record.get("decision").and_then(Value::as_str), statement) {
                 let resources = resources.iter().map(|r| r.to_string()).collect();
-                self.explicitly_denied.push((action.to_string(), resources, statement.to_string()));
+                *self.explicitly_denied.entry((action.to_string(), resources, statement.to_string())).or_default() += 1;
                 continue;
             }
             let entry = self.actions.entry(action.to_string()).or_default();
@@ -121,8 +121,9 @@ impl Calls {
         out.push_str("# Add `credentials`, `region`, `account` and `limits` from the policy the agent ran under.\n");
         if !self.explicitly_denied.is_empty() {
             out.push_str("# Left out: calls a deny statement refused; allow them only if that deny was wrong:\n");
-            for (action, resources, statement) in &self.explicitly_denied {
-                let _ = writeln!(out, "#   {action} on {} (statement `{statement}`)", resources.join(", "));
+            for ((action, resources, statement), times) in &self.explicitly_denied {
+                let times = if *times == 1 { String::new() } else { format!(", {times} calls") };
+                let _ = writeln!(out, "#   {action} on {} (statement `{statement}`{times})", resources.join(", "));
             }
         }
         let _ = writeln!(out, "version: 1\nname: {}\nmode: enforce\nstatements:", quoted(&name));
@@ -227,6 +228,7 @@ mod tests {
             decision("s3:ListAllMyBuckets", &["*"]),
             r#"{"event":"result","action":"s3:DeleteObject","resources":["x"]}"#.to_string(),
             r#"{"event":"decision","action":"s3:GetObject","resources":["arn:aws:s3:::reports/private/p.csv"],"decision":"deny","statement":"NoPrivate"}"#.to_string(),
+            r#"{"event":"decision","action":"s3:GetObject","resources":["arn:aws:s3:::reports/private/p.csv"],"decision":"deny","statement":"NoPrivate"}"#.to_string(),
         ]
         .join("\n");
         calls.read(log.as_bytes()).unwrap();
@@ -241,7 +243,8 @@ mod tests {
         assert!(policy.contains("actions: [\"s3:ListAllMyBuckets\"]\n    resources:\n      - \"*\""), "{policy}");
         assert!(!policy.contains("DeleteObject"), "{policy}");
         assert!(
-            policy.contains("#   s3:GetObject on arn:aws:s3:::reports/private/p.csv (statement `NoPrivate`)"),
+            policy
+                .contains("#   s3:GetObject on arn:aws:s3:::reports/private/p.csv (statement `NoPrivate`, 2 calls)\n"),
             "{policy}"
         );
         assert!(!policy.contains("- \"arn:aws:s3:::reports/private/p.csv\""), "{policy}");

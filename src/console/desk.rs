@@ -197,6 +197,14 @@ impl Desk {
         }
     }
 
+    /// Why the shared store cannot be used now, if it cannot (never, without a store).
+    pub fn trouble(&self) -> Option<String> {
+        match self {
+            Desk::Local(_) => None,
+            Desk::Shared(shared) => shared.trouble(),
+        }
+    }
+
     pub async fn withdraw_agent(&self, agent: &str) -> Vec<Summary> {
         match self {
             Desk::Local(local) => local.withdraw_agent(agent),

@@ -62,6 +62,9 @@ pub enum Waited {
     },
     /// The console cannot take it (too many waiting).
     Unavailable(String),
+    /// The shared store holding the approval cannot be used: the call is refused as every
+    /// call is then (`Unavailable`), not promised an approval the store may have lost.
+    StoreLost(String),
     Cancelled,
 }
 
@@ -225,8 +228,15 @@ impl Console {
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    // The agent calls again once it is approved: the approval stays open.
+                    // The agent calls again once it is approved: the approval stays open,
+                    // unless the store holding it cannot be reached (it may come back
+                    // without it), which the agent is told rather than promised otherwise.
                     waiting.left = true;
+                    if let Some(why) = self.desk.trouble() {
+                        return Waited::StoreLost(format!(
+                            "{why}; approval `{id}` was waiting in the shared store, so call again once awsgate is available"
+                        ));
+                    }
                     self.desk.leave(&id, false).await;
                     return Waited::Pending { id };
                 }

@@ -206,6 +206,10 @@ impl SharedDesk {
         Ok(open)
     }
 
+    pub fn trouble(&self) -> Option<String> {
+        self.store.trouble()
+    }
+
     /// How many approvals calls of this replica wait on.
     pub fn waited_on(&self) -> usize {
         self.watched.lock().map_or(0, |w| w.len())
@@ -221,6 +225,13 @@ impl SharedDesk {
             }
             Err(_) => return,
         };
+        if ids.is_empty() {
+            return;
+        }
+        if only.is_none() {
+            let marked: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let _: Result<i64, String> = self.store.script(&TOUCH, &[], &marked).await;
+        }
         let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
         let Ok(rows) = self.store.fields(&keys, &["state", "mfa", "reason"]).await else { return };
         let Ok(watched) = self.watched.lock() else { return };
@@ -272,6 +283,7 @@ if existing then
     return {'taken', existing, st, v[1] or '', v[2] or ''}
   elseif st == 'pending' then
     redis.call('HINCRBY', k, 'waiters', 1)
+    redis.call('HSET', k, 'seen', ms)
     return {'wait', existing, '0'}
   end
   redis.call('DEL', KEYS[1])
@@ -286,7 +298,8 @@ if #open >= tonumber(ARGV[6]) then return {'total'} end
 local timeout = tonumber(ARGV[3])
 local k = 'awsgate:approval:' .. ARGV[1]
 redis.call('HSET', k, 'state', 'pending', 'summary', ARGV[2], 'fp', KEYS[1], 'session', ARGV[4],
-  'agent', ARGV[7], 'needs_mfa', ARGV[8], 'waiters', 1, 'reserved', 0, 'expires', ms + timeout, 'timeout', timeout)
+  'agent', ARGV[7], 'needs_mfa', ARGV[8], 'waiters', 1, 'reserved', 0, 'expires', ms + timeout, 'timeout', timeout,
+  'seen', ms)
 redis.call('PEXPIRE', k, timeout)
 redis.call('SET', KEYS[1], ARGV[1], 'PX', timeout)
 redis.call('ZADD', 'awsgate:approvals', ms + timeout, ARGV[1])
@@ -408,7 +421,23 @@ return gone
     ))
 });
 
-/// Each pending approval: its summary, milliseconds left, waiters.
+/// ARGV: the ids calls of this replica wait on: each marked as still waited on (`seen`).
+static TOUCH: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(concat!(
+        lua_now_us!(),
+        r"
+local ms = math.floor(now / 1000)
+for _, id in ipairs(ARGV) do
+  local k = 'awsgate:approval:' .. id
+  if redis.call('EXISTS', k) == 1 then redis.call('HSET', k, 'seen', ms) end
+end
+return 0
+"
+    ))
+});
+
+/// Each pending approval: its summary, milliseconds left, whether a call waits on it (a
+/// replica re-marked it within 3.5 s: it does so each second while a call waits).
 static PENDING: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
     Script::new(&format!(
         "{}{FORGET}{}",
@@ -418,11 +447,13 @@ local ms = math.floor(now / 1000)
 prune(ms)
 local rows = {}
 for _, id in ipairs(redis.call('ZRANGE', 'awsgate:approvals', 0, -1)) do
-  local v = redis.call('HMGET', 'awsgate:approval:' .. id, 'state', 'summary', 'expires', 'waiters')
+  local v = redis.call('HMGET', 'awsgate:approval:' .. id, 'state', 'summary', 'expires', 'waiters', 'seen')
   if v[1] == 'pending' then
     table.insert(rows, v[2])
     table.insert(rows, tostring(math.max(0, tonumber(v[3]) - ms)))
-    table.insert(rows, v[4] or '0')
+    -- A call waits if a replica said so lately: a killed replica's waiters stop counting.
+    local live = tonumber(v[4] or '0') > 0 and ms - tonumber(v[5] or '0') <= 3500
+    table.insert(rows, live and '1' or '0')
   end
 end
 return rows

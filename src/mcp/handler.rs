@@ -394,6 +394,12 @@ impl Gateway {
             };
             match step {
                 Step::Cancelled => return Err(call.cancelled("while it waited for a human").await),
+                Step::StoreLost(why) => {
+                    if allowed.approval_required {
+                        call.approval("unavailable");
+                    }
+                    return Err(call.fail(CallError::Unavailable(why)).await);
+                }
                 Step::Go(code) => {
                     if allowed.approval_required {
                         call.approval("approved");
@@ -501,6 +507,8 @@ enum Step {
     Refuse(&'static str, String),
     /// The client cancelled the call while it waited.
     Cancelled,
+    /// The shared store went away while the call waited: refused as every call then is.
+    StoreLost(String),
 }
 
 const CANNOT_ASK: &str = "this client cannot ask a human (it declares no elicitation capability)";
@@ -668,6 +676,7 @@ async fn ask_console(
             format!("no operator decided within {} s (approval `{id}`)", settings.timeout_seconds),
         ),
         Waited::Unavailable(why) => Step::Refuse("unavailable", why),
+        Waited::StoreLost(why) => Step::StoreLost(why),
         Waited::Cancelled => Step::Cancelled,
     }
 }

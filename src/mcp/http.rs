@@ -574,6 +574,15 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
 /// with HTTP 400 as the MCP transport says; rmcp would answer text that is not JSON with 415
 /// and a known method with bad params with -32601.
 async fn check_json_rpc(request: Request, next: Next) -> Response {
+    if request.method() == axum::http::Method::DELETE {
+        // rmcp ends the session with 202; the MCP SDKs expect 200 or 204 (the Python SDK
+        // logs "Session termination failed: 202" on every close).
+        let mut response = next.run(request).await;
+        if response.status() == StatusCode::ACCEPTED {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+        }
+        return response;
+    }
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }

@@ -637,6 +637,7 @@ impl Approval<'_> {
                 refuse(&format!("no operator decided within {} s (approval `{id}`)", settings.timeout_seconds)),
             ),
             Waited::Unavailable(why) => ("unavailable", refuse(&why)),
+            Waited::StoreLost(why) => ("unavailable", CallError::Unavailable(why)),
             Waited::Cancelled => ("unavailable", refuse("the request was cancelled")),
         };
         if approval {

@@ -306,8 +306,14 @@ def test_sessions_are_capped_and_memory_stays_bounded(binary, aws, tmp_path):
                                                                 "mcp-protocol-version": "2025-06-18"})
             oldest = client.post(s.mcp_url, json=ping, headers={**headers, "mcp-session-id": ids[0],
                                                                 "mcp-protocol-version": "2025-06-18"})
+            # A client that ends its session is told it ended (204, as the MCP SDKs expect).
+            ended = client.delete(s.mcp_url, headers={"mcp-session-id": ids[-1], "mcp-protocol-version": "2025-06-18"})
+            assert ended.status_code == 204, ended
+            after = client.post(s.mcp_url, json=ping, headers={**headers, "mcp-session-id": ids[-1],
+                                                               "mcp-protocol-version": "2025-06-18"})
     assert newest.status_code == 200, newest.text
     assert oldest.status_code == 404, oldest.text
+    assert after.status_code == 404, after.text
     # Past the cap, more sessions cost no more memory.
     assert rss - early < 16 * 1024, (early, rss)
 

@@ -24,7 +24,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import ROOT, awsgate_env, free_port, http_server, read_audit, stop, wait_for_port, write_policy
-from test_tools import call, seed
+from test_tools import call, gateway, seed
 
 pytestmark = pytest.mark.anyio
 
@@ -292,9 +292,15 @@ async def test_a_replica_killed_while_its_call_waits_loses_no_decision_and_runs_
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(doomed)
             listed = await pending_for(a.base, "killed.txt")
+            assert listed["waiting"] is True, listed
             c.process.kill()
             c.process.wait()
             tasks.cancel_scope.cancel()
+        # The console stops saying a call waits once its replica stops saying so.
+        deadline = time.monotonic() + 8
+        while (await pending_for(a.base, "killed.txt"))["waiting"] and time.monotonic() < deadline:
+            await anyio.sleep(0.2)
+        assert (await pending_for(a.base, "killed.txt"))["waiting"] is False
         # The decision is given on a surviving replica after the one that asked is gone.
         assert await decide(a.base, listed["id"]) == 200
         async with client(b.mcp_url) as agent:
@@ -306,6 +312,25 @@ async def test_a_replica_killed_while_its_call_waits_loses_no_decision_and_runs_
             assert is_error and out["error"] == "ApprovalPending", out
         ran = [r for r in results(servers, "s3:PutObject") if r["outcome"] == "ok"]
         assert len(ran) == 1 and ran[0]["replica"] == "replica-2", ran
+
+
+async def test_a_call_waiting_when_the_store_goes_is_not_promised_an_approval_it_may_lose(binary, aws, tmp_path):
+    seed(aws)
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, APPROVED.format(wait=4), redis) as servers:
+        outcome = {}
+
+        async def waits():
+            async with client(servers[0].mcp_url) as agent:
+                outcome["out"] = await call(agent, "s3_put_object", bucket="allowed-bucket", key="gone.txt", body="g")
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(waits)
+            await pending_for(servers[1].base, "gone.txt")
+            redis.stop()
+        is_error, out = outcome["out"]
+        # Not `ApprovalPending` ("stays open"): the store that holds the approval is away.
+        assert is_error and out["error"] == "Unavailable" and "was waiting in the shared store" in out["message"], out
+    assert not [r for r in results(servers, "s3:PutObject") if r["outcome"] == "ok"]
 
 
 READS = LIMITED.replace("calls_per_minute: 5", "calls_per_minute: 1000")
@@ -513,6 +538,24 @@ async def test_the_store_password_never_leaks_and_a_wrong_one_serves_nothing(bin
                     # Redis's own word for it; the address only in awsgate's log.
                     assert "refused awsgate's credentials" in ready.json()["reason"], ready.text
                     assert f"redis://127.0.0.1:{redis.port}" not in ready.text
+                    # The operator's log says so from the start, with the address.
+                    log = s.stderr_path.read_text()
+                    assert "the store cannot be used; calls are refused" in log and \
+                        f"redis://127.0.0.1:{redis.port}" in log, log
+        # The first call right after start is served: awsgate waits for the store's first
+        # answer before it serves (over stdio, a desktop client calls at once).
+        for _ in range(5):
+            async with gateway(binary, aws, tmp_path, READS,
+                               AWSGATE_STORE=f"redis://:right-horse-battery@127.0.0.1:{redis.port}") as agent:
+                is_error, out = await call(agent, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+                assert not is_error, out
+        # Without a password, Redis's NOAUTH, with what it means.
+        with http_server(binary, policy, env, tmp_path, "--store", f"redis://127.0.0.1:{redis.port}",
+                         "--audit-log", str(tmp_path / "none.jsonl")) as s:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and "NOAUTH" not in httpx.get(f"{s.base}/readyz").text:
+                await anyio.sleep(0.1)
+            assert "names no password, and the store wants one" in httpx.get(f"{s.base}/readyz").text
     finally:
         stop(process)
 
