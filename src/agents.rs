@@ -52,6 +52,8 @@ pub struct Agent {
     pub policy: PathBuf,
     /// `shadow:`: a candidate policy its calls are also judged by (only recorded).
     pub shadow: Option<PathBuf>,
+    /// Where the agents file names the shadow.
+    pub shadow_at: Option<Location>,
     /// The value of the OIDC agent claim in its tokens.
     pub subject: Option<String>,
     /// The SHA-256 of its static bearer token.
@@ -71,7 +73,7 @@ pub enum AgentsError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("the agents file `{}` is invalid ({} error(s))", path.display(), errors(diagnostics))]
     Invalid { path: PathBuf, diagnostics: Vec<Diagnostic> },
-    #[error("{} agent policy(ies) do not load: {}", failed.len(), failed.iter().map(|(agent, error)| format!("agent `{agent}`: {error}")).collect::<Vec<_>>().join("; "))]
+    #[error("{} agent(s) cannot be served: {}", failed.len(), failed.iter().map(|(agent, _)| format!("`{agent}`")).collect::<Vec<_>>().join(", "))]
     Policies { failed: Vec<(String, PolicyError)> },
 }
 
@@ -112,7 +114,22 @@ pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<LoadedAgents, Agents
                     };
                     return Err(PolicyError::Invalid { path: agent.policy.clone(), diagnostics: vec![diagnostic] });
                 }
-                loaded.shadow = Some(policy::load_shadow(shadow, vocabulary)?);
+                loaded.shadow = Some(policy::load_shadow(shadow, vocabulary).map_err(|error| match error {
+                    // Said where the agents file names the shadow, since it cannot be read.
+                    PolicyError::Read { source, .. } => PolicyError::Invalid {
+                        path: path.to_path_buf(),
+                        diagnostics: vec![Diagnostic {
+                            severity: Severity::Error,
+                            at: agent.shadow_at.unwrap_or(Location { line: 1, column: 1 }),
+                            message: format!(
+                                "cannot read agent `{}`'s shadow policy `{}`: {source}",
+                                agent.name,
+                                shadow.display()
+                            ),
+                        }],
+                    },
+                    invalid => invalid,
+                })?);
             }
             Ok(loaded)
         });
@@ -323,6 +340,7 @@ impl Reader {
         let (mut name, mut policy, mut subject, mut token, mut key, mut tags) =
             (None, None, None, None, None, Vec::new());
         let mut shadow = None;
+        let mut shadow_at = None;
         let mut subject_at = None;
         for (field, value) in entries {
             match field.name.as_str() {
@@ -335,7 +353,10 @@ impl Reader {
                     }
                 }
                 "policy" => policy = self.text(value, "`policy`").map(|p| directory.join(p)),
-                "shadow" => shadow = self.text(value, "`shadow`").map(|p| directory.join(p)),
+                "shadow" => {
+                    shadow = self.text(value, "`shadow`").map(|p| directory.join(p));
+                    shadow_at = Some(value.at);
+                }
                 "subject" => {
                     subject = self.text(value, "`subject`");
                     subject_at = Some(value.at);
@@ -384,7 +405,7 @@ impl Reader {
                 ),
             );
         }
-        Some(Agent { name, policy, shadow, subject, token_sha256: token, agent_key: key, tags, subject_at })
+        Some(Agent { name, policy, shadow, shadow_at, subject, token_sha256: token, agent_key: key, tags, subject_at })
     }
 
     fn tags(&mut self, node: &Node) -> Vec<(String, String)> {

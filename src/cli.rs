@@ -561,10 +561,7 @@ fn check(files: &[PathBuf], out: &mut impl Write) -> Result<Outcome, CliError> {
                 }
                 let policy = &loaded.policy;
                 let tools = catalog::tools().filter(|t| policy.lists_tool(&t.iam_action())).count();
-                let shadow = loaded.shadow.as_ref().map_or(String::new(), |shadow| {
-                    let statements = shadow.policy.document().statements.len();
-                    format!(", shadow `{}` ({})", shadow.path.display(), counted(statements, "statement"))
-                });
+                let shadow = shadow_summary(loaded.shadow.as_ref());
                 writeln!(
                     out,
                     "{}: ok ({}, {}, {}{shadow})",
@@ -597,14 +594,31 @@ fn host_name() -> String {
         .unwrap_or_else(|| "awsgate".to_string())
 }
 
+/// `, shadow `FILE` (N statements, M warnings)`, when there is a shadow.
+fn shadow_summary(shadow: Option<&policy::Shadow>) -> String {
+    shadow.map_or(String::new(), |shadow| {
+        let statements = shadow.policy.document().statements.len();
+        format!(
+            ", shadow `{}` ({}, {})",
+            shadow.path.display(),
+            counted(statements, "statement"),
+            counted(shadow.warnings.len(), "warning")
+        )
+    })
+}
+
 /// Checks an agents file and every policy it names.
 fn check_agents(path: &Path, vocabulary: &policy::Vocabulary, out: &mut impl Write) -> Result<Outcome, CliError> {
     match crate::agents::load(path, vocabulary) {
         Ok(loaded) => {
             for (agent, policy) in loaded.file.agents.iter().zip(&loaded.policies) {
                 print_diagnostics(&agent.policy, &policy.warnings, out)?;
+                if let Some(shadow) = &policy.shadow {
+                    print_diagnostics(&shadow.path, &shadow.warnings, out)?;
+                }
                 let tools = catalog::tools().filter(|t| policy.policy.lists_tool(&t.iam_action())).count();
-                writeln!(out, "{}: agent `{}`: ok ({tools} tools)", path.display(), agent.name)?;
+                let shadow = shadow_summary(policy.shadow.as_ref());
+                writeln!(out, "{}: agent `{}`: ok ({}{shadow})", path.display(), agent.name, counted(tools, "tool"))?;
             }
             writeln!(out, "{}: ok ({} agents)", path.display(), loaded.file.agents.len())?;
             Ok(Outcome::Ok)
@@ -627,7 +641,7 @@ pub fn report_agents(error: &crate::agents::AgentsError, out: &mut impl Write) -
         }
         AgentsError::Policies { failed } => {
             for (agent, error) in failed {
-                writeln!(out, "agent `{agent}`: its policy does not load:")?;
+                writeln!(out, "agent `{agent}`: its policy or its shadow does not load:")?;
                 report(error, out)?;
             }
             Ok(())

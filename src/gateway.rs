@@ -116,6 +116,7 @@ fn agents_of(
                 name: crate::agents::DEFAULT_AGENT.to_string(),
                 policy: path.clone(),
                 shadow: None,
+                shadow_at: None,
                 subject: None,
                 token_sha256: None,
                 agent_key: None,

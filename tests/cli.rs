@@ -408,9 +408,54 @@ statements:
     assert!(by_sid("OfficeOnly").is_none(), "{policy}");
     let home = by_sid("HomeFolder").expect("HomeFolder");
     assert_eq!(home["Condition"]["StringLike"]["s3:prefix"], serde_json::json!(["home/a/*", "home/a/"]));
-    let lookups = by_sid("AwsgateConditionLookups").expect("look-ups");
-    assert_eq!(lookups["Action"], serde_json::json!(["dynamodb:ListTagsOfResource"]));
+    let lookups = by_sid("AwsgateLookupDynamodbListTagsOfResource").expect("look-ups");
+    assert_eq!(lookups["Action"], serde_json::json!("dynamodb:ListTagsOfResource"));
     assert_eq!(lookups["Resource"], serde_json::json!(["arn:aws:dynamodb:*:*:table/*"]));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn each_look_up_is_allowed_only_on_its_own_services_resources() {
+    let dir = std::env::temp_dir().join(format!("awsgate-cli-lookups-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.yaml");
+    std::fs::write(
+        &path,
+        r#"version: 1
+statements:
+  - sid: ReadTagged
+    effect: allow
+    actions: [s3:GetObject]
+    resources: ["arn:aws:s3:::reports/*"]
+    conditions:
+      StringEquals: {"s3:ExistingObjectTag/class": "public"}
+  - sid: Queues
+    effect: allow
+    actions: ["sqs:SendMessage"]
+    resources: ["*"]
+    conditions:
+      StringEquals: {"aws:ResourceTag/team": "x"}
+"#,
+    )
+    .unwrap();
+    let output = awsgate(&["iam-policy", "--policy", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let policy = stdout_json(&output);
+    let lookups: Vec<_> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Sid"].as_str().unwrap().starts_with("AwsgateLookup"))
+        .map(|s| (s["Action"].clone(), s["Resource"].clone()))
+        .collect();
+    // The queues' `*` never lets the role read every object's tags.
+    assert_eq!(
+        lookups,
+        [
+            (serde_json::json!("s3:GetObjectTagging"), serde_json::json!(["arn:aws:s3:::reports/*"])),
+            (serde_json::json!("sqs:ListQueueTags"), serde_json::json!(["*"])),
+        ]
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

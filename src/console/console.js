@@ -245,7 +245,9 @@ function addRecord(record) {
   const judged = cell(row, shown, decided === "deny" ? "deny" : decided === "allow" ? "allow" : "");
   if (record.shadow) {
     judged.classList.add("shadow");
-    judged.title = "The shadow policy would " + record.shadow.decision + ": " + record.shadow.reason;
+    const would = { allow: "allow the call", deny: "deny the call", approval: "ask a human to approve the call" };
+    judged.title = "The shadow policy would " + (would[record.shadow.decision] || record.shadow.decision) + ": " +
+      record.shadow.reason;
   }
   cell(row, outcome(record));
   row.classList.toggle("hidden", !keeps(record, filters()));

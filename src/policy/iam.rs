@@ -170,18 +170,17 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary, shado
         }
         statements.push(Value::Object(entry));
     }
-    if let Some(lookups) = lookup_statement(std::iter::once(document).chain(shadow)) {
-        statements.push(lookups);
-    }
+    statements.extend(lookup_statements(std::iter::once(document).chain(shadow)));
     json!({ "Version": IAM_POLICY_VERSION, "Statement": statements })
 }
 
 /// The reads awsgate makes to learn condition keys (tags, a table's key schema), on the
 /// resources of the statements that test them: without them the role could not answer the
-/// look-ups and every such condition would fail closed.
-fn lookup_statement<'d>(documents: impl Iterator<Item = &'d PolicyDocument>) -> Option<Value> {
-    let mut actions: Vec<&str> = Vec::new();
-    let mut resources: Vec<String> = Vec::new();
+/// look-ups and every such condition would fail closed. One statement per look-up, each on
+/// the resources of its own service, so that no look-up is allowed on what only another
+/// needs (an object's tags on every object because a queue's are read on `*`).
+fn lookup_statements<'d>(documents: impl Iterator<Item = &'d PolicyDocument>) -> Vec<Value> {
+    let mut lookups: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
     for statement in documents.flat_map(|document| &document.statements) {
         let services: Vec<String> = statement
             .actions
@@ -205,30 +204,43 @@ fn lookup_statement<'d>(documents: impl Iterator<Item = &'d PolicyDocument>) -> 
                 needed.push("dynamodb:DescribeTable");
             }
         }
-        if needed.is_empty() {
-            continue;
-        }
         for action in needed {
-            if !actions.contains(&action) {
-                actions.push(action);
-            }
-        }
-        let scope: Vec<String> = if statement.not_resources {
-            vec!["*".to_string()]
-        } else {
-            statement.resources.iter().map(|r| r.value.clone()).collect()
-        };
-        for resource in scope {
-            if !resources.contains(&resource) {
-                resources.push(resource);
+            let service = action.split(':').next().unwrap_or_default();
+            // `*`, and ARNs of the look-up's service (or a service left to a wildcard).
+            let scope: Vec<String> = if statement.not_resources {
+                vec!["*".to_string()]
+            } else {
+                statement
+                    .resources
+                    .iter()
+                    .map(|r| r.value.clone())
+                    .filter(|arn| {
+                        arn == "*" || arn.split(':').nth(2).is_some_and(|s| s == service || s.contains(['*', '?']))
+                    })
+                    .collect()
+            };
+            let granted = lookups.entry(action).or_default();
+            for resource in scope {
+                if !granted.contains(&resource) {
+                    granted.push(resource);
+                }
             }
         }
     }
-    if actions.is_empty() {
-        return None;
-    }
-    actions.sort_unstable();
-    Some(json!({ "Sid": "AwsgateConditionLookups", "Effect": "Allow", "Action": actions, "Resource": resources }))
+    lookups
+        .into_iter()
+        .filter(|(_, resources)| !resources.is_empty())
+        .map(|(action, resources)| {
+            let sid: String = action
+                .split(':')
+                .map(|part| {
+                    let mut chars = part.chars();
+                    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+                })
+                .collect();
+            json!({ "Sid": format!("AwsgateLookup{sid}"), "Effect": "Allow", "Action": action, "Resource": resources })
+        })
+        .collect()
 }
 
 /// A reference to a Terraform variable inside a policy's JSON, replaced after escaping.

@@ -198,8 +198,8 @@ def test_agent_tokens_and_checking_an_agents_file(binary, tmp_path):
                       "  - name: other\n    policy: also-missing.yaml\n    agent_key: j\n")
     checked = subprocess.run([str(binary), "check", str(lonely)], capture_output=True, text=True)
     # Every policy that does not load is reported, not only the first.
-    assert checked.returncode == 1 and "agent `lonely`: its policy does not load" in checked.stdout, checked
-    assert "agent `other`: its policy does not load" in checked.stdout and "also-missing.yaml" in checked.stdout
+    assert checked.returncode == 1 and "agent `lonely`: its policy or its shadow does not load" in checked.stdout, checked
+    assert "agent `other`: its policy or its shadow does not load" in checked.stdout and "also-missing.yaml" in checked.stdout
 
 
 async def test_principal_tags_decide_and_the_role_session_names_the_agent(binary, enforcing_moto, tmp_path):

@@ -127,6 +127,14 @@ def test_a_broken_shadow_is_refused_like_a_broken_policy(binary, aws, tmp_path):
     (tmp_path / "shadow.yaml").write_text(SHADOW + "shadow: other.yaml\n")
     checked = subprocess.run([str(binary), "check", str(policy)], capture_output=True, text=True)
     assert checked.returncode == 1 and "cannot name a shadow of its own" in checked.stdout + checked.stderr
+    # A shadow the agents file names and that cannot be read: said where it is named.
+    (tmp_path / "plain.yaml").write_text(NARROWED)
+    agents = tmp_path / "agents.yaml"
+    agents.write_text("agents:\n  - name: bot\n    policy: plain.yaml\n    shadow: gone.yaml\n"
+                      "    token_sha256: " + "0" * 64 + "\n")
+    checked = subprocess.run([str(binary), "check", str(agents)], capture_output=True, text=True)
+    assert checked.returncode == 1, checked
+    assert "agents.yaml:4:13: error: cannot read agent `bot`'s shadow policy" in checked.stdout, checked
 
 
 NARROWED = IN_FORCE.replace('s3:prefix: ["reports/*", "public/*"]', 's3:prefix: ["reports/*"]').replace(
@@ -449,7 +457,7 @@ statements:
 """)
     as_json = subprocess.run([str(binary), "iam-policy", "--policy", str(policy)], capture_output=True, text=True)
     statements = json.loads(as_json.stdout)["Statement"]
-    lookups = [s for s in statements if s.get("Sid") == "AwsgateConditionLookups"]
-    assert lookups and lookups[0]["Action"] == ["s3:GetObjectTagging"], statements
+    lookups = [s for s in statements if s.get("Sid") == "AwsgateLookupS3GetObjectTagging"]
+    assert lookups and lookups[0]["Action"] == "s3:GetObjectTagging", statements
     # Only the look-ups: the shadow's own permissions are not granted.
-    assert [s["Sid"] for s in statements] == ["Homes", "Listing", "AwsgateConditionLookups"], statements
+    assert [s["Sid"] for s in statements] == ["Homes", "Listing", "AwsgateLookupS3GetObjectTagging"], statements
