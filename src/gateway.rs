@@ -399,6 +399,7 @@ async fn run(options: ServeOptions) -> Result<(), ServeError> {
             agent = &*agent.name,
             policy = pipeline.policy().name(),
             mode = pipeline.policy().mode().as_str(),
+            shadow = pipeline.shadow().map_or("-".to_string(), |s| s.path.display().to_string()),
             tools = agent.tool_names().len(),
             "awsgate ready"
         );

@@ -25,6 +25,9 @@ pub const WATCH_EVERY: Duration = Duration::from_millis(500);
 pub struct Reloaded {
     pub old_hash: String,
     pub new_hash: String,
+    /// The shadow's hashes, before and after (`-` for none).
+    pub old_shadow: String,
+    pub new_shadow: String,
     /// New credentials, when the role's derived session policy changed: the sidecar signs
     /// with them from now on.
     pub credentials: Option<SharedCredentialsProvider>,
@@ -97,7 +100,14 @@ pub async fn reload(path: &Path, live: &Live, trigger: &str) -> Result<Option<Re
         .write(&record)
         .await
         .map_err(|e| format!("the audit log cannot record the reload ({e}), so the running policy stays"))?;
-    let reloaded = Reloaded { old_hash: current.policy_hash().to_string(), new_hash: loaded.hash.clone(), credentials };
+    let shadow_hash = |shadow: Option<&policy::Shadow>| shadow.map_or("-".to_string(), |s| s.hash.clone());
+    let reloaded = Reloaded {
+        old_hash: current.policy_hash().to_string(),
+        new_hash: loaded.hash.clone(),
+        old_shadow: shadow_hash(current.shadow()),
+        new_shadow: shadow_hash(loaded.shadow.as_ref()),
+        credentials,
+    };
     live.replace(current.reloaded(loaded.policy, loaded.hash, loaded.shadow, aws));
     Ok(Some(reloaded))
 }
@@ -149,7 +159,14 @@ pub async fn run<F, Fut>(
         match reload(&path, &live, trigger).await {
             Ok(Some(reloaded)) => {
                 crate::metrics::reloaded(true);
-                tracing::info!(trigger, old = %reloaded.old_hash, new = %reloaded.new_hash, "policy reloaded");
+                tracing::info!(
+                    trigger,
+                    old = %reloaded.old_hash,
+                    new = %reloaded.new_hash,
+                    old_shadow = %reloaded.old_shadow,
+                    new_shadow = %reloaded.new_shadow,
+                    "policy reloaded"
+                );
                 changed(reloaded).await;
             }
             Ok(None) => tracing::info!(trigger, "the policy file is unchanged"),

@@ -460,6 +460,27 @@ statements:
 }
 
 #[test]
+fn a_2008_documents_literal_dollar_brace_stays_literal_in_the_iam_policy() {
+    let dir = std::env::temp_dir().join(format!("awsgate-cli-2008-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("old.json");
+    std::fs::write(
+        &path,
+        r#"{"Version": "2008-10-17", "Statement": [{"Sid": "Home", "Effect": "Allow", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::homes/${aws:username}/*"}]}"#,
+    )
+    .unwrap();
+    let output = awsgate(&["iam-policy", "--policy", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let policy = stdout_json(&output);
+    // The output is a "2012-10-17" document, where `${aws:username}` would be a variable:
+    // the gate matched the text, so AWS is told to as well.
+    assert_eq!(policy["Version"], "2012-10-17");
+    assert_eq!(policy["Statement"][0]["Resource"], serde_json::json!(["arn:aws:s3:::homes/${$}{aws:username}/*"]));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn business_hours_allows_writes_only_inside_the_window() {
     let write = |moment: &str| {
         let output = awsgate(&[

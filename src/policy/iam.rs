@@ -79,8 +79,8 @@ fn exported_conditions(statement: &super::document::Statement) -> Option<Option<
     let mut block = serde_json::Map::new();
     for condition in statement.conditions.iter().filter(|c| !stays(&c.key)) {
         let values = match condition.raw_values.as_slice() {
-            [one] => json!(one),
-            many => json!(many),
+            [one] => json!(literal(one)),
+            many => json!(many.iter().map(|v| literal(v)).collect::<Vec<_>>()),
         };
         let operator = block.entry(condition.operator_name.clone()).or_insert_with(|| json!({}));
         if let Value::Object(keys) = operator {
@@ -88,6 +88,13 @@ fn exported_conditions(statement: &super::document::Statement) -> Option<Option<
         }
     }
     Some((!block.is_empty()).then_some(Value::Object(block)))
+}
+
+/// A policy's text as AWS reads it literally in a "2012-10-17" document: awsgate matches
+/// `${...}` as text (a "2008-10-17" policy has no policy variables, and awsgate refuses
+/// them elsewhere), so each `${` is written `${$}{`, IAM's escape for a literal `$`.
+fn literal(text: &str) -> String {
+    text.replace("${", "${$}{")
 }
 
 /// Allow statements keep only the actions awsgate has tools for (wildcards expanded, and
@@ -162,7 +169,7 @@ pub fn least_privilege(document: &PolicyDocument, vocabulary: &Vocabulary, shado
         );
         let action_key = if statement.not_actions && statement.effect == Effect::Deny { "NotAction" } else { "Action" };
         entry.insert(action_key.into(), json!(actions));
-        let resources: Vec<&str> = statement.resources.iter().map(|r| r.value.as_str()).collect();
+        let resources: Vec<String> = statement.resources.iter().map(|r| literal(&r.value)).collect();
         let resource_key = if statement.not_resources { "NotResource" } else { "Resource" };
         entry.insert(resource_key.into(), json!(resources));
         if let Some(condition) = condition {
@@ -213,7 +220,7 @@ fn lookup_statements<'d>(documents: impl Iterator<Item = &'d PolicyDocument>) ->
                 statement
                     .resources
                     .iter()
-                    .map(|r| r.value.clone())
+                    .map(|r| literal(&r.value))
                     .filter(|arn| {
                         arn == "*" || arn.split(':').nth(2).is_some_and(|s| s == service || s.contains(['*', '?']))
                     })

@@ -85,6 +85,8 @@ pub fn error(protocol: Protocol, signing_name: &str, head: bool, refusal: &Refus
         .header("x-amzn-requestid", &request_id)
         .header("x-amz-request-id", &request_id);
     let (code, message, id) = (xml(&refusal.code), xml(&refusal.message), xml(&request_id));
+    // Whose fault, as the query protocols say it: a 5xx is the service's (`Receiver`).
+    let fault = if refusal.status >= 500 { "Receiver" } else { "Sender" };
     let error = format!("<Code>{code}</Code><Message>{message}</Message>");
     let body = match protocol {
         Protocol::Cbor => {
@@ -101,7 +103,7 @@ pub fn error(protocol: Protocol, signing_name: &str, head: bool, refusal: &Refus
             builder = builder.header("content-type", "application/x-amz-json-1.0").header("x-amzn-errortype", &code);
             // SQS's JSON protocol is query-compatible: its SDKs read the query code here.
             if signing_name == "sqs" {
-                builder = builder.header("x-amzn-query-error", format!("{};Sender", refusal.code));
+                builder = builder.header("x-amzn-query-error", format!("{};{fault}", refusal.code));
             }
             serde_json::json!({ "__type": code, "message": refusal.message, "Message": refusal.message }).to_string()
         }
@@ -113,7 +115,7 @@ pub fn error(protocol: Protocol, signing_name: &str, head: bool, refusal: &Refus
                     format!("<Response><Errors><Error>{error}</Error></Errors><RequestID>{id}</RequestID></Response>")
                 }
                 _ => format!(
-                    "<ErrorResponse><Error><Type>Sender</Type>{error}</Error><RequestId>{id}</RequestId></ErrorResponse>"
+                    "<ErrorResponse><Error><Type>{fault}</Type>{error}</Error><RequestId>{id}</RequestId></ErrorResponse>"
                 ),
             };
             format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{document}")
