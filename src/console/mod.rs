@@ -154,93 +154,95 @@ impl Console {
     {
         let timeout = Duration::from_secs(settings.timeout_seconds);
         let _counted = Counted::new(&self.waiting);
-        let ticket = match self.desk.ask(fingerprint, summary.clone(), timeout).await {
-            Ok(ticket) => ticket,
-            Err(why) => return Waited::Unavailable(why),
-        };
-        let (id, mut decided) = match ticket {
-            desk::Ticket::Approved { id, mfa_code } => return Waited::Approved { id, mfa_code },
-            desk::Ticket::Denied { id, reason } => return Waited::Denied { id, reason },
-            desk::Ticket::Wait { id, decided, opened } => {
-                if opened && let Some(url) = &settings.webhook {
-                    self.webhook.announce(url, Summary { id: id.clone(), ..summary });
-                }
-                (id, decided)
-            }
-        };
-        let mut waiting = Waiting { desk: &self.desk, id: id.clone(), audit, left: false };
         let started = tokio::time::Instant::now();
         let deadline = started + Duration::from_secs(settings.wait_seconds);
         let mut ticks = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
-        loop {
-            let state = decided.borrow_and_update().clone();
-            match state {
-                desk::State::Pending => {}
-                desk::State::Expired => {
-                    waiting.left = true;
-                    // In the shared store an approval also leaves before its time when a
-                    // call on another replica took it, or the store lost it.
-                    if matches!(self.desk, Desk::Shared(_)) && started.elapsed() < timeout {
-                        return Waited::Unavailable(format!(
-                            "approval `{id}` closed: it timed out, a call with the same arguments on another replica used it, or the shared store lost it; call again to ask anew"
-                        ));
+        // Asked again when a call with the same arguments took the approval this one waited
+        // on: each approval lets exactly one call run, so this call needs its own.
+        'asking: loop {
+            let ticket = match self.desk.ask(fingerprint, summary.clone(), timeout).await {
+                Ok(ticket) => ticket,
+                Err(why) => return Waited::Unavailable(why),
+            };
+            let (id, mut decided) = match ticket {
+                desk::Ticket::Approved { id, mfa_code } => return Waited::Approved { id, mfa_code },
+                desk::Ticket::Denied { id, reason } => return Waited::Denied { id, reason },
+                desk::Ticket::Wait { id, decided, opened } => {
+                    if opened && let Some(url) = &settings.webhook {
+                        self.webhook.announce(url, Summary { id: id.clone(), ..summary.clone() });
                     }
-                    return Waited::TimedOut { id };
+                    (id, decided)
                 }
-                desk::State::Approved { .. } | desk::State::Denied { .. } => {
-                    waiting.left = true;
-                    return match self.desk.take(&id).await {
-                        Ok(Some(desk::State::Approved { mfa_code })) => Waited::Approved { id, mfa_code },
-                        Ok(Some(desk::State::Denied { reason })) => Waited::Denied { id, reason },
-                        Ok(Some(_)) => Waited::Denied { id, reason: None },
-                        Ok(None) => Waited::Unavailable(format!(
-                            "approval `{id}` was used by another call with the same arguments; call again to ask anew"
-                        )),
-                        Err(why) => Waited::Unavailable(format!(
-                            "approval `{id}` was decided, but awsgate cannot take it from the shared store now ({why}); call again with the same arguments"
-                        )),
-                    };
-                }
-            }
-            tokio::select! {
-                biased;
-                () = self.closing.cancelled() => {
-                    waiting.left = true;
-                    if let Some(summary) = self.desk.leave(&id, true).await {
-                        let record = Withdrawn::of(summary, "shutdown");
-                        if let Err(error) = waiting.audit.write(&record).await {
-                            tracing::error!(%error, approval = %id, "cannot record a withdrawn approval");
-                        }
-                    }
-                    return Waited::Unavailable(format!(
-                        "awsgate is shutting down, so approval `{id}` was withdrawn; ask again once it is back"
-                    ));
-                }
-                () = cancel.token.cancelled() => {
-                    waiting.abandon(cancel.why);
-                    return Waited::Cancelled;
-                }
-                changed = decided.changed() => {
-                    if changed.is_err() {
-                        // The approval closed (timed out and pruned).
+            };
+            let mut waiting = Waiting { desk: &self.desk, id: id.clone(), audit: audit.clone(), left: false };
+            loop {
+                let state = decided.borrow_and_update().clone();
+                match state {
+                    desk::State::Pending => {}
+                    desk::State::Expired => {
                         waiting.left = true;
+                        // In the shared store an approval also leaves before its time when a
+                        // call on another replica took it, or the store lost it.
+                        if matches!(self.desk, Desk::Shared(_)) && started.elapsed() < timeout {
+                            return Waited::Unavailable(format!(
+                                "approval `{id}` closed: it timed out, a call with the same arguments on another replica used it, or the shared store lost it; call again to ask anew"
+                            ));
+                        }
                         return Waited::TimedOut { id };
                     }
+                    desk::State::Approved { .. } | desk::State::Denied { .. } => {
+                        waiting.left = true;
+                        return match self.desk.take(&id).await {
+                            Ok(Some(desk::State::Approved { mfa_code })) => Waited::Approved { id, mfa_code },
+                            Ok(Some(desk::State::Denied { reason })) => Waited::Denied { id, reason },
+                            Ok(Some(_)) => Waited::Denied { id, reason: None },
+                            Ok(None) => continue 'asking,
+                            Err(why) => Waited::Unavailable(format!(
+                                "approval `{id}` was decided, but awsgate cannot take it from the shared store now ({why}); call again with the same arguments"
+                            )),
+                        };
+                    }
                 }
-                () = tokio::time::sleep_until(deadline) => {
-                    // The agent calls again once it is approved: the approval stays open,
-                    // unless the store holding it cannot be reached (it may come back
-                    // without it), which the agent is told rather than promised otherwise.
-                    waiting.left = true;
-                    if let Some(why) = self.desk.trouble() {
-                        return Waited::StoreLost(format!(
-                            "{why}; approval `{id}` was waiting in the shared store, so call again once awsgate is available"
+                tokio::select! {
+                    biased;
+                    () = self.closing.cancelled() => {
+                        waiting.left = true;
+                        if let Some(summary) = self.desk.leave(&id, true).await {
+                            let record = Withdrawn::of(summary, "shutdown");
+                            if let Err(error) = waiting.audit.write(&record).await {
+                                tracing::error!(%error, approval = %id, "cannot record a withdrawn approval");
+                            }
+                        }
+                        return Waited::Unavailable(format!(
+                            "awsgate is shutting down, so approval `{id}` was withdrawn; ask again once it is back"
                         ));
                     }
-                    self.desk.leave(&id, false).await;
-                    return Waited::Pending { id };
+                    () = cancel.token.cancelled() => {
+                        waiting.abandon(cancel.why);
+                        return Waited::Cancelled;
+                    }
+                    changed = decided.changed() => {
+                        if changed.is_err() {
+                            // The approval closed (timed out and pruned).
+                            waiting.left = true;
+                            return Waited::TimedOut { id };
+                        }
+                    }
+                    () = tokio::time::sleep_until(deadline) => {
+                        // The agent calls again once it is approved: the approval stays open,
+                        // unless the store holding it cannot be reached (it may come back
+                        // without it), which the agent is told rather than promised otherwise.
+                        waiting.left = true;
+                        if let Some(why) = self.desk.trouble() {
+                            return Waited::StoreLost(format!(
+                                "{why}; approval `{id}` was waiting in the shared store, so call again once awsgate is available"
+                            ));
+                        }
+                        self.desk.leave(&id, false).await;
+                        return Waited::Pending { id };
+                    }
+                    _ = ticks.tick() => progress(started.elapsed().as_secs()).await,
                 }
-                _ = ticks.tick() => progress(started.elapsed().as_secs()).await,
             }
         }
     }

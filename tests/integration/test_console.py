@@ -197,6 +197,39 @@ async def test_a_waiting_call_runs_when_approved_and_reports_progress(binary, aw
     assert "waiting for an operator" in (progress[0][1] or "")
 
 
+async def test_two_identical_waiting_calls_need_two_approvals_and_neither_is_refused(binary, aws, tmp_path):
+    """Identical calls waiting at once share the open approval; the one that takes it runs,
+    and the other asks anew and keeps waiting (one approval, one call)."""
+    seed(aws)
+    with console_server(binary, aws, tmp_path, policy(30)) as (s, operator):
+        async with agent(s) as first, agent(s) as second:
+            put = {"bucket": "allowed-bucket", "key": "twice.csv", "body": "x"}
+            results = []
+
+            async def waiting_call(client):
+                results.append(await client.call_tool("s3_put_object", put))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(waiting_call, first)
+                group.start_soon(waiting_call, second)
+                approval = await operator.wait_for_approval()
+                await anyio.sleep(1)  # both calls wait on it
+                assert [a["id"] for a in operator.approvals()] == [approval["id"]]
+                assert operator.decide(approval["id"], True).status_code == 200
+                with anyio.fail_after(15):
+                    while not results:
+                        await anyio.sleep(0.05)
+                [ran] = results
+                assert not ran.is_error, ran.structured_content
+                # The other call asked again: a new approval, and it still waits.
+                again = await operator.wait_for_approval()
+                assert again["id"] != approval["id"] and len(results) == 1
+                assert operator.decide(again["id"], True).status_code == 200
+            assert [r.is_error for r in results] == [False, False], [r.structured_content for r in results]
+    runs = [r for r in read_audit(tmp_path / "audit.jsonl") if r.get("event") == "result" and r.get("outcome") == "ok"]
+    assert len(runs) == 2, runs
+
+
 async def test_a_sidecar_call_waits_for_approval_and_runs(binary, aws, tmp_path):
     import boto3
     from botocore.config import Config
