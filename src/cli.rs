@@ -460,7 +460,13 @@ fn replay(
 ) -> Result<Outcome, CliError> {
     use crate::audit::replay::{Changed, LISTED};
     use std::collections::BTreeMap;
-    let loaded = match load(candidate) {
+    // The candidate alone: its own `shadow:` plays no part in what it decides.
+    let candidate_alone =
+        policy::load_without_shadow(candidate, &catalog::vocabulary()).map_err(CliError::from).and_then(|loaded| {
+            print_diagnostics(candidate, &loaded.warnings, &mut std::io::stderr().lock())?;
+            Ok(loaded)
+        });
+    let loaded = match candidate_alone {
         Ok(loaded) => loaded,
         Err(CliError::Policy(error)) => {
             report(&error, &mut std::io::stderr())?;

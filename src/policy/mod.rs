@@ -167,10 +167,7 @@ pub fn write_diagnostics(
 /// Reads, validates and compiles a policy file. A policy with no `name` is named after
 /// the file.
 pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyError> {
-    let text = read_text(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
-    let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
-    let mut loaded = parse(&text, default_name, vocabulary)
-        .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })?;
+    let mut loaded = load_without_shadow(path, vocabulary)?;
     if let Some(named) = loaded.policy.document().shadow.clone() {
         let shadow = path.parent().unwrap_or(Path::new(".")).join(&named.value);
         loaded.shadow = Some(load_shadow(&shadow, vocabulary).map_err(|error| match error {
@@ -187,6 +184,15 @@ pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyE
         })?);
     }
     Ok(loaded)
+}
+
+/// As [`load_file`], leaving the policy's `shadow:` unread: for judging with the policy
+/// alone (`audit replay`'s candidate).
+pub fn load_without_shadow(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, PolicyError> {
+    let text = read_text(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+    let default_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
+    parse(&text, default_name, vocabulary)
+        .map_err(|diagnostics| PolicyError::Invalid { path: path.to_path_buf(), diagnostics })
 }
 
 /// Largest policy or agents file awsgate reads (a 10,000-statement policy is about 2 MiB).

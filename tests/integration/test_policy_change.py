@@ -227,6 +227,10 @@ def test_replay_refuses_what_is_not_an_audit_log(binary, tmp_path):
     log.write_text(json.dumps(whole) + "\n" + json.dumps(refused) + "\n")
     result = replay(binary, log, policy)
     assert result.returncode == 0 and "1 call(s) refused before the gate" in result.stderr, result
+    # The candidate is judged alone: a `shadow:` it names plays no part, even a missing one.
+    with_shadow = write_policy(tmp_path, NARROWED + "shadow: missing.yaml\n", "with-shadow.yaml")
+    result = replay(binary, log, with_shadow)
+    assert result.returncode == 0 and "replayed 1 decision(s)" in result.stderr, result
     # Input without line breaks takes bounded memory and is refused.
     endless = replay(binary, "/dev/zero", policy)
     assert endless.returncode == 2 and "line 1: not an audit record (longer than 64 MiB)" in endless.stderr, endless
