@@ -238,6 +238,9 @@ pub fn load_shadow(path: &Path, vocabulary: &Vocabulary) -> Result<Shadow, Polic
         ("credentials", document.credentials.is_some()),
         ("region", document.region.is_some()),
         ("account", document.account.is_some()),
+        ("limits", document.limits != document::Limits::default()),
+        ("audit", document.audit_log != document::AuditLog::default()),
+        ("approvals", document.approvals != document::Approvals::default()),
     ]
     .into_iter()
     .filter_map(|(key, set)| set.then_some(key))

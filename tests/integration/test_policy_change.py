@@ -127,6 +127,12 @@ def test_a_broken_shadow_is_refused_like_a_broken_policy(binary, aws, tmp_path):
     (tmp_path / "shadow.yaml").write_text(SHADOW + "shadow: other.yaml\n")
     checked = subprocess.run([str(binary), "check", str(policy)], capture_output=True, text=True)
     assert checked.returncode == 1 and "cannot name a shadow of its own" in checked.stdout + checked.stderr
+    # Settings a shadow does not use are named, not silently ignored.
+    (tmp_path / "shadow.yaml").write_text(SHADOW + "limits:\n  calls_per_minute: 5\naudit:\n  log: x.jsonl\n")
+    checked = subprocess.run([str(binary), "check", str(policy)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked
+    assert "its `limits`, `audit` are not used (the policy in force's are)" in checked.stdout, checked
+    assert "shadow `" in checked.stdout and "1 warning)" in checked.stdout, checked
     # A shadow the agents file names and that cannot be read: said where it is named.
     (tmp_path / "plain.yaml").write_text(NARROWED)
     agents = tmp_path / "agents.yaml"
