@@ -105,8 +105,13 @@ pub fn shown_address(address: &str) -> String {
 fn failure(error: &redis::RedisError) -> String {
     if error.is_timeout() {
         "the store did not answer in time".into()
-    } else if error.is_connection_refusal() || error.is_connection_dropped() || error.is_io_error() {
+    } else if error.is_connection_refusal() || error.is_connection_dropped() {
         "the store cannot be reached".into()
+    } else if error.is_io_error() {
+        // A TLS failure (`rediss://`: an unknown issuer, a name that does not match) says
+        // which; an I/O error's text never holds the address's password.
+        let detail: String = error.to_string().chars().filter(|c| !c.is_control()).take(200).collect();
+        format!("the store cannot be reached ({detail})")
     } else if error.kind() == redis::ErrorKind::AuthenticationFailed {
         "the store refused awsgate's credentials (the user and password of `--store`)".into()
     } else if let Some(code) = error.code() {
@@ -116,6 +121,9 @@ fn failure(error: &redis::RedisError) -> String {
         let hint = match code {
             "NOAUTH" => " (`--store` names no password, and the store wants one)",
             "WRONGPASS" => " (the user and password of `--store`)",
+            "NOPERM" => {
+                " (the `--store` user must be allowed awsgate's scripts: `+@scripting` and the commands they call)"
+            }
             _ => "",
         };
         format!("the store refused: {code} {detail}").trim_end().to_string() + hint
@@ -255,8 +263,10 @@ impl Store {
             async move {
                 loop {
                     let mut connection = store.connection();
+                    // A script, as every call runs: a user the store lets in but not run
+                    // awsgate's scripts (`NOPERM`) is trouble, not a healthy store.
                     let answered = tokio::time::timeout(RESPONSE_TIMEOUT * 2, async {
-                        redis::cmd("PING").query_async::<String>(&mut connection).await
+                        HEALTH.prepare_invoke().invoke_async::<String>(&mut connection).await
                     })
                     .await;
                     match answered {
@@ -476,6 +486,9 @@ return 0
 "
     ))
 });
+
+/// What the reachability check runs: a script reading the store's clock, as the others do.
+static HEALTH: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new("return redis.call('TIME')[1]"));
 
 /// A token, bounded per session and in all (the sets hold each token until it expires).
 static ISSUE_TOKEN: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {

@@ -4,18 +4,26 @@
 //!
 //! Without `--generalize` the policy is exact: each action gets the ARNs it was called on,
 //! and actions called on the same set of ARNs share a statement. With it, two or more
-//! resources that differ only after their last `/` become `prefix/*`. Audit records carry
-//! no condition keys, so the suggestion has no conditions.
+//! resources that differ only after their last `/` become `prefix/*`. The suggestion has no
+//! conditions (a record keeps only the keys a policy tested). A call that needed a human's
+//! approval keeps `approval: required`; one a human declined, or a deny statement refused,
+//! is left out and listed in a comment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use serde_json::Value;
 
-/// The calls the logs show: per action, per resource, how many decision records.
+/// The calls the logs show: per action (and whether it needed a human's approval), per
+/// resource, how many decision records.
 #[derive(Debug, Default)]
 pub struct Calls {
-    actions: BTreeMap<String, Action>,
+    actions: BTreeMap<(bool, String), Action>,
+    /// Calls that needed approval, by call id: judged at the end, when the results of the
+    /// logs say which an operator declined.
+    gated: BTreeMap<String, (String, Vec<String>)>,
+    /// Call ids whose approval a human declined.
+    declined: BTreeSet<String>,
     /// The `policy` names the records were judged under.
     policies: BTreeSet<String>,
     records: u64,
@@ -24,6 +32,9 @@ pub struct Calls {
     /// Only the records of this agent, when given.
     agent: Option<String>,
 }
+
+/// What the actions of one statement share: whether they need approval, and resources.
+type Shared = (bool, Vec<String>);
 
 #[derive(Debug, Default)]
 struct Action {
@@ -48,7 +59,12 @@ impl Calls {
             }
             let record: Value = serde_json::from_str(line)
                 .map_err(|e| (index + 1, format!("not an audit record (JSON lines expected): {e}")))?;
-            if record.get("event").and_then(Value::as_str) != Some("decision") {
+            let event = record.get("event").and_then(Value::as_str);
+            let call_id = record.get("call_id").and_then(Value::as_str).unwrap_or_default();
+            if event == Some("result") && record.get("approval").and_then(Value::as_str) == Some("declined") {
+                self.declined.insert(call_id.to_string());
+            }
+            if event != Some("decision") {
                 continue;
             }
             // Records from before agents name none: they are `default`'s.
@@ -72,29 +88,54 @@ impl Calls {
                 *self.explicitly_denied.entry((action.to_string(), resources, statement.to_string())).or_default() += 1;
                 continue;
             }
-            let entry = self.actions.entry(action.to_string()).or_default();
-            entry.calls += 1;
-            if resources.is_empty() {
-                entry.resources.insert("*".into());
-            }
-            entry.resources.extend(resources.into_iter().map(str::to_string));
             if let Some(policy) = record.get("policy").and_then(Value::as_str) {
                 self.policies.insert(policy.to_string());
             }
-            self.records += 1;
+            let resources: Vec<String> = if resources.is_empty() {
+                vec!["*".into()]
+            } else {
+                resources.into_iter().map(str::to_string).collect()
+            };
+            // A call a human had to approve keeps that in the suggestion, unless one said no.
+            if record.get("approval").and_then(Value::as_str) == Some("required") && !call_id.is_empty() {
+                self.gated.insert(call_id.to_string(), (action.to_string(), resources));
+                continue;
+            }
+            self.count(false, action, resources);
         }
         Ok(())
     }
 
+    fn count(&mut self, approval: bool, action: &str, resources: Vec<String>) {
+        let entry = self.actions.entry((approval, action.to_string())).or_default();
+        entry.calls += 1;
+        entry.resources.extend(resources);
+        self.records += 1;
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.explicitly_denied.is_empty()
+        self.actions.is_empty() && self.gated.is_empty() && self.explicitly_denied.is_empty()
+    }
+
+    /// Moves the approved (or undecided) gated calls into `actions`; returns the declined.
+    fn settle(&mut self) -> BTreeMap<(String, Vec<String>), u64> {
+        let mut declined = BTreeMap::new();
+        for (call_id, (action, resources)) in std::mem::take(&mut self.gated) {
+            if self.declined.contains(&call_id) {
+                *declined.entry((action, resources)).or_default() += 1;
+            } else {
+                self.count(true, &action, resources);
+            }
+        }
+        declined
     }
 
     /// The policy, as YAML with a comment per statement.
-    pub fn policy(&self, sources: &str, generalize: bool) -> String {
-        // Actions called on the same resources share a statement.
-        let mut statements: BTreeMap<Vec<String>, Vec<(&str, u64)>> = BTreeMap::new();
-        for (action, seen) in &self.actions {
+    pub fn policy(&mut self, sources: &str, generalize: bool) -> String {
+        let declined = self.settle();
+        // Actions called on the same resources (and needing approval alike) share a statement.
+        let mut statements: BTreeMap<Shared, Vec<(&str, u64)>> = BTreeMap::new();
+        for ((approval, action), seen) in &self.actions {
             let resources = if seen.resources.contains("*") {
                 vec!["*".to_string()]
             } else if generalize {
@@ -102,7 +143,7 @@ impl Calls {
             } else {
                 seen.resources.iter().cloned().collect()
             };
-            statements.entry(resources).or_default().push((action, seen.calls));
+            statements.entry((*approval, resources)).or_default().push((action, seen.calls));
         }
         let name = match self.policies.iter().next() {
             Some(one) if self.policies.len() == 1 => format!("{one}-suggested"),
@@ -113,7 +154,7 @@ impl Calls {
             out,
             "# Suggested by `awsgate audit suggest` from {sources}: {} calls of {} actions.",
             self.records,
-            self.actions.len()
+            self.actions.keys().map(|(_, action)| action).collect::<BTreeSet<_>>().len()
         );
         if generalize {
             out.push_str("# With --generalize: a `prefix/*` also allows keys the log does not show.\n");
@@ -126,19 +167,30 @@ impl Calls {
                 let _ = writeln!(out, "#   {action} on {} (statement `{statement}`{times})", resources.join(", "));
             }
         }
+        if !declined.is_empty() {
+            out.push_str("# Left out: calls a human declined to approve:\n");
+            for ((action, resources), times) in &declined {
+                let times = if *times == 1 { String::new() } else { format!(" ({times} calls)") };
+                let _ = writeln!(out, "#   {action} on {}{times}", resources.join(", "));
+            }
+        }
         let _ = writeln!(out, "version: 1\nname: {}\nmode: enforce\nstatements:", quoted(&name));
-        for (resources, actions) in &statements {
+        for ((approval, resources), actions) in &statements {
             let calls: u64 = actions.iter().map(|(_, n)| n).sum();
             let counts: Vec<String> = actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
             let noun = if calls == 1 { "call" } else { "calls" };
             let _ = writeln!(out, "  # {calls} {noun}: {}", counts.join(", "));
-            let _ = writeln!(out, "  - sid: {}", quoted(&sid(actions)));
+            let sid = sid(actions) + if *approval { "WithApproval" } else { "" };
+            let _ = writeln!(out, "  - sid: {}", quoted(&sid));
             out.push_str("    effect: allow\n");
             let names: Vec<String> = actions.iter().map(|(a, _)| quoted(a)).collect();
             let _ = writeln!(out, "    actions: [{}]", names.join(", "));
             out.push_str("    resources:\n");
             for resource in resources {
                 let _ = writeln!(out, "      - {}", quoted(resource));
+            }
+            if *approval {
+                out.push_str("    approval: required\n");
             }
         }
         out
@@ -284,6 +336,44 @@ mod tests {
         let mut calls = Calls::default();
         let error = calls.read(format!("{}\nnot json\n", decision("s3:GetObject", &["*"])).as_bytes()).unwrap_err();
         assert_eq!(error.0, 2);
+    }
+
+    #[test]
+    fn approvals_are_kept_and_what_a_human_declined_is_left_out() {
+        let gated = |id: &str, key: &str| {
+            format!(
+                r#"{{"event":"decision","call_id":"{id}","action":"s3:PutObject","resources":["arn:aws:s3:::up/{key}"],"decision":"allow","approval":"required"}}"#
+            )
+        };
+        let result = |id: &str, approval: &str| {
+            format!(r#"{{"event":"result","call_id":"{id}","action":"s3:PutObject","approval":"{approval}"}}"#)
+        };
+        let log = [
+            gated("c1", "report.csv"),
+            result("c1", "approved"),
+            gated("c2", "evil.sh"),
+            result("c2", "declined"),
+            decision("s3:GetObject", &["arn:aws:s3:::up/report.csv"]),
+        ]
+        .join("\n");
+        let mut calls = Calls::default();
+        calls.read(log.as_bytes()).unwrap();
+        let policy = calls.policy("audit.jsonl", false);
+        assert!(
+            policy.contains(
+                "  - sid: \"S3PutObjectWithApproval\"\n    effect: allow\n    actions: [\"s3:PutObject\"]\n    resources:\n      - \"arn:aws:s3:::up/report.csv\"\n    approval: required\n"
+            ),
+            "{policy}"
+        );
+        assert!(
+            policy.contains(
+                "# Left out: calls a human declined to approve:\n#   s3:PutObject on arn:aws:s3:::up/evil.sh\n"
+            ),
+            "{policy}"
+        );
+        assert!(!policy.contains("- \"arn:aws:s3:::up/evil.sh\""), "{policy}");
+        // The suggestion is a policy awsgate loads.
+        assert!(crate::policy::parse(&policy, "suggested", &crate::catalog::vocabulary()).is_ok(), "{policy}");
     }
 
     #[test]

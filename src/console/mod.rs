@@ -157,6 +157,10 @@ impl Console {
         let started = tokio::time::Instant::now();
         let deadline = started + Duration::from_secs(settings.wait_seconds);
         let mut ticks = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
+        // With a shared store, whether it can still be used, every second: a call does not
+        // wait out `wait_seconds` on an approval the store may have lost.
+        let mut store_checks = tokio::time::interval(Duration::from_secs(1));
+        let shared = matches!(self.desk, Desk::Shared(_));
         // Asked again when a call with the same arguments took the approval this one waited
         // on: each approval lets exactly one call run, so this call needs its own.
         'asking: loop {
@@ -242,6 +246,14 @@ impl Console {
                         return Waited::Pending { id };
                     }
                     _ = ticks.tick() => progress(started.elapsed().as_secs()).await,
+                _ = store_checks.tick(), if shared => {
+                    if let Some(why) = self.desk.trouble() {
+                        waiting.left = true;
+                        return Waited::StoreLost(format!(
+                            "{why}; approval `{id}` was waiting in the shared store, so call again once awsgate is available"
+                        ));
+                    }
+                }
                 }
             }
         }

@@ -316,7 +316,7 @@ async def test_a_replica_killed_while_its_call_waits_loses_no_decision_and_runs_
 
 async def test_a_call_waiting_when_the_store_goes_is_not_promised_an_approval_it_may_lose(binary, aws, tmp_path):
     seed(aws)
-    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, APPROVED.format(wait=4), redis) as servers:
+    with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, APPROVED.format(wait=60), redis) as servers:
         outcome = {}
 
         async def waits():
@@ -327,6 +327,9 @@ async def test_a_call_waiting_when_the_store_goes_is_not_promised_an_approval_it
             tasks.start_soon(waits)
             await pending_for(servers[1].base, "gone.txt")
             redis.stop()
+            stopped = time.monotonic()
+        # Told within seconds of the store going, not when `wait_seconds` (60) ends.
+        assert time.monotonic() - stopped < 10
         is_error, out = outcome["out"]
         # Not `ApprovalPending` ("stays open"): the store that holds the approval is away.
         assert is_error and out["error"] == "Unavailable" and "was waiting in the shared store" in out["message"], out
@@ -556,6 +559,25 @@ async def test_the_store_password_never_leaks_and_a_wrong_one_serves_nothing(bin
             while time.monotonic() < deadline and "NOAUTH" not in httpx.get(f"{s.base}/readyz").text:
                 await anyio.sleep(0.1)
             assert "names no password, and the store wants one" in httpx.get(f"{s.base}/readyz").text
+        # A user the store lets in but not run awsgate's scripts: unready and said why, not
+        # a healthy store whose every call fails.
+        limited = Redis(tmp_path)
+        narrow = subprocess.Popen(
+            [require("redis-server"), "--port", str(limited.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(tmp_path), "--user", "lim", "on", ">limpw", "~*", "+ping", "+get",
+             "+set", "+hello", "+client", "+select", "+subscribe", "+info"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            wait_for_port(limited.port)
+            with http_server(binary, policy, env, tmp_path, "--store", f"redis://lim:limpw@127.0.0.1:{limited.port}",
+                             "--audit-log", str(tmp_path / "lim.jsonl")) as s:
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and "NOPERM" not in httpx.get(f"{s.base}/readyz").text:
+                    await anyio.sleep(0.1)
+                ready = httpx.get(f"{s.base}/readyz")
+                assert ready.status_code == 503 and "+@scripting" in ready.text and "limpw" not in ready.text, ready.text
+        finally:
+            stop(narrow)
     finally:
         stop(process)
 
