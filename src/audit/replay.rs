@@ -17,6 +17,10 @@ use crate::policy::{Context, Policy, Request, verdict_rank};
 /// How many changed decisions of each kind the text output lists (the count is exact).
 pub const LISTED: usize = 10_000;
 
+/// The events awsgate's audit records carry.
+const EVENTS: &[&str] =
+    &["decision", "result", "policy_reloaded", "agents_reloaded", "approval_decided", "approval_withdrawn"];
+
 /// The longest line replay reads: far beyond any record awsgate writes, and a bound on
 /// the memory an input without line breaks (`/dev/zero`, a binary file) can take.
 const LONGEST_LINE: u64 = 64 << 20;
@@ -151,6 +155,12 @@ pub fn replay(
                 line: number,
                 why: if line.iter().all(u8::is_ascii_whitespace) { "an empty line".into() } else { error.to_string() },
             })?;
+            // A record of a kind awsgate does not write (`Decision`, say) is refused: an edited
+            // decision must not pass as something replay skips.
+            if !EVENTS.contains(&&*record.event) {
+                let why = format!("an event `{}` awsgate does not write", record.event);
+                return Err(ReplayError::Record { path: shown, line: number, why });
+            }
             if record.event != "decision" || agent.is_some_and(|a| record.agent.as_deref() != Some(a)) {
                 continue;
             }

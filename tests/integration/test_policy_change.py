@@ -225,6 +225,9 @@ def test_replay_refuses_what_is_not_an_audit_log(binary, tmp_path):
         log.write_text(json.dumps(whole) + "\n" + json.dumps({k: v for k, v in whole.items() if k != field}) + "\n")
         result = replay(binary, log, policy)
         assert result.returncode == 2 and f"line 2: not an audit record (a decision record {why}" in result.stderr, result
+    log.write_text(json.dumps(whole) + "\n" + json.dumps({**whole, "event": "Decision"}) + "\n")
+    result = replay(binary, log, policy)
+    assert result.returncode == 2 and "line 2: not an audit record (an event `Decision`" in result.stderr, result
     log.write_text(json.dumps({**whole, "decision": "maybe"}) + "\n")
     result = replay(binary, log, policy)
     assert result.returncode == 2 and "a decision `maybe`, neither `allow` nor `deny`" in result.stderr, result
