@@ -15,6 +15,16 @@ fn awsgate(args: &[&str]) -> Output {
         .expect("run awsgate")
 }
 
+/// A policy file `name` holding `text`, in a folder of its own (`tag` tells the tests'
+/// folders apart); the caller removes the folder.
+fn policy_file(tag: &str, name: &str, text: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("awsgate-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    (dir, path.to_str().expect("path").to_string())
+}
+
 fn stdout_json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
@@ -367,11 +377,9 @@ fn simulate_context_names_the_condition_that_decided() {
 
 #[test]
 fn iam_policy_carries_conditions_and_the_look_ups_they_need() {
-    let dir = std::env::temp_dir().join(format!("awsgate-cli-conditions-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("policy.yaml");
-    std::fs::write(
-        &path,
+    let (dir, path) = policy_file(
+        "conditions",
+        "policy.yaml",
         r#"version: 1
 statements:
   - sid: Tagged
@@ -394,9 +402,8 @@ statements:
     conditions:
       StringLike: {"s3:prefix": ["home/a/*", "home/a/"]}
 "#,
-    )
-    .unwrap();
-    let output = awsgate(&["iam-policy", "--policy", path.to_str().unwrap()]);
+    );
+    let output = awsgate(&["iam-policy", "--policy", &path]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let policy = stdout_json(&output);
     let statements = policy["Statement"].as_array().unwrap();
@@ -416,11 +423,9 @@ statements:
 
 #[test]
 fn each_look_up_is_allowed_only_on_its_own_services_resources() {
-    let dir = std::env::temp_dir().join(format!("awsgate-cli-lookups-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("policy.yaml");
-    std::fs::write(
-        &path,
+    let (dir, path) = policy_file(
+        "lookups",
+        "policy.yaml",
         r#"version: 1
 statements:
   - sid: ReadTagged
@@ -436,9 +441,8 @@ statements:
     conditions:
       StringEquals: {"aws:ResourceTag/team": "x"}
 "#,
-    )
-    .unwrap();
-    let output = awsgate(&["iam-policy", "--policy", path.to_str().unwrap()]);
+    );
+    let output = awsgate(&["iam-policy", "--policy", &path]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let policy = stdout_json(&output);
     let lookups: Vec<_> = policy["Statement"]
@@ -461,16 +465,13 @@ statements:
 
 #[test]
 fn a_2008_documents_literal_dollar_brace_stays_literal_in_the_iam_policy() {
-    let dir = std::env::temp_dir().join(format!("awsgate-cli-2008-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("old.json");
-    std::fs::write(
-        &path,
+    let (dir, path) = policy_file(
+        "2008",
+        "old.json",
         r#"{"Version": "2008-10-17", "Statement": [{"Sid": "Home", "Effect": "Allow", "Action": "s3:GetObject",
             "Resource": "arn:aws:s3:::homes/${aws:username}/*"}]}"#,
-    )
-    .unwrap();
-    let output = awsgate(&["iam-policy", "--policy", path.to_str().unwrap()]);
+    );
+    let output = awsgate(&["iam-policy", "--policy", &path]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let policy = stdout_json(&output);
     // The output is a "2012-10-17" document, where `${aws:username}` would be a variable:
