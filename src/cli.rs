@@ -86,6 +86,10 @@ pub enum Command {
         /// for TLS; empty means none. Without it, the state is this process's (one replica).
         #[arg(long, env = "AWSGATE_STORE", hide_env_values = true)]
         store: Option<String>,
+        /// A load balancer in front of awsgate (a CIDR range or an address; repeat for
+        /// several): from it, `X-Forwarded-For` names the agent, for `aws:SourceIp`.
+        #[arg(long = "trusted-proxy", value_name = "CIDR")]
+        trusted_proxy: Vec<String>,
     },
     /// Agent keys for the sidecar.
     AgentKey {
@@ -253,7 +257,9 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             replica_id,
             metrics_listen,
             store,
+            trusted_proxy,
         } => {
+            crate::forwarded::trust(crate::forwarded::parse(&trusted_proxy).map_err(CliError::Invalid)?);
             if console && transport != Transport::Http {
                 return Err(CliError::Invalid(
                     "the console is served over HTTP: add `--transport http` to `--console`".into(),

@@ -34,6 +34,7 @@ pub mod catalog;
 pub mod cli;
 pub mod conditions;
 pub mod console;
+pub mod forwarded;
 pub mod gateway;
 pub mod guard;
 pub mod json;

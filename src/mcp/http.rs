@@ -281,6 +281,8 @@ pub async fn serve(
         })),
         _ => router,
     };
+    // Before every route and guard, the console's too: the agent's address behind a proxy.
+    let router = router.layer(middleware::from_fn(forwarded_for));
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
@@ -573,6 +575,22 @@ async fn check_request(State(guard): State<Arc<Guard>>, request: Request, next: 
 /// Malformed JSON-RPC posted to `/mcp` gets the error JSON-RPC prescribes, as on stdio,
 /// with HTTP 400 as the MCP transport says; rmcp would answer text that is not JSON with 415
 /// and a known method with bad params with -32601.
+/// Behind a trusted proxy (`--trusted-proxy`), the agent's address from `X-Forwarded-For`
+/// replaces the connection's, for `aws:SourceIp` and the per-address guards; a header that
+/// cannot be read one way is refused.
+async fn forwarded_for(mut request: Request, next: Next) -> Response {
+    if let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>().copied() {
+        match crate::forwarded::client_ip(peer.ip(), request.headers()) {
+            Ok(ip) if ip == peer.ip() => {}
+            Ok(ip) => {
+                request.extensions_mut().insert(PeerAddr(SocketAddr::new(ip, peer.port())));
+            }
+            Err(why) => return refuse(StatusCode::BAD_REQUEST, &why),
+        }
+    }
+    next.run(request).await
+}
+
 async fn check_json_rpc(request: Request, next: Next) -> Response {
     if request.method() == axum::http::Method::DELETE {
         // rmcp ends the session with 202; the MCP SDKs expect 200 or 204 (the Python SDK

@@ -331,12 +331,17 @@ async fn handle(
         operation.forward.body_sha256 =
             signed.content_sha256.clone().filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
     }
+    // Behind a trusted proxy, the agent's own address (`--trusted-proxy`).
+    let source_ip = match crate::forwarded::client_ip(peer.ip(), &parts.headers) {
+        Ok(ip) => ip,
+        Err(why) => return refuse(Refusal::bad_request("InvalidRequest", why)),
+    };
     let origin = Origin {
         transport: "sidecar",
         session: format!("agent:{agent}"),
         client: client_of(&parts),
         agent: Some(agent.to_string()),
-        source_ip: Some(peer.ip()),
+        source_ip: Some(source_ip),
     };
     let full_name = operation.full_name();
     let name = operation.name.clone();

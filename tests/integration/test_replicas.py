@@ -102,8 +102,10 @@ def haproxy(workdir: Path, replicas: list[str]):
 
 
 @contextlib.contextmanager
-def replicas(binary, aws, tmp_path, policy_text: str, redis: Redis, count: int = 3, first: tuple[str, ...] = ()):
-    """`count` replicas on one store; `first` are more arguments for the first alone."""
+def replicas(binary, aws, tmp_path, policy_text: str, redis: Redis, count: int = 3, first: tuple[str, ...] = (),
+             every: tuple[str, ...] = ()):
+    """`count` replicas on one store; `first` are more arguments for the first alone, `every`
+    for all."""
     policy = write_policy(tmp_path, policy_text)
     env = awsgate_env(aws.endpoint, AWSGATE_CONSOLE_TOKEN=OPERATOR)
     with contextlib.ExitStack() as stack:
@@ -113,7 +115,7 @@ def replicas(binary, aws, tmp_path, policy_text: str, redis: Redis, count: int =
             server = stack.enter_context(http_server(
                 binary, policy, env, tmp_path, "--store", redis.url, "--replica-id", f"replica-{n}", "--console",
                 "--audit-log", str(tmp_path / f"audit-{n}.jsonl"), "--metrics-listen", f"127.0.0.1:{metrics}",
-                *(first if n == 1 else ())))
+                *every, *(first if n == 1 else ())))
             server.metrics = f"127.0.0.1:{metrics}"
             server.log = tmp_path / f"audit-{n}.jsonl"
             servers.append(server)
@@ -337,6 +339,34 @@ async def test_a_call_waiting_when_the_store_goes_is_not_promised_an_approval_it
 
 
 READS = LIMITED.replace("calls_per_minute: 5", "calls_per_minute: 1000")
+
+
+async def test_behind_the_balancer_the_agents_own_address_is_judged(binary, aws, tmp_path):
+    """With `--trusted-proxy`, `aws:SourceIp` is the agent's address that HAProxy forwards,
+    not the balancer's and not what the agent wrote in `X-Forwarded-For` itself."""
+    seed(aws)
+
+    def agent(url: str) -> Client:
+        http = httpx2.AsyncClient(timeout=60, headers={"X-Forwarded-For": "10.1.2.3"},
+                                  transport=httpx2.AsyncHTTPTransport(local_address="127.0.0.5"))
+        return Client(streamable_http_client(url, http_client=http))
+
+    with redis_server(tmp_path) as redis, \
+            replicas(binary, aws, tmp_path, READS, redis, every=("--trusted-proxy", "127.0.0.1")) as servers, \
+            haproxy(tmp_path, [s.base for s in servers]) as lb:
+        async with agent(f"{lb}/mcp") as through:
+            is_error, out = await call(through, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            assert not is_error, out
+        # Straight to a replica from an address that is not the proxy: the header is ignored.
+        async with agent(servers[0].mcp_url) as direct:
+            is_error, out = await call(direct, "s3_get_object", bucket="allowed-bucket", key="read.txt")
+            assert not is_error, out
+        # A header that is not addresses, from the proxy's address, is refused, not guessed.
+        refused = httpx.post(servers[1].mcp_url, headers={"X-Forwarded-For": "unknown"}, json={})
+        assert refused.status_code == 400 and "`unknown`" in refused.text, refused.text
+    seen = [entry.get("values") for r in records(servers) if r.get("event") == "decision"
+            for entry in r["context"] if entry["key"] == "aws:sourceip"]
+    assert seen == [["127.0.0.5"], ["127.0.0.5"]], seen
 
 
 async def test_without_the_store_every_replica_refuses_and_is_unready_until_it_returns(binary, aws, tmp_path):
