@@ -615,20 +615,26 @@ impl Context {
 
     /// The value(s) of `key` (lowercase) for the request's resource `resource`.
     pub fn get(&self, key: &str, resource: usize) -> Found<'_> {
-        let mut general = Found::Missing;
+        match self.known(key, resource) {
+            Some(Known::Values(values)) => Found::Values(values),
+            Some(Known::Unknown | Known::Unrecorded) => Found::Unknown,
+            None => Found::Missing,
+        }
+    }
+
+    /// What the context holds for `key` (lowercase) of resource `resource`: the entry of
+    /// that resource if there is one, else the last entry for every resource.
+    fn known(&self, key: &str, resource: usize) -> Option<&Known> {
+        let mut general = None;
         for entry in &self.entries {
             let named = if entry.prefix { key.starts_with(&entry.key) } else { entry.key == key };
             if !named {
                 continue;
             }
-            let found = match &entry.value {
-                Known::Values(values) => Found::Values(values),
-                Known::Unknown | Known::Unrecorded => Found::Unknown,
-            };
             match entry.resource {
-                Some(r) if r == resource => return found,
+                Some(r) if r == resource => return Some(&entry.value),
                 Some(_) => {}
-                None => general = found,
+                None => general = Some(&entry.value),
             }
         }
         general
@@ -645,20 +651,7 @@ impl Context {
 
     /// Was `key` (lowercase) of resource `resource` left out of the record?
     pub fn is_unrecorded(&self, key: &str, resource: usize) -> bool {
-        let mut general = false;
-        for entry in &self.entries {
-            let named = if entry.prefix { key.starts_with(&entry.key) } else { entry.key == key };
-            if !named {
-                continue;
-            }
-            let unrecorded = entry.value == Known::Unrecorded;
-            match entry.resource {
-                Some(r) if r == resource => return unrecorded,
-                Some(_) => {}
-                None => general = unrecorded,
-            }
-        }
-        general
+        self.known(key, resource) == Some(&Known::Unrecorded)
     }
 
     /// Does the context leave anything out?
