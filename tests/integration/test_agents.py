@@ -27,7 +27,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import ACCOUNT, awsgate_env, free_port, http_server, read_audit
-from test_sidecar import new_key
+from test_sidecar import keys_file
 from test_roles import enforcing_moto  # noqa: F401 - a fixture
 from test_tools import call, seed
 
@@ -63,10 +63,7 @@ def agents_setup(binary, tmp_path, limit: int = 0):
     (tmp_path / "support.yaml").write_text(policy("support", "denied-bucket", limit))
     reports_token, reports_line = token(binary, "reports-bot")
     support_token, support_line = token(binary, "support-bot")
-    entry, key_id, secret = new_key(binary, "reports-key")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-key")
     agents = tmp_path / "agents.yaml"
     agents.write_text(f"""
 agents:

@@ -23,7 +23,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import awsgate_env, free_port, http_server, loopback_http, read_audit, write_policy
-from test_sidecar import new_key
+from test_sidecar import keys_file
 from test_roles import enforcing_moto  # noqa: F401 - a fixture
 from test_tools import call, seed
 
@@ -235,10 +235,7 @@ async def test_a_sidecar_call_waits_for_approval_and_runs(binary, aws, tmp_path)
     from botocore.config import Config
 
     seed(aws)
-    entry, key_id, secret = new_key(binary, "reports-agent")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-agent")
     port = free_port()
     with console_server(binary, aws, tmp_path, policy(30), "--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys)) as (s, operator):
         s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id=key_id,
@@ -361,10 +358,7 @@ async def test_a_sidecar_agent_on_an_mfa_role_waits_for_the_code_from_the_consol
 
     from test_roles import MFA, Recorder, admin_env, role_policy
 
-    entry, key_id, secret = new_key(binary, "reports-agent")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-agent")
     port = free_port()
     path = write_policy(tmp_path, role_policy(MFA))
     env = awsgate_env(enforcing_moto["endpoint"], AWSGATE_CONSOLE_TOKEN=OPERATOR, AWSGATE_AUTH_TOKEN=AGENT,
@@ -395,10 +389,7 @@ async def test_an_abandoned_approval_is_withdrawn_and_can_no_longer_be_decided(b
     from botocore.config import Config
 
     seed(aws)
-    entry, key_id, secret = new_key(binary, "reports-agent")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-agent")
     port = free_port()
     with console_server(binary, aws, tmp_path, policy(30), "--aws-listen", f"127.0.0.1:{port}",
                         "--agent-keys", str(keys)) as (s, operator):
@@ -554,10 +545,7 @@ async def test_sigterm_answers_a_call_waiting_for_the_console_and_records_it(bin
     from botocore.config import Config
 
     seed(aws)
-    entry, key_id, secret = new_key(binary, "reports-agent")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-agent")
     port = free_port()
     outcome: dict = {}
     with console_server(binary, aws, tmp_path, policy(60), "--aws-listen", f"127.0.0.1:{port}",

@@ -27,7 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from conftest import ACCOUNT, awsgate_env, free_port, http_server, loopback_http, read_audit, write_policy
 from faultproxy import FaultProxy
 from test_console import AGENT, OPERATOR, Operator, agent, policy
-from test_sidecar import new_key
+from test_sidecar import keys_file
 from test_roles import MFA, Recorder, admin_env, enforcing_moto, role_policy  # noqa: F401 - a fixture
 from test_tools import seed
 
@@ -237,10 +237,7 @@ async def test_an_operator_sees_history_time_left_operations_and_gives_reasons(b
             denied = await client.call_tool("s3_get_object", {"bucket": "other-bucket", "key": "before-restart.csv"})
             assert denied.structured_content["error"] == "AccessDenied"
 
-    entry, key_id, secret = new_key(binary, "reports-agent")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-agent")
     port = free_port()
     args = ("--console", "--audit-log", str(audit), "--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys))
     with http_server(binary, path, env, tmp_path, *args) as s:

@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from conftest import free_port
 from test_console import console_server, policy
-from test_sidecar import new_key
+from test_sidecar import keys_file
 from test_tools import seed
 
 
@@ -35,10 +35,7 @@ def idle_sockets(port: int, count: int):
 def test_idle_sockets_delay_neither_the_sidecar_nor_the_operator(binary, aws, tmp_path):
     seed(aws)
     aws.s3.put_object(Bucket="allowed-bucket", Key="report.csv", Body=b"a,b\n")
-    entry, key_id, secret = new_key(binary, "reports-agent")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-agent")
     port = free_port()
     text = policy(30)
     with console_server(binary, aws, tmp_path, text, "--aws-listen", f"127.0.0.1:{port}",

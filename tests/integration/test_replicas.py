@@ -372,13 +372,10 @@ async def test_behind_the_balancer_the_agents_own_address_is_judged(binary, aws,
 async def test_without_the_store_every_replica_refuses_and_is_unready_until_it_returns(binary, aws, tmp_path):
     import botocore.exceptions
 
-    from test_sidecar import Sidecar, new_key
+    from test_sidecar import Sidecar, keys_file
 
     seed(aws)
-    entry, key_id, secret = new_key(binary, "reports-agent")
-    keys = tmp_path / "keys.yaml"
-    keys.write_text(entry)
-    keys.chmod(0o600)
+    keys, key_id, secret = keys_file(binary, tmp_path, "reports-agent")
     port = free_port()
     first = ("--aws-listen", f"127.0.0.1:{port}", "--agent-keys", str(keys))
     with redis_server(tmp_path) as redis, replicas(binary, aws, tmp_path, READS, redis, first=first) as servers, \

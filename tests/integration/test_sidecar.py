@@ -78,6 +78,16 @@ def new_key(binary: Path, name: str) -> tuple[str, str, str]:
     return entry, key_id, secret
 
 
+def keys_file(binary: Path, workdir: Path, name: str) -> tuple[Path, str, str]:
+    """An agent-keys file in `workdir` holding a new key `name` (owner-only, as the sidecar
+    requires): its path, key id and secret."""
+    entry, key_id, secret = new_key(binary, name)
+    keys = workdir / "keys.yaml"
+    keys.write_text(entry)
+    keys.chmod(0o600)
+    return keys, key_id, secret
+
+
 @contextlib.contextmanager
 def sidecar(binary: Path, upstream: str, workdir: Path, policy_text: str = POLICY):
     policy = write_policy(workdir, policy_text)
